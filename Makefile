@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml | $(PY)
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m inference.serve
+	$(PY) -m functions.serve
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -1,0 +1,109 @@
+"""The WSGI app: routes, middleware, and the outside systems chosen by `Settings`.
+
+`create_app()` builds everything from the environment; tests pass settings and dependencies explicitly.
+Platform entry points (functions/handlers/) are thin adapters over this one app.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+from werkzeug.utils import send_file
+from werkzeug.wrappers import Request, Response
+
+from .endpoint import TritonEndpoint
+from .errors import ApiError, MethodNotAllowed, NotFound
+from .middleware import access_log, chain, errors, json_response, request_id
+from .settings import Settings
+from .state import build_state
+from .storage import build_storage
+from .tts.parse import parse_tts_request
+from .tts.pipeline import Timings, TtsPipeline
+
+log = logging.getLogger(__name__)
+
+
+class App:
+    def __init__(self, settings: Settings, *, storage, state, endpoint) -> None:
+        self.settings, self.storage, self.state, self.endpoint = settings, storage, state, endpoint
+        self.tts = TtsPipeline(settings, storage=storage, state=state, endpoint=endpoint)
+        rules = [
+            Rule("/healthz", endpoint="healthz", methods=["GET"]),
+            Rule("/readyz", endpoint="readyz", methods=["GET"]),
+            Rule("/v1/tts", endpoint="tts_create", methods=["POST"]),
+            Rule("/v1/tts/<task_id>", endpoint="tts_get", methods=["GET"]),
+        ]
+        if getattr(storage, "serves_media", False):
+            rules.append(Rule("/media/<path:key>", endpoint="media", methods=["GET"]))
+        self.urls = Map(rules, strict_slashes=False)
+        self.handler = chain([request_id, access_log, errors], self.dispatch)
+
+    def __call__(self, environ, start_response):
+        return self.handler(Request(environ))(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        adapter = self.urls.bind_to_environ(request.environ)
+        try:
+            endpoint, args = adapter.match()
+        except HTTPException as exc:
+            if exc.code == 405:
+                raise MethodNotAllowed() from None
+            raise NotFound("接口不存在", code="route_not_found") from None
+        return getattr(self, f"on_{endpoint}")(request, **args)
+
+    # -- routes ---------------------------------------------------------------------------------------------
+    def on_healthz(self, request: Request) -> Response:
+        return json_response({"status": "ok"})
+
+    def on_readyz(self, request: Request) -> Response:
+        checks = {}
+        for name, probe in (("inference", self._probe_inference), ("storage", self.storage.ping),
+                            ("state", self.state.ping)):
+            try:
+                probe()
+                checks[name] = {"ok": True}
+            except Exception as exc:  # noqa: BLE001 - report, never raise
+                checks[name] = {"ok": False, "error": type(exc).__name__}
+        ok = all(c["ok"] for c in checks.values())
+        headers = None if ok else {"Retry-After": str(self.settings.retry_after_s)}
+        return json_response({"status": "ready" if ok else "not_ready", "checks": checks}, 200 if ok else 503, headers)
+
+    def _probe_inference(self) -> None:
+        if not self.endpoint.is_ready(use_cache=False):
+            raise ConnectionError("model not ready")
+
+    def on_tts_create(self, request: Request) -> Response:
+        timings = Timings()
+        request.environ["app.timings"] = timings.stages
+        req = parse_tts_request(request, max_body_bytes=self.settings.max_body_bytes,
+                                max_prompt_bytes=self.settings.max_prompt_bytes)
+        return json_response(self.tts.synthesize(req, timings))
+
+    def on_tts_get(self, request: Request, task_id: str) -> Response:
+        return json_response(self.tts.task(task_id))
+
+    def on_media(self, request: Request, key: str) -> Response:
+        try:
+            path = self.storage.path(key)
+            info = self.storage.head(key)
+        except ValueError:
+            info = None
+        if info is None:
+            raise NotFound("文件不存在", code="media_not_found")
+        # conditional=True gives ETag, Last-Modified and HTTP Range (206), which iOS playback requires.
+        response = send_file(str(path), request.environ, mimetype=info.content_type, conditional=True,
+                             max_age=86400)
+        response.headers["Accept-Ranges"] = "bytes"
+        return response
+
+
+def create_app(settings: Settings | None = None, *, storage=None, state=None, endpoint=None) -> App:
+    settings = settings or Settings.from_env()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return App(settings, storage=storage or build_storage(settings), state=state or build_state(settings),
+               endpoint=endpoint or TritonEndpoint.from_settings(settings))
+
+
+__all__ = ["App", "ApiError", "create_app"]

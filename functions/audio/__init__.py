@@ -1,0 +1,1 @@
+"""Audio in (prompt decoding, bounded) and out (encoding the synthesized waveform)."""

@@ -1,0 +1,209 @@
+"""Prompt audio: whatever the mini program recorder writes, to 16 kHz mono float32, with bounds.
+
+Never trust a header or a file name: the container is identified from its first bytes, only the demuxer for
+that container and a whitelist of audio codecs are allowed (ffmpeg's probing and playlist demuxers are never
+reached), the declared duration is checked before decoding, and decoding stops as soon as the sample count,
+the wall time or the error budget is exceeded. Raw PCM (s16le) is taken only when the caller declares it,
+with its rate and channel count.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+
+import av
+import numpy as np
+
+from ..errors import BadRequest, PayloadTooLarge, UnsupportedMedia
+
+TARGET_RATE = 16000
+MAX_CHANNELS = 8
+
+# container -> (ffmpeg demuxer, allowed codecs)
+CONTAINERS = {
+    "wav": ("wav", {"pcm_s16le", "pcm_s24le", "pcm_s32le", "pcm_f32le", "pcm_f64le", "pcm_u8", "pcm_alaw",
+                    "pcm_mulaw"}),
+    "mp3": ("mp3", {"mp3", "mp3float"}),
+    "aac": ("aac", {"aac"}),
+    "m4a": ("mp4", {"aac", "alac"}),
+    "ogg": ("ogg", {"opus", "vorbis"}),
+    "webm": ("matroska", {"opus", "vorbis"}),
+}
+FORMAT_ALIASES = {"wav": "wav", "wave": "wav", "mp3": "mp3", "mpeg": "mp3", "aac": "aac", "adts": "aac",
+                  "m4a": "m4a", "mp4": "m4a", "ogg": "ogg", "opus": "ogg", "webm": "webm", "pcm": "pcm",
+                  "s16le": "pcm"}
+
+av.logging.set_level(av.logging.PANIC)  # decode errors are reported to the caller, not spilled to stderr
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    max_bytes: int = 8 * 1024 * 1024
+    min_seconds: float = 1.0
+    max_seconds: float = 30.0
+    min_rate: int = 16000
+    timeout_s: float = 3.0
+
+
+@dataclass(frozen=True)
+class PromptAudio:
+    samples: np.ndarray  # float32, 16 kHz mono
+    source_format: str
+    source_rate: int
+    source_channels: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.samples.size / TARGET_RATE
+
+
+def _err(code: str, message: str, cls=BadRequest):
+    return cls(message, code=code)
+
+
+def sniff(data: bytes) -> str | None:
+    """The container named by the first bytes, or None."""
+    head = data[:12]
+    if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
+        return "wav"
+    if head[4:8] == b"ftyp":
+        return "m4a"
+    if head[:4] == b"OggS":
+        return "ogg"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "webm"
+    if head[:3] == b"ID3":
+        return "mp3"
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        layer = (head[1] >> 1) & 0x03
+        return "aac" if layer == 0 else ("mp3" if layer == 1 else None)
+    return None
+
+
+def normalize_format(declared: str | None) -> str | None:
+    if not declared:
+        return None
+    value = declared.strip().lower().rsplit("/", 1)[-1].lstrip(".")
+    if value.startswith("x-"):
+        value = value[2:]
+    if value not in FORMAT_ALIASES:
+        raise _err("unsupported_format", f"不支持的音频格式：仅支持 {', '.join(sorted(set(FORMAT_ALIASES.values())))}",
+                   UnsupportedMedia)
+    return FORMAT_ALIASES[value]
+
+
+def decode_prompt(data: bytes, declared_format: str | None = None, *, pcm_rate: int | None = None,
+                  pcm_channels: int = 1, limits: DecodeLimits = DecodeLimits()) -> PromptAudio:
+    if len(data) > limits.max_bytes:  # before any parsing
+        raise _err("audio_too_large", f"音频文件过大（上限 {limits.max_bytes // (1024 * 1024)} MB）", PayloadTooLarge)
+    if not data:
+        raise _err("audio_empty", "音频为空")
+    declared = normalize_format(declared_format)
+    if declared == "pcm":
+        audio = _decode_pcm(data, pcm_rate, pcm_channels, limits)
+    else:
+        container = sniff(data)
+        if container is None:
+            raise _err("unsupported_media", "无法识别的音频文件（支持 aac、m4a、mp3、wav，或声明为 pcm 的原始音频）",
+                       UnsupportedMedia)
+        audio = _decode_container(data, container, limits)
+    _check_content(audio, limits)
+    return audio
+
+
+def _decode_pcm(data: bytes, rate: int | None, channels: int, limits: DecodeLimits) -> PromptAudio:
+    if not rate:
+        raise _err("pcm_rate_required", "原始 PCM 音频需要声明采样率（prompt_sample_rate）")
+    if channels not in (1, 2):
+        raise _err("invalid_channels", "原始 PCM 音频只支持单声道或双声道")
+    _check_rate(int(rate), limits)
+    if len(data) % (2 * channels):
+        raise _err("audio_corrupt", "PCM 数据长度与 16 位采样格式不符")
+    if len(data) / (2 * channels * rate) > limits.max_seconds + 0.5:
+        raise _err("audio_too_long", f"音频过长（上限 {limits.max_seconds:.0f} 秒）")
+    pcm = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+    mono = pcm.reshape(-1, channels).mean(axis=1)
+    if rate != TARGET_RATE:
+        import soxr
+
+        mono = soxr.resample(mono, rate, TARGET_RATE)
+    return PromptAudio(np.clip(mono, -1, 1).astype(np.float32), "pcm", int(rate), channels)
+
+
+def _check_rate(rate: int, limits: DecodeLimits) -> None:
+    if rate < limits.min_rate:
+        raise _err("sample_rate_too_low", f"录音采样率过低（{rate} Hz），至少需要 {limits.min_rate} Hz")
+
+
+def _decode_container(data: bytes, container_name: str, limits: DecodeLimits) -> PromptAudio:
+    demuxer, codecs = CONTAINERS[container_name]
+    started = time.monotonic()
+    max_samples = int((limits.max_seconds + 0.5) * TARGET_RATE)
+    try:
+        container = av.open(io.BytesIO(data), mode="r", format=demuxer,
+                            options={"probesize": "1000000", "analyzeduration": "2000000"})
+    except (av.FFmpegError, ValueError, OSError):
+        raise _err("audio_corrupt", "音频文件已损坏或格式与内容不符") from None
+    try:
+        streams = container.streams.audio
+        if not streams:
+            raise _err("unsupported_media", "文件中没有音频", UnsupportedMedia)
+        stream = streams[0]
+        ctx = stream.codec_context
+        if ctx.name not in codecs:
+            raise _err("unsupported_codec", f"不支持的音频编码（{container_name} 中的 {ctx.name}）", UnsupportedMedia)
+        rate = int(ctx.sample_rate or 0)
+        channels = int(ctx.channels or 0)
+        if rate <= 0 or channels <= 0 or channels > MAX_CHANNELS:
+            raise _err("audio_corrupt", "音频参数无效（采样率或声道数）")
+        _check_rate(rate, limits)
+        if container.duration is not None and container.duration / 1e6 > limits.max_seconds * 1.5 + 1:
+            raise _err("audio_too_long", f"音频过长（上限 {limits.max_seconds:.0f} 秒）")
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=TARGET_RATE)
+        chunks: list[np.ndarray] = []
+        total = 0
+        errors = 0
+        for packet in container.demux(stream):
+            if time.monotonic() - started > limits.timeout_s:
+                raise _err("audio_decode_timeout", "音频解码超时，请换一段录音")
+            try:
+                frames = packet.decode()
+            except av.FFmpegError:
+                errors += 1
+                if errors > 3:
+                    raise _err("audio_corrupt", "音频文件已损坏或被截断") from None
+                continue
+            for frame in frames:
+                if frame.sample_rate != rate:
+                    raise _err("audio_corrupt", "音频采样率在文件中途改变")
+                for out in resampler.resample(frame):
+                    arr = out.to_ndarray().reshape(-1)
+                    total += arr.size
+                    if total > max_samples:
+                        raise _err("audio_too_long", f"音频过长（上限 {limits.max_seconds:.0f} 秒）")
+                    chunks.append(arr)
+        for out in resampler.resample(None):
+            chunks.append(out.to_ndarray().reshape(-1))
+    except (av.FFmpegError, ValueError, MemoryError):
+        raise _err("audio_corrupt", "音频文件已损坏或格式与内容不符") from None
+    finally:
+        container.close()
+    samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    if samples.size > max_samples:
+        raise _err("audio_too_long", f"音频过长（上限 {limits.max_seconds:.0f} 秒）")
+    return PromptAudio(np.clip(samples, -1, 1), container_name, rate, channels)
+
+
+def _check_content(audio: PromptAudio, limits: DecodeLimits) -> None:
+    if audio.duration_s < limits.min_seconds:
+        raise _err("audio_too_short", f"录音太短（{audio.duration_s:.1f} 秒），至少需要 {limits.min_seconds:.0f} 秒")
+    if audio.duration_s > limits.max_seconds + 0.5:
+        raise _err("audio_too_long", f"音频过长（上限 {limits.max_seconds:.0f} 秒）")
+    samples = audio.samples
+    if not np.isfinite(samples).all():
+        raise _err("audio_corrupt", "音频数据无效")
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+    if rms < 0.003 or float(np.abs(samples).max()) < 0.01:  # about -50 dBFS
+        raise _err("audio_silent", "录音几乎无声，请在安静环境中靠近麦克风重新录制")

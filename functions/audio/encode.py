@@ -1,0 +1,55 @@
+"""Synthesized audio (float32 mono, 24 kHz) to the bytes a client downloads: mp3 (default), wav or raw pcm."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import av
+import numpy as np
+
+FORMATS = {"mp3": "audio/mpeg", "wav": "audio/wav", "pcm": "audio/L16"}
+
+
+@dataclass(frozen=True)
+class EncodedAudio:
+    data: bytes
+    format: str
+    content_type: str
+    sample_rate: int
+    duration_s: float  # measured from the samples, never estimated
+
+
+def _pcm16(samples: np.ndarray) -> np.ndarray:
+    return (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2")
+
+
+def _encode_with_av(pcm: np.ndarray, rate: int, container: str, codec: str, bitrate: int | None) -> bytes:
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format=container) as out:
+        stream = out.add_stream(codec, rate=rate, layout="mono")
+        if bitrate:
+            stream.bit_rate = bitrate
+        frame_size = 1152 * 8
+        for start in range(0, pcm.size, frame_size):
+            chunk = pcm[start:start + frame_size].reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(chunk, format="s16", layout="mono")
+            frame.sample_rate = rate
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return buf.getvalue()
+
+
+def encode(samples: np.ndarray, rate: int, fmt: str = "mp3", *, mp3_bitrate: int = 64000) -> EncodedAudio:
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown output format {fmt!r}")
+    pcm = _pcm16(np.asarray(samples, dtype=np.float32).reshape(-1))
+    if fmt == "pcm":
+        data = pcm.tobytes()
+    elif fmt == "wav":
+        data = _encode_with_av(pcm, rate, "wav", "pcm_s16le", None)
+    else:
+        data = _encode_with_av(pcm, rate, "mp3", "libmp3lame", mp3_bitrate)
+    return EncodedAudio(data, fmt, FORMATS[fmt], rate, round(pcm.size / rate, 3))

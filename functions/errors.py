@@ -1,0 +1,63 @@
+"""API errors: a stable snake_case code, an HTTP status and a user-facing message (Chinese by default).
+
+Every error leaves the service as {"error": {"code", "message", "request_id"}}; nothing else (no stack
+trace, no echo of the offending input) is ever sent.
+"""
+
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    status = 400
+    code = "invalid_request"
+    message = "请求无效"
+
+    def __init__(self, message: str | None = None, *, code: str | None = None, status: int | None = None,
+                 retry_after: int | None = None, detail: str | None = None) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.code = code or self.code
+        self.status = status or self.status
+        self.retry_after = retry_after
+        self.detail = detail  # for logs only
+
+    def body(self, request_id: str) -> dict:
+        return {"error": {"code": self.code, "message": self.message, "request_id": request_id}}
+
+
+class BadRequest(ApiError):
+    status, code, message = 400, "invalid_request", "请求参数无效"
+
+
+class NotFound(ApiError):
+    status, code, message = 404, "not_found", "资源不存在"
+
+
+class MethodNotAllowed(ApiError):
+    status, code, message = 405, "method_not_allowed", "不支持该请求方法"
+
+
+class PayloadTooLarge(ApiError):
+    status, code, message = 413, "payload_too_large", "请求体过大"
+
+
+class UnsupportedMedia(ApiError):
+    status, code, message = 415, "unsupported_media", "不支持的音频格式"
+
+
+class DependencyDown(ApiError):
+    """A dependency is unavailable; the client should retry after `retry_after` seconds."""
+
+    status, code, message = 503, "service_unavailable", "服务暂时不可用，请稍后重试"
+
+    def __init__(self, message: str | None = None, *, code: str | None = None, retry_after: int = 5,
+                 detail: str | None = None) -> None:
+        super().__init__(message, code=code, retry_after=retry_after, detail=detail)
+
+
+class UpstreamTimeout(ApiError):
+    status, code, message = 504, "inference_timeout", "语音合成超时，请稍后重试"
+
+
+class InternalError(ApiError):
+    status, code, message = 500, "internal_error", "服务内部错误"

@@ -1,0 +1,77 @@
+"""Middleware as `handler(request, next)`: each wraps the next one and may act before and after it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Callable
+
+from werkzeug.wrappers import Request, Response
+
+from .errors import ApiError, InternalError
+
+log = logging.getLogger("functions.access")
+Handler = Callable[[Request], Response]
+Middleware = Callable[[Request, Handler], Response]
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def json_response(body: dict, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False), status=status, headers=headers,
+                    content_type="application/json; charset=utf-8")
+
+
+def error_response(error: ApiError, request_id: str) -> Response:
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
+    return json_response(error.body(request_id), error.status, headers)
+
+
+def request_id(request: Request, next: Handler) -> Response:
+    """Take a caller's X-Request-Id when it is well-formed (tracing across hops), else make one."""
+    given = request.headers.get("X-Request-Id", "")
+    request.environ["app.request_id"] = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    response = next(request)
+    response.headers["X-Request-Id"] = request.environ["app.request_id"]
+    return response
+
+
+def errors(request: Request, next: Handler) -> Response:
+    """Every failure becomes the JSON error format; unexpected exceptions are logged, never shown."""
+    try:
+        return next(request)
+    except ApiError as exc:
+        request.environ["app.error"] = exc
+        return error_response(exc, request.environ.get("app.request_id", ""))
+    except Exception as exc:  # noqa: BLE001 - the worker must survive anything a request triggers
+        log.exception("unhandled error")
+        request.environ["app.error"] = InternalError(detail=repr(exc))
+        return error_response(InternalError(), request.environ.get("app.request_id", ""))
+
+
+def access_log(request: Request, next: Handler) -> Response:
+    """One structured line per request, with the stage timings the pipeline recorded."""
+    started = time.perf_counter()
+    response = next(request)
+    error = request.environ.get("app.error")
+    entry = {
+        "request_id": request.environ.get("app.request_id"), "method": request.method, "path": request.path,
+        "status": response.status_code, "ms": round((time.perf_counter() - started) * 1000, 2),
+        "stages": request.environ.get("app.timings", {}),
+    }
+    if error is not None:
+        entry["error"] = error.code
+        if error.detail:
+            entry["detail"] = error.detail[:500]
+    log.info(json.dumps(entry, ensure_ascii=False))
+    return response
+
+
+def chain(middlewares: list[Middleware], endpoint: Handler) -> Handler:
+    handler = endpoint
+    for middleware in reversed(middlewares):
+        handler = (lambda m, n: (lambda request: m(request, n)))(middleware, handler)
+    return handler

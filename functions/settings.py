@@ -1,0 +1,93 @@
+"""One settings object, built from explicit arguments first, then environment variables, then defaults.
+
+Every outside system is chosen here: the defaults are the embedded stand-ins (local directory storage,
+in-process state, a local Triton), so `make run` needs no cloud account. See the README's settings table.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    # inference endpoint
+    triton_url: str = "127.0.0.1:8001"
+    triton_protocol: str = "grpc"  # grpc | http
+    triton_model: str = "cosyvoice3"
+    triton_connect_timeout_s: float = 2.0
+    triton_request_timeout_s: float = 25.0  # below API Gateway's 30 s
+    triton_retries: int = 2
+    engine: str = "espeak"  # must name the engine the endpoint runs: it is part of the cache key
+    model_version: str = "Fun-CosyVoice3-0.5B-2512"
+    # object storage
+    storage: str = "local"  # local | s3 (S3 or Tencent COS)
+    storage_dir: str = "data/storage"
+    public_base_url: str = "http://127.0.0.1:8080"
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""  # Tencent COS: https://cos.<region>.myqcloud.com
+    s3_region: str = ""
+    s3_addressing_style: str = "auto"  # auto | virtual | path (COS: virtual)
+    s3_prefix: str = ""
+    cdn_base_url: str = ""  # when set, URLs are CDN URLs instead of presigned ones
+    url_expires_s: int = 3600
+    # state
+    redis_url: str = ""  # empty: in-process state
+    redis_failure_mode: str = "degrade"  # degrade (per-process fallback) | fail (503)
+    task_ttl_s: int = 86400
+    # limits
+    max_text_chars: int = 200
+    max_instruct_chars: int = 100
+    max_prompt_bytes: int = 8 * 1024 * 1024
+    max_body_bytes: int = 12 * 1024 * 1024
+    min_prompt_s: float = 1.0
+    max_prompt_s: float = 30.0
+    min_prompt_rate: int = 16000
+    decode_timeout_s: float = 3.0
+    single_flight_wait_s: float = 30.0
+    retry_after_s: int = 5
+    mp3_bitrate: int = 64000
+    # misc
+    log_level: str = "INFO"
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Explicit overrides win, then `UPPER_CASE` environment variables, then the defaults above."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            if f.name in overrides:
+                values[f.name] = overrides[f.name]
+                continue
+            raw = environ.get(f.name.upper())
+            if raw is None or raw == "":
+                continue
+            kind = type(f.default)
+            try:
+                values[f.name] = _bool(raw) if kind is bool else kind(raw)
+            except ValueError as exc:
+                raise ValueError(f"environment variable {f.name.upper()}={raw!r}: {exc}") from None
+        if "engine" not in overrides and not environ.get("ENGINE") and environ.get("COSYVOICE_ENGINE"):
+            values["engine"] = environ["COSYVOICE_ENGINE"]
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.triton_protocol not in ("grpc", "http"):
+            raise ValueError("TRITON_PROTOCOL must be grpc or http")
+        if self.storage not in ("local", "s3"):
+            raise ValueError("STORAGE must be local or s3")
+        if self.storage == "s3" and not self.s3_bucket:
+            raise ValueError("STORAGE=s3 needs S3_BUCKET")
+        if self.redis_failure_mode not in ("degrade", "fail"):
+            raise ValueError("REDIS_FAILURE_MODE must be degrade or fail")

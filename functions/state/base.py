@@ -1,0 +1,28 @@
+"""The state interface."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class StateUnavailable(Exception):
+    """The state backend cannot be reached."""
+
+
+class State(Protocol):
+    def get_task(self, task_id: str) -> dict | None: ...
+
+    def put_task(self, task_id: str, record: dict, ttl_s: int) -> None: ...
+
+    def acquire(self, name: str, ttl_s: float) -> str | None:
+        """Take the named lock if free; a token to release it with, or None when someone else holds it."""
+
+    def release(self, name: str, token: str) -> None: ...
+
+    def is_locked(self, name: str) -> bool: ...
+
+    def fingerprints(self, bucket: str) -> list[tuple[str, bytes]]: ...
+
+    def add_fingerprint(self, bucket: str, voice_hash: str, fingerprint: bytes, cap: int, ttl_s: int) -> None: ...
+
+    def ping(self) -> None: ...

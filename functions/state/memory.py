@@ -1,0 +1,66 @@
+"""In-process state for the embedded default (one process; gunicorn workers each have their own)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import OrderedDict, deque
+
+
+class MemoryState:
+    def __init__(self, max_tasks: int = 10000, clock=time.monotonic) -> None:
+        self._lock = threading.Lock()
+        self._tasks: OrderedDict[str, tuple[float, dict]] = OrderedDict()
+        self._locks: dict[str, tuple[str, float]] = {}
+        self._fps: dict[str, deque] = {}
+        self._max_tasks = max_tasks
+        self._clock = clock
+
+    def get_task(self, task_id: str) -> dict | None:
+        with self._lock:
+            item = self._tasks.get(task_id)
+            if item is None:
+                return None
+            if item[0] < self._clock():
+                del self._tasks[task_id]
+                return None
+            return dict(item[1])
+
+    def put_task(self, task_id: str, record: dict, ttl_s: int) -> None:
+        with self._lock:
+            self._tasks[task_id] = (self._clock() + ttl_s, dict(record))
+            self._tasks.move_to_end(task_id)
+            while len(self._tasks) > self._max_tasks:
+                self._tasks.popitem(last=False)
+
+    def acquire(self, name: str, ttl_s: float) -> str | None:
+        now = self._clock()
+        with self._lock:
+            held = self._locks.get(name)
+            if held is not None and held[1] > now:
+                return None
+            token = uuid.uuid4().hex
+            self._locks[name] = (token, now + ttl_s)
+            return token
+
+    def release(self, name: str, token: str) -> None:
+        with self._lock:
+            if self._locks.get(name, (None,))[0] == token:
+                del self._locks[name]
+
+    def is_locked(self, name: str) -> bool:
+        with self._lock:
+            held = self._locks.get(name)
+            return held is not None and held[1] > self._clock()
+
+    def fingerprints(self, bucket: str) -> list[tuple[str, bytes]]:
+        with self._lock:
+            return list(self._fps.get(bucket, ()))
+
+    def add_fingerprint(self, bucket: str, voice_hash: str, fingerprint: bytes, cap: int, ttl_s: int) -> None:
+        with self._lock:
+            self._fps.setdefault(bucket, deque(maxlen=cap)).appendleft((voice_hash, fingerprint))
+
+    def ping(self) -> None:
+        return None

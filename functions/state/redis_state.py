@@ -1,0 +1,126 @@
+"""Redis state (REDIS_URL), shared by every process and function instance.
+
+`ResilientState` decides what a Redis outage means (REDIS_FAILURE_MODE): `degrade` (default) carries on with
+per-process state (no cross-process single-flight, task records local to the process; audio is unaffected
+since object storage is the truth), `fail` answers 503 until Redis is back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+
+from .base import StateUnavailable
+
+log = logging.getLogger(__name__)
+
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
+"""
+
+
+class RedisState:
+    def __init__(self, client, prefix: str = "cvr:") -> None:
+        self.r = client
+        self.prefix = prefix
+        self._release = client.register_script(_RELEASE)
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "cvr:") -> "RedisState":
+        import redis
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=1.0, health_check_interval=15)
+        return cls(client, prefix)
+
+    def k(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    def get_task(self, task_id: str) -> dict | None:
+        raw = self.r.get(self.k("task", task_id))
+        return None if raw is None else json.loads(raw)
+
+    def put_task(self, task_id: str, record: dict, ttl_s: int) -> None:
+        self.r.set(self.k("task", task_id), json.dumps(record, ensure_ascii=False), ex=max(1, int(ttl_s)))
+
+    def acquire(self, name: str, ttl_s: float) -> str | None:
+        token = uuid.uuid4().hex
+        ok = self.r.set(self.k("lock", name), token, nx=True, px=max(1, int(ttl_s * 1000)))
+        return token if ok else None
+
+    def release(self, name: str, token: str) -> None:
+        self._release(keys=[self.k("lock", name)], args=[token])
+
+    def is_locked(self, name: str) -> bool:
+        return bool(self.r.exists(self.k("lock", name)))
+
+    def fingerprints(self, bucket: str) -> list[tuple[str, bytes]]:
+        return [(raw[:64].decode(), raw[64:]) for raw in self.r.lrange(self.k("fp", bucket), 0, -1)]
+
+    def add_fingerprint(self, bucket: str, voice_hash: str, fingerprint: bytes, cap: int, ttl_s: int) -> None:
+        key = self.k("fp", bucket)
+        pipe = self.r.pipeline()
+        pipe.lpush(key, voice_hash.encode() + fingerprint)
+        pipe.ltrim(key, 0, cap - 1)
+        pipe.expire(key, ttl_s)
+        pipe.execute()
+
+    def ping(self) -> None:
+        self.r.ping()
+
+
+class ResilientState:
+    """Redis first; on a connection failure either degrade to the in-process fallback or raise."""
+
+    def __init__(self, primary: RedisState, fallback, mode: str = "degrade", clock=time.monotonic,
+                 recheck_s: float = 2.0) -> None:
+        import redis
+
+        self.primary, self.fallback, self.mode = primary, fallback, mode
+        self._errors = (redis.ConnectionError, redis.TimeoutError)
+        self._clock = clock
+        self._down_until = 0.0
+        self._recheck_s = recheck_s
+
+    def _call(self, name: str, *args):
+        if self._clock() >= self._down_until:
+            try:
+                return getattr(self.primary, name)(*args)
+            except self._errors as exc:
+                # Skip Redis for a moment so a dead server does not cost a timeout on every call.
+                self._down_until = self._clock() + self._recheck_s
+                log.warning("redis unavailable (%s): %s", self.mode, exc)
+                if self.mode == "fail":
+                    raise StateUnavailable(str(exc)) from exc
+        elif self.mode == "fail":
+            raise StateUnavailable("redis unavailable")
+        return getattr(self.fallback, name)(*args)
+
+    def get_task(self, task_id):
+        return self._call("get_task", task_id)
+
+    def put_task(self, task_id, record, ttl_s):
+        return self._call("put_task", task_id, record, ttl_s)
+
+    def acquire(self, name, ttl_s):
+        return self._call("acquire", name, ttl_s)
+
+    def release(self, name, token):
+        return self._call("release", name, token)
+
+    def is_locked(self, name):
+        return self._call("is_locked", name)
+
+    def fingerprints(self, bucket):
+        return self._call("fingerprints", bucket)
+
+    def add_fingerprint(self, bucket, voice_hash, fingerprint, cap, ttl_s):
+        return self._call("add_fingerprint", bucket, voice_hash, fingerprint, cap, ttl_s)
+
+    def ping(self):
+        try:
+            self.primary.ping()
+            self._down_until = 0.0
+        except self._errors as exc:
+            raise StateUnavailable(str(exc)) from exc

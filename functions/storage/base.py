@@ -1,0 +1,36 @@
+"""The object-store interface. An object is visible only once complete (never half-written)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class StorageUnavailable(Exception):
+    """The store cannot be reached or refused the operation; the request should be retried later."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    content_type: str
+    metadata: dict = field(default_factory=dict)
+
+
+class ObjectStore(Protocol):
+    serves_media: bool  # True when the app itself must serve objects under /media/
+
+    def head(self, key: str) -> ObjectInfo | None: ...
+
+    def put(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> None: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def url(self, key: str) -> tuple[str, int | None]:
+        """A URL the client can download, and its lifetime in seconds (None: does not expire)."""
+
+    def ping(self) -> None:
+        """Raise StorageUnavailable when the store cannot be used."""

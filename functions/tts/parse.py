@@ -1,0 +1,149 @@
+"""Parse stage: a JSON body (base64 prompt) or multipart/form-data (what wx.uploadFile sends) into TtsInput.
+
+Types are checked strictly, unknown fields are refused (a misspelt option must not be silently ignored), and
+sizes are checked before anything is decoded.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from dataclasses import dataclass
+
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from ..audio.decode import FORMAT_ALIASES
+from ..errors import BadRequest, PayloadTooLarge, UnsupportedMedia
+
+MODES = ("zero_shot", "cross_lingual", "instruct")
+OUTPUT_FORMATS = ("mp3", "wav", "pcm")
+FIELDS = {"text", "voice_id", "prompt_audio_base64", "prompt_format", "prompt_sample_rate", "prompt_channels",
+          "prompt_text", "mode", "instruct", "speed", "format", "seed"}
+FILE_FIELDS = ("audio", "prompt_audio", "file")
+
+
+@dataclass(frozen=True)
+class TtsInput:
+    text: object
+    voice_id: str | None = None
+    prompt_audio: bytes | None = None
+    prompt_format: str | None = None
+    prompt_sample_rate: int | None = None
+    prompt_channels: int = 1
+    prompt_text: object = None
+    mode: str | None = None
+    instruct: object = None
+    speed: float = 1.0
+    format: str = "mp3"
+    seed: int | None = None
+
+
+def _number(value, field: str, kind=float, lo=None, hi=None):
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise BadRequest(f"{field} 必须是数字", code="invalid_type")
+    try:
+        number = kind(value) if isinstance(value, (int, float)) else kind(str(value).strip())
+    except (TypeError, ValueError):
+        raise BadRequest(f"{field} 必须是{'整数' if kind is int else '数字'}", code="invalid_type") from None
+    if kind is float and not math.isfinite(number):
+        raise BadRequest(f"{field} 必须是有限的数字", code="invalid_type")
+    if kind is int and isinstance(value, float) and value != int(value):
+        raise BadRequest(f"{field} 必须是整数", code="invalid_type")
+    if (lo is not None and number < lo) or (hi is not None and number > hi):
+        raise BadRequest(f"{field} 超出范围 [{lo}, {hi}]", code=f"invalid_{field}")
+    return number
+
+
+def _choice(value, field: str, allowed: tuple[str, ...], default: str | None):
+    if value is None or value == "":
+        return default
+    if not isinstance(value, str) or value not in allowed:
+        raise BadRequest(f"{field} 只能是 {', '.join(allowed)}", code=f"invalid_{field}")
+    return value
+
+
+def _b64(value, max_bytes: int) -> bytes | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise BadRequest("prompt_audio_base64 必须是字符串", code="invalid_type")
+    if "," in value[:100] and value.startswith("data:"):
+        value = value.split(",", 1)[1]  # data URL from a browser FileReader
+    if len(value) * 3 // 4 > max_bytes + 3:
+        raise PayloadTooLarge(f"音频文件过大（上限 {max_bytes // (1024 * 1024)} MB）", code="audio_too_large")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest("prompt_audio_base64 不是有效的 base64", code="invalid_base64") from None
+
+
+def build_input(fields: dict, audio: bytes | None, max_prompt_bytes: int) -> TtsInput:
+    unknown = sorted(set(fields) - FIELDS)
+    if unknown:
+        raise BadRequest(f"未知字段：{', '.join(unknown[:5])}", code="unknown_field")
+    b64 = _b64(fields.get("prompt_audio_base64"), max_prompt_bytes)
+    if audio is not None and b64 is not None:
+        raise BadRequest("音频只能通过文件或 prompt_audio_base64 其中一种方式提交", code="duplicate_audio")
+    voice_id = fields.get("voice_id")
+    if voice_id is not None and not isinstance(voice_id, str):
+        raise BadRequest("voice_id 必须是字符串", code="invalid_type")
+    prompt_format = fields.get("prompt_format")
+    if prompt_format is not None and not isinstance(prompt_format, str):
+        raise BadRequest("prompt_format 必须是字符串", code="invalid_type")
+    return TtsInput(
+        text=fields.get("text"),
+        voice_id=voice_id or None,
+        prompt_audio=audio if audio is not None else b64,
+        prompt_format=prompt_format or None,
+        prompt_sample_rate=_number(fields.get("prompt_sample_rate"), "prompt_sample_rate", int, 8000, 192000),
+        prompt_channels=_number(fields.get("prompt_channels"), "prompt_channels", int, 1, 2) or 1,
+        prompt_text=fields.get("prompt_text"),
+        mode=_choice(fields.get("mode"), "mode", MODES, None),
+        instruct=fields.get("instruct"),
+        speed=_number(fields.get("speed"), "speed", float, 0.5, 2.0) or 1.0,
+        format=_choice(fields.get("format"), "format", OUTPUT_FORMATS, "mp3"),
+        seed=_number(fields.get("seed"), "seed", int, 0, 2**31 - 1),
+    )
+
+
+def parse_tts_request(request, *, max_body_bytes: int, max_prompt_bytes: int) -> TtsInput:
+    """From a werkzeug Request; size limits apply before the body is read."""
+    request.max_content_length = max_body_bytes
+    request.max_form_memory_size = max_body_bytes
+    mimetype = request.mimetype
+    try:
+        if mimetype == "application/json" or (not mimetype and request.content_length):
+            try:
+                body = json.loads(request.get_data(cache=False) or b"null")
+            except (ValueError, UnicodeDecodeError):
+                raise BadRequest("请求体不是有效的 JSON", code="invalid_json") from None
+            if not isinstance(body, dict):
+                raise BadRequest("请求体必须是 JSON 对象", code="invalid_json")
+            return build_input(body, None, max_prompt_bytes)
+        if mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+            fields = {k: request.form.get(k) for k in request.form}
+            audio = None
+            for name in FILE_FIELDS:
+                if name in request.files:
+                    storage = request.files[name]
+                    audio = storage.stream.read(max_prompt_bytes + 1)
+                    if len(audio) > max_prompt_bytes:
+                        raise PayloadTooLarge(f"音频文件过大（上限 {max_prompt_bytes // (1024 * 1024)} MB）",
+                                              code="audio_too_large")
+                    ext = (storage.filename or "").rsplit(".", 1)[-1].lower()
+                    if not fields.get("prompt_format") and ext == "pcm":
+                        fields["prompt_format"] = ext  # raw PCM has no magic bytes: only a declaration names it
+                    elif not fields.get("prompt_format") and ext in FORMAT_ALIASES:
+                        pass  # containers are identified from their bytes, never from the name
+                    break
+            extra_files = set(request.files) - set(FILE_FIELDS)
+            if extra_files:
+                raise BadRequest(f"未知文件字段：{', '.join(sorted(extra_files)[:3])}", code="unknown_field")
+            return build_input(fields, audio, max_prompt_bytes)
+    except RequestEntityTooLarge:
+        raise PayloadTooLarge(f"请求体过大（上限 {max_body_bytes // (1024 * 1024)} MB）") from None
+    raise UnsupportedMedia("请求类型必须是 application/json 或 multipart/form-data", code="unsupported_content_type")
