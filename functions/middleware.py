@@ -67,6 +67,9 @@ def access_log(request: Request, next: Handler) -> Response:
         if error.detail:
             entry["detail"] = error.detail[:500]
     log.info(json.dumps(entry, ensure_ascii=False))
+    # Server-Timing lets clients and benchmarks see server-side time per stage.
+    response.headers["Server-Timing"] = ", ".join(
+        [f"{name};dur={ms}" for name, ms in entry["stages"].items()] + [f"total;dur={entry['ms']}"])
     return response
 
 
