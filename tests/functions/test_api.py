@@ -1,0 +1,200 @@
+"""POST /v1/tts end to end on real parts: real Triton (CPU), PyAV, local storage, in-process state."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from werkzeug.test import Client
+
+from ..audio_samples import PROMPT_TEXT, decoded_duration, recorder_files
+from ..conftest import triton_inference_count
+
+TEXT = "你好，欢迎使用语音合成服务。"
+
+
+def post_multipart(client, audio: bytes, filename="record.aac", **fields):
+    data = {"audio": (io.BytesIO(audio), filename), **fields}
+    return client.post("/v1/tts", data=data, content_type="multipart/form-data")
+
+
+def post_json(client, body: dict):
+    return client.post("/v1/tts", data=json.dumps(body), content_type="application/json")
+
+
+def fetch(client, url: str) -> bytes:
+    response = client.get(url.replace("http://testserver", ""))
+    assert response.status_code == 200, response.data[:200]
+    return response.data
+
+
+@pytest.fixture
+def client(make_app):
+    return Client(make_app())
+
+
+@pytest.mark.parametrize("name", list(recorder_files()))
+def test_each_recorder_format_gives_playable_mp3(client, name):
+    audio, extra = recorder_files()[name]
+    r = post_multipart(client, audio, text=TEXT, prompt_text=PROMPT_TEXT, **extra)
+    assert r.status_code == 200, r.json
+    body = r.json
+    assert body["status"] == "done" and body["format"] == "mp3" and body["cached"] is False
+    mp3 = fetch(client, body["audio_url"])
+    assert mp3[:3] == b"ID3" or mp3[:2] == b"\xff\xfb"
+    assert abs(decoded_duration(mp3) - body["duration_s"]) < 0.06
+    assert body["duration_s"] > 1.0
+
+
+def test_repeat_is_a_cache_hit_without_inference(client, triton):
+    audio = recorder_files()["wav_16k_mono"][0]
+    first = post_multipart(client, audio, text=TEXT + "一").json
+    before = triton_inference_count(triton)
+    again = post_multipart(client, audio, text=TEXT + "一")
+    assert again.status_code == 200 and again.json["cached"] is True
+    assert again.json["task_id"] == first["task_id"] and again.json["audio_url"] == first["audio_url"]
+    assert triton_inference_count(triton) == before
+
+
+def test_same_voice_as_aac_and_wav_is_one_cache_entry(client, triton):
+    files = recorder_files()
+    wav = post_multipart(client, files["wav_16k_mono"][0], text=TEXT + "二")
+    before = triton_inference_count(triton)
+    aac = post_multipart(client, files["aac_adts_44k"][0], text=TEXT + "二")
+    m4a = post_multipart(client, files["m4a_48k_stereo"][0], text=TEXT + "二")
+    assert aac.json["task_id"] == wav.json["task_id"] == m4a.json["task_id"]
+    assert aac.json["cached"] and m4a.json["cached"]
+    assert triton_inference_count(triton) == before
+
+
+def test_json_with_base64_prompt_and_output_formats(client):
+    audio = recorder_files()["mp3_16k"][0]
+    body = {"text": TEXT, "prompt_audio_base64": base64.b64encode(audio).decode(), "prompt_format": "mp3"}
+    wav = post_json(client, {**body, "format": "wav"}).json
+    data = fetch(client, wav["audio_url"])
+    assert data[:4] == b"RIFF" and abs(decoded_duration(data) - wav["duration_s"]) < 0.01
+    pcm = post_json(client, {**body, "format": "pcm"}).json
+    data = fetch(client, pcm["audio_url"])
+    assert abs(len(data) / 2 / 24000 - pcm["duration_s"]) < 0.001
+    assert wav["task_id"] != pcm["task_id"]
+
+
+def test_modes_speed_and_instruct(client):
+    audio = recorder_files()["wav_16k_mono"][0]
+    normal = post_multipart(client, audio, text=TEXT, mode="cross_lingual").json
+    fast = post_multipart(client, audio, text=TEXT, mode="cross_lingual", speed="2.0").json
+    canto = post_multipart(client, audio, text=TEXT, instruct="请用广东话表达。").json
+    assert fast["duration_s"] < 0.75 * normal["duration_s"]
+    assert canto["task_id"] not in (normal["task_id"], fast["task_id"])
+
+
+def test_task_lookup(client, make_app):
+    audio = recorder_files()["wav_16k_mono"][0]
+    done = post_multipart(client, audio, text=TEXT + "三").json
+    got = client.get(f"/v1/tts/{done['task_id']}")
+    assert got.status_code == 200 and got.json["audio_url"] == done["audio_url"]
+    # a fresh app (another process: empty in-process state) finds it in storage, the source of truth
+    other = Client(make_app()).get(f"/v1/tts/{done['task_id']}")
+    assert other.status_code == 200 and other.json["duration_s"] == done["duration_s"]
+    assert client.get("/v1/tts/" + "0" * 64).json["error"]["code"] == "task_not_found"
+    assert client.get("/v1/tts/../../etc/passwd").status_code == 404
+
+
+def test_media_serves_ranges(client):
+    audio = recorder_files()["wav_16k_mono"][0]
+    url = post_multipart(client, audio, text=TEXT + "四").json["audio_url"].replace("http://testserver", "")
+    full = client.get(url)
+    assert full.headers["Content-Type"] == "audio/mpeg" and full.headers["Accept-Ranges"] == "bytes"
+    part = client.get(url, headers={"Range": "bytes=10-109"})
+    assert part.status_code == 206 and part.data == full.data[10:110]
+    assert part.headers["Content-Range"] == f"bytes 10-109/{len(full.data)}"
+    assert client.get("/media/../../etc/passwd").status_code == 404
+    assert client.get("/media/tts/xx/nothing.mp3").status_code == 404
+
+
+def test_twenty_identical_misses_make_one_inference(make_app, triton):
+    app = make_app()
+    audio = recorder_files()["wav_16k_mono"][0]
+    before = triton_inference_count(triton)
+
+    def one(_):
+        return post_multipart(Client(app), audio, text=TEXT + "五")
+
+    with ThreadPoolExecutor(20) as pool:
+        responses = list(pool.map(one, range(20)))
+    assert all(r.status_code == 200 for r in responses), [r.json for r in responses if r.status_code != 200]
+    assert len({r.json["task_id"] for r in responses}) == 1
+    assert sum(not r.json["cached"] for r in responses) == 1
+    assert triton_inference_count(triton) - before == 1
+
+
+def test_twenty_different_misses_all_succeed(make_app, triton):
+    app = make_app()
+    audio = recorder_files()["wav_16k_mono"][0]
+    before = triton_inference_count(triton)
+    with ThreadPoolExecutor(20) as pool:
+        responses = list(pool.map(lambda i: post_multipart(Client(app), audio, text=f"{TEXT}第{i}句"), range(20)))
+    assert all(r.status_code == 200 for r in responses)
+    assert len({r.json["task_id"] for r in responses}) == 20
+    assert triton_inference_count(triton) - before == 20
+
+
+BAD_TEXT = [
+    ({}, "text_required"), ({"text": ""}, "text_required"), ({"text": "长" * 201}, "text_too_long"),
+    ({"text": "a\x07b"}, "text_invalid_chars"), ({"text": "<|endofprompt|>"}, "text_invalid_chars"),
+    ({"text": 5}, "invalid_type"), ({"text": "hi", "speed": 3}, "invalid_speed"),
+    ({"text": "hi", "speed": "fast"}, "invalid_type"), ({"text": "hi", "format": "ogg"}, "invalid_format"),
+    ({"text": "hi", "mode": "sing"}, "invalid_mode"), ({"text": "hi", "fromat": "wav"}, "unknown_field"),
+    ({"text": "hi", "mode": "zero_shot"}, "prompt_text_required"), ({"text": "hi"}, "prompt_audio_required"),
+    ({"text": "hi", "prompt_audio_base64": "***"}, "invalid_base64"), ({"text": "hi", "seed": -1}, "invalid_seed"),
+    ({"text": "hi", "voice_id": "v_nope"}, "voice_not_found"),
+]
+
+
+@pytest.mark.parametrize("body, code", BAD_TEXT)
+def test_bad_requests_get_their_own_code(client, body, code):
+    r = post_json(client, body)
+    assert r.json["error"]["code"] == code, r.json
+    assert r.status_code in (400, 404)
+    assert set(r.json["error"]) == {"code", "message", "request_id"}
+
+
+BAD_AUDIO = {
+    "png": (b"\x89PNG\r\n\x1a\n" + b"\0" * 500, "photo.wav", 415, "unsupported_media"),
+    "script": (b"#!/bin/sh\necho pwned\n" * 50, "voice.mp3", 415, "unsupported_media"),
+    "lying_wav": (b"RIFF\xff\xff\xff\xffWAVEfmt \x10\0\0\0\x01\0\x01\0\x80>\0\0\0}\0\0\x02\0\x10\0data\xff\xff\xff\x7f"
+                  + b"\x01\x02" * 4000, "a.wav", 400, "audio_corrupt"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_AUDIO))
+def test_bad_audio_is_refused_and_service_keeps_serving(client, case):
+    data, filename, status, code = BAD_AUDIO[case]
+    r = post_multipart(client, data, filename=filename, text=TEXT)
+    assert (r.status_code, r.json["error"]["code"]) == (status, code)
+    ok = post_multipart(client, recorder_files()["wav_16k_mono"][0], text=TEXT)
+    assert ok.status_code == 200
+
+
+def test_body_limits(make_app):
+    client = Client(make_app(max_body_bytes=100_000, max_prompt_bytes=50_000))
+    big = b"RIFF" + b"\0" * 60_000
+    r = post_multipart(client, big, text=TEXT)
+    assert r.status_code == 413 and r.json["error"]["code"] in ("audio_too_large", "payload_too_large")
+    r = post_json(client, {"text": TEXT, "prompt_audio_base64": base64.b64encode(b"\0" * 200_000).decode()})
+    assert r.status_code == 413
+
+
+def test_content_type_routes_and_methods(client):
+    assert client.post("/v1/tts", data="text=hi", content_type="text/plain").status_code == 415
+    assert client.post("/v1/tts", data="{bad json", content_type="application/json").json["error"]["code"] == \
+        "invalid_json"
+    assert client.post("/v1/tts", data="[1]", content_type="application/json").json["error"]["code"] == "invalid_json"
+    assert client.get("/v1/nothing").status_code == 404
+    assert client.delete("/v1/tts").status_code == 405
+    assert client.get("/healthz").json == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and all(c["ok"] for c in ready.json["checks"].values())
