@@ -8,7 +8,9 @@ that is base64 when `isBase64Encoded` is true, and the function returns
 from __future__ import annotations
 
 import base64
+import binascii
 import io
+import json
 import sys
 from urllib.parse import urlencode
 
@@ -20,7 +22,7 @@ _TEXT_TYPES = ("application/json", "text/", "application/xml", "application/java
 def to_environ(event: dict) -> dict:
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
     body = event.get("body") or ""
-    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8")
+    raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode("utf-8")
     query = event.get("queryString") or event.get("queryStringParameters") or {}
     context = event.get("requestContext") or {}
     environ = {
@@ -67,7 +69,14 @@ def call_wsgi(app, environ: dict) -> tuple[int, dict, bytes]:
 
 
 def handler(event, context, app=None):
-    status, headers, body = call_wsgi(app or shared_app(), to_environ(event))
+    try:
+        environ = to_environ(event)
+    except (binascii.Error, ValueError, TypeError, AttributeError):
+        body = {"error": {"code": "invalid_request", "message": "请求体编码无效",
+                          "request_id": str((event.get("requestContext") or {}).get("requestId", ""))}}
+        return {"isBase64Encoded": False, "statusCode": 400, "headers": {"Content-Type": "application/json"},
+                "body": json.dumps(body, ensure_ascii=False)}
+    status, headers, body = call_wsgi(app or shared_app(), environ)
     content_type = headers.get("Content-Type", "")
     if content_type.startswith(_TEXT_TYPES):
         return {"isBase64Encoded": False, "statusCode": status, "headers": headers,

@@ -1,0 +1,145 @@
+"""S3 storage against a real S3 HTTP server (moto), Redis state and cross-process single-flight, and faults."""
+
+from __future__ import annotations
+
+import io
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from werkzeug.test import Client
+
+from functions.endpoint import TritonEndpoint
+from functions.settings import Settings
+from functions.state import MemoryState
+from functions.state.redis_state import RedisState, ResilientState
+from functions.storage import StorageUnavailable
+from functions.storage.local import LocalStore
+from functions.storage.s3 import S3Store
+from inference.serve import free_port
+
+from ..audio_samples import recorder_files
+from ..conftest import triton_inference_count
+
+TEXT = "对象存储里的音频。"
+
+
+def s3_store(endpoint_url: str, bucket: str, **kw) -> S3Store:
+    settings = Settings.from_env({}, storage="s3", s3_bucket=bucket, s3_endpoint_url=endpoint_url,
+                                 s3_region="us-east-1", s3_addressing_style="path", **kw)
+    return S3Store.from_settings(settings)
+
+
+def post(client, text=TEXT, audio=None):
+    audio = audio or recorder_files()["wav_16k_mono"][0]
+    return client.post("/v1/tts", data={"audio": (io.BytesIO(audio), "a.wav"), "text": text},
+                       content_type="multipart/form-data")
+
+
+def test_s3_store_roundtrip_and_presigned_url(s3_server, s3_bucket):
+    store = s3_store(s3_server, s3_bucket)
+    store.ping()
+    assert store.head("tts/ab/x.mp3") is None
+    store.put("tts/ab/x.mp3", b"ID3data", "audio/mpeg", {"duration_s": "1.5"})
+    info = store.head("tts/ab/x.mp3")
+    assert info.size == 7 and info.content_type == "audio/mpeg" and info.metadata["duration_s"] == "1.5"
+    url, lifetime = store.url("tts/ab/x.mp3")
+    assert lifetime == 3600 and "X-Amz-Signature" in url
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        assert resp.read() == b"ID3data"
+    cdn = s3_store(s3_server, s3_bucket, cdn_base_url="https://cdn.example.com/")
+    assert cdn.url("tts/ab/x.mp3") == ("https://cdn.example.com/tts/ab/x.mp3", None)
+
+
+def test_end_to_end_on_s3(make_app, s3_server, s3_bucket, triton):
+    client = Client(make_app(storage=s3_store(s3_server, s3_bucket)))
+    first = post(client)
+    assert first.status_code == 200, first.json
+    assert first.json["expires_at"].endswith("Z")
+    with urllib.request.urlopen(first.json["audio_url"], timeout=5) as resp:
+        assert resp.headers["Content-Type"] == "audio/mpeg" and len(resp.read()) > 1000
+    before = triton_inference_count(triton)
+    again = post(client)
+    assert again.json["cached"] and triton_inference_count(triton) == before
+
+
+def test_storage_down_gives_503_and_inference_result_is_not_half_stored(make_app):
+    dead = s3_store(f"http://127.0.0.1:{free_port()}", "nobucket")
+    client = Client(make_app(storage=dead))
+    r = post(client, text=TEXT + "存储故障")
+    assert r.status_code == 503 and r.json["error"]["code"] == "storage_unavailable"
+    assert int(r.headers["Retry-After"]) > 0
+    assert client.get("/readyz").status_code == 503
+    assert client.get("/healthz").status_code == 200
+
+
+def test_inference_down_gives_503_and_stores_nothing(make_app, tmp_path):
+    dead = TritonEndpoint(f"127.0.0.1:{free_port()}", retries=1, backoff_s=0.01, connect_timeout_s=0.5)
+    storage_dir = tmp_path / "dead-infer"
+    client = Client(make_app(endpoint=dead, storage=LocalStore(storage_dir, "http://testserver")))
+    r = post(client, text=TEXT + "推理故障")
+    assert r.status_code == 503 and r.json["error"]["code"] == "inference_unavailable"
+    assert int(r.headers["Retry-After"]) > 0
+    assert not any(p.is_file() for p in storage_dir.rglob("*"))
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.json["checks"]["inference"]["ok"] is False
+
+
+def test_inference_over_http_protocol(make_app, triton):
+    endpoint = TritonEndpoint(triton.http_url, protocol="http")
+    r = post(Client(make_app(endpoint=endpoint)), text=TEXT + "HTTP 协议")
+    assert r.status_code == 200 and r.json["duration_s"] > 0.5
+
+
+def redis_state(url, prefix, mode="degrade"):
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=1.0)
+    return ResilientState(RedisState(client, prefix), MemoryState(), mode=mode)
+
+
+def test_single_flight_across_processes_with_redis(make_app, triton, redis_url, redis_prefix, tmp_path):
+    # Two app instances share nothing but Redis and storage, as two worker processes would.
+    storage_dir = tmp_path / "shared"
+    apps = [make_app(state=redis_state(redis_url, redis_prefix), storage=LocalStore(storage_dir, "http://t"))
+            for _ in range(2)]
+    audio = recorder_files()["wav_16k_mono"][0]
+    before = triton_inference_count(triton)
+    with ThreadPoolExecutor(20) as pool:
+        responses = list(pool.map(lambda i: post(Client(apps[i % 2]), TEXT + "跨进程", audio), range(20)))
+    assert all(r.status_code == 200 for r in responses)
+    assert triton_inference_count(triton) - before == 1
+    # the task record is in Redis: a third instance answers from it
+    third = make_app(state=redis_state(redis_url, redis_prefix), storage=LocalStore(storage_dir, "http://t"))
+    assert Client(third).get(f"/v1/tts/{responses[0].json['task_id']}").status_code == 200
+
+
+def test_redis_down_degrades_by_default(make_app):
+    dead = redis_state(f"redis://127.0.0.1:{free_port()}/0", "x:")
+    client = Client(make_app(state=dead))
+    r = post(client, text=TEXT + "Redis 故障")
+    assert r.status_code == 200
+    assert client.get("/readyz").json["checks"]["state"]["ok"] is False
+
+
+def test_redis_down_fails_with_503_when_configured(make_app):
+    dead = redis_state(f"redis://127.0.0.1:{free_port()}/0", "x:", mode="fail")
+    r = post(Client(make_app(state=dead)), text=TEXT + "Redis 故障二")
+    assert r.status_code == 503 and r.json["error"]["code"] == "state_unavailable" and r.headers["Retry-After"]
+
+
+def test_local_store_is_atomic_and_refuses_unsafe_keys(tmp_path):
+    store = LocalStore(tmp_path, "http://t")
+    store.put("tts/aa/k.mp3", b"x" * 10, "audio/mpeg", {"duration_s": "1"})
+    assert store.head("tts/aa/k.mp3").metadata == {"duration_s": "1"}
+    assert not [p for p in tmp_path.rglob(".tmp-*")]
+    with pytest.raises(ValueError):
+        store.path("../etc/passwd")
+    assert store.head("../../etc/passwd") is None
+
+
+def test_local_store_unwritable_raises_unavailable(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StorageUnavailable):
+        LocalStore(blocker, "http://t").put("tts/aa/k.mp3", b"x", "audio/mpeg", {})
