@@ -25,4 +25,9 @@ class State(Protocol):
 
     def add_fingerprint(self, bucket: str, voice_hash: str, fingerprint: bytes, cap: int, ttl_s: int) -> None: ...
 
+    def get_alias(self, name: str) -> str | None:
+        """A small remembered value (e.g. upload digest -> voice hash)."""
+
+    def set_alias(self, name: str, value: str, ttl_s: int) -> None: ...
+
     def ping(self) -> None: ...

@@ -62,5 +62,12 @@ class MemoryState:
         with self._lock:
             self._fps.setdefault(bucket, deque(maxlen=cap)).appendleft((voice_hash, fingerprint))
 
+    def get_alias(self, name: str) -> str | None:
+        record = self.get_task(f"alias:{name}")
+        return None if record is None else record["v"]
+
+    def set_alias(self, name: str, value: str, ttl_s: int) -> None:
+        self.put_task(f"alias:{name}", {"v": value}, ttl_s)
+
     def ping(self) -> None:
         return None

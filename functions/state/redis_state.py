@@ -66,6 +66,13 @@ class RedisState:
         pipe.expire(key, ttl_s)
         pipe.execute()
 
+    def get_alias(self, name: str) -> str | None:
+        raw = self.r.get(self.k("alias", name))
+        return None if raw is None else raw.decode()
+
+    def set_alias(self, name: str, value: str, ttl_s: int) -> None:
+        self.r.set(self.k("alias", name), value, ex=max(1, int(ttl_s)))
+
     def ping(self) -> None:
         self.r.ping()
 
@@ -117,6 +124,12 @@ class ResilientState:
 
     def add_fingerprint(self, bucket, voice_hash, fingerprint, cap, ttl_s):
         return self._call("add_fingerprint", bucket, voice_hash, fingerprint, cap, ttl_s)
+
+    def get_alias(self, name):
+        return self._call("get_alias", name)
+
+    def set_alias(self, name, value, ttl_s):
+        return self._call("set_alias", name, value, ttl_s)
 
     def ping(self):
         try:

@@ -8,6 +8,7 @@ state holds task records (a cheap lookup in front of storage) and the single-fli
 
 from __future__ import annotations
 
+import hashlib
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,7 +40,8 @@ class Timings:
         try:
             yield
         finally:
-            self.stages[name] = round((time.perf_counter() - started) * 1000, 2)
+            elapsed = (time.perf_counter() - started) * 1000
+            self.stages[name] = round(self.stages.get(name, 0.0) + elapsed, 2)
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,7 @@ class Plan:
     speed: float
     seed: int | None
     format: str
-    prompt: PromptAudio
-    voice_hash: str = ""
+    voice_hash: str
 
 
 class TtsPipeline:
@@ -116,10 +117,10 @@ class TtsPipeline:
         return {"status": "done", "format": fmt, "object_key": info.key,
                 "duration_s": float(info.metadata.get("duration_s", 0) or 0)}
 
-    def infer(self, plan: Plan) -> object:
+    def infer(self, plan: Plan, prompt: PromptAudio) -> object:
         try:
             return self.endpoint.synthesize(SynthesisInput(
-                text=plan.text, reference_wav=plan.prompt.samples,
+                text=plan.text, reference_wav=prompt.samples,
                 reference_text=plan.prompt_text if plan.mode == "zero_shot" else None, mode=plan.mode,
                 instruct_text=plan.instruct or None, speed=plan.speed, seed=plan.seed,
                 voice_key=plan.voice_hash[:32]))
@@ -156,21 +157,32 @@ class TtsPipeline:
     def synthesize(self, req: TtsInput, timings: Timings) -> dict:
         with timings.stage("validate"):
             text, mode, instruct, prompt_text = self.validate(req)
-        with timings.stage("decode"):
-            prompt = self.decode(req)
         with timings.stage("hash"):
-            voice_hash = self._voice_hash(prompt)
-            plan = Plan(text, mode, instruct, prompt_text, round(req.speed, 2), req.seed, req.format, prompt,
-                        voice_hash)
-            key = self.cache_key(plan)
+            # A prompt seen before (same bytes, same limits) maps straight to its voice hash: a cache hit then
+            # needs no decoding at all. New bytes are decoded, validated and fingerprinted once.
+            upload = self._upload_digest(req)
+            voice_hash = self._get_alias(upload)
+        prompt = None
+        if voice_hash is None:
+            with timings.stage("decode"):
+                prompt = self.decode(req)
+            with timings.stage("hash"):
+                voice_hash = self._voice_hash(prompt)
+                self._set_alias(upload, voice_hash)
+        plan = Plan(text, mode, instruct, prompt_text, round(req.speed, 2), req.seed, req.format, voice_hash)
+        key = self.cache_key(plan)
         with timings.stage("cache"):
             hit = self.lookup(key, plan.format)
         if hit is not None:
             return self.respond(key, hit, cached=True)
 
         def compute() -> dict:
+            nonlocal prompt
+            if prompt is None:
+                with timings.stage("decode"):
+                    prompt = self.decode(req)
             with timings.stage("infer"):
-                samples = self.infer(plan)
+                samples = self.infer(plan, prompt)
             with timings.stage("encode"):
                 audio = encode(samples, OUTPUT_RATE, plan.format, mp3_bitrate=self.settings.mp3_bitrate)
             with timings.stage("store"):
@@ -218,6 +230,24 @@ class TtsPipeline:
     def _state_put(self, key: str, record: dict) -> None:
         try:
             self.state.put_task(key, record, self.settings.task_ttl_s)
+        except StateUnavailable as exc:
+            raise self._state_error(exc) from exc
+
+    def _upload_digest(self, req: TtsInput) -> str:
+        h = hashlib.sha256()
+        h.update(repr((req.prompt_format, req.prompt_sample_rate, req.prompt_channels, self.limits)).encode())
+        h.update(req.prompt_audio or b"")
+        return h.hexdigest()
+
+    def _get_alias(self, upload: str) -> str | None:
+        try:
+            return self.state.get_alias(f"upload:{upload}")
+        except StateUnavailable as exc:
+            raise self._state_error(exc) from exc
+
+    def _set_alias(self, upload: str, voice_hash: str) -> None:
+        try:
+            self.state.set_alias(f"upload:{upload}", voice_hash, self.voices.ttl_s)
         except StateUnavailable as exc:
             raise self._state_error(exc) from exc
 

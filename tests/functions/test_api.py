@@ -57,6 +57,7 @@ def test_repeat_is_a_cache_hit_without_inference(client, triton):
     assert again.status_code == 200 and again.json["cached"] is True
     assert again.json["task_id"] == first["task_id"] and again.json["audio_url"] == first["audio_url"]
     assert triton_inference_count(triton) == before
+    assert "decode;" not in again.headers["Server-Timing"]  # the same upload is not decoded twice
 
 
 def test_same_voice_as_aac_and_wav_is_one_cache_entry(client, triton):
