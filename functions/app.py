@@ -13,32 +13,49 @@ from werkzeug.routing import Map, Rule
 from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
 
+from .asr import build_transcriber
+from .auth import authentication, build_authenticators, identity_of
 from .endpoint import TritonEndpoint
 from .errors import ApiError, MethodNotAllowed, NotFound
+from .jobs import LocalJobRunner
 from .middleware import access_log, chain, errors, json_response, request_id
 from .settings import Settings
 from .state import build_state
 from .storage import build_storage
-from .tts.parse import parse_tts_request
+from .tts import presets
+from .tts.parse import parse_tts_request, read_body
 from .tts.pipeline import Timings, TtsPipeline
+from .voices.service import FIELDS as VOICE_FIELDS
+from .voices.service import VoiceService, public
+from .voices.store import VoiceStore
 
 log = logging.getLogger(__name__)
 
 
 class App:
-    def __init__(self, settings: Settings, *, storage, state, endpoint) -> None:
+    def __init__(self, settings: Settings, *, storage, state, endpoint, transcriber=None, jobs=None) -> None:
         self.settings, self.storage, self.state, self.endpoint = settings, storage, state, endpoint
-        self.tts = TtsPipeline(settings, storage=storage, state=state, endpoint=endpoint)
+        self.voice_store = VoiceStore(storage)
+        self.voices = VoiceService(settings, self.voice_store, state, transcriber)
+        self.jobs = jobs or LocalJobRunner(settings.long_text_workers)
+        self.tts = TtsPipeline(settings, storage=storage, state=state, endpoint=endpoint, voices=self.voice_store,
+                               jobs=self.jobs)
         rules = [
             Rule("/healthz", endpoint="healthz", methods=["GET"]),
             Rule("/readyz", endpoint="readyz", methods=["GET"]),
             Rule("/v1/tts", endpoint="tts_create", methods=["POST"]),
             Rule("/v1/tts/<task_id>", endpoint="tts_get", methods=["GET"]),
+            Rule("/v1/voices", endpoint="voices_create", methods=["POST"]),
+            Rule("/v1/voices", endpoint="voices_list", methods=["GET"]),
+            Rule("/v1/voices/<voice_id>", endpoint="voices_get", methods=["GET"]),
+            Rule("/v1/voices/<voice_id>", endpoint="voices_delete", methods=["DELETE"]),
+            Rule("/v1/presets", endpoint="presets", methods=["GET"]),
         ]
         if getattr(storage, "serves_media", False):
             rules.append(Rule("/media/<path:key>", endpoint="media", methods=["GET"]))
         self.urls = Map(rules, strict_slashes=False)
-        self.handler = chain([request_id, access_log, errors], self.dispatch)
+        self.handler = chain([request_id, access_log, errors, authentication(build_authenticators(settings))],
+                             self.dispatch)
 
     def __call__(self, environ, start_response):
         return self.handler(Request(environ))(environ, start_response)
@@ -77,12 +94,40 @@ class App:
     def on_tts_create(self, request: Request) -> Response:
         timings = Timings()
         request.environ["app.timings"] = timings.stages
+        owner = identity_of(request).owner
         req = parse_tts_request(request, max_body_bytes=self.settings.max_body_bytes,
                                 max_prompt_bytes=self.settings.max_prompt_bytes)
-        return json_response(self.tts.synthesize(req, timings))
+        status, body = self.tts.synthesize(req, timings, owner)
+        headers = {"Retry-After": str(body["retry_after_s"]), "Location": body["poll_url"]} if status == 202 else None
+        return json_response(body, status, headers)
 
     def on_tts_get(self, request: Request, task_id: str) -> Response:
-        return json_response(self.tts.task(task_id))
+        identity_of(request)
+        status, body = self.tts.task(task_id)
+        return json_response(body, status)
+
+    def on_voices_create(self, request: Request) -> Response:
+        timings = Timings()
+        request.environ["app.timings"] = timings.stages
+        owner = identity_of(request).owner
+        fields, audio = read_body(request, max_body_bytes=self.settings.max_body_bytes,
+                                  max_audio_bytes=self.settings.max_prompt_bytes, fields=VOICE_FIELDS,
+                                  b64_field="audio_base64", format_field="format")
+        return json_response(self.voices.enroll(owner, fields, audio, timings), 201)
+
+    def on_voices_list(self, request: Request) -> Response:
+        owner = identity_of(request).owner
+        return json_response({"voices": [public(v) for v in self.voice_store.list(owner)]})
+
+    def on_voices_get(self, request: Request, voice_id: str) -> Response:
+        return json_response(public(self.voice_store.get(identity_of(request).owner, voice_id)))
+
+    def on_voices_delete(self, request: Request, voice_id: str) -> Response:
+        self.voice_store.delete(identity_of(request).owner, voice_id)
+        return Response(status=204)
+
+    def on_presets(self, request: Request) -> Response:
+        return json_response({"presets": presets.as_json()})
 
     def on_media(self, request: Request, key: str) -> Response:
         try:
@@ -99,11 +144,13 @@ class App:
         return response
 
 
-def create_app(settings: Settings | None = None, *, storage=None, state=None, endpoint=None) -> App:
+def create_app(settings: Settings | None = None, *, storage=None, state=None, endpoint=None, transcriber=None,
+               jobs=None) -> App:
     settings = settings or Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return App(settings, storage=storage or build_storage(settings), state=state or build_state(settings),
-               endpoint=endpoint or TritonEndpoint.from_settings(settings))
+               endpoint=endpoint or TritonEndpoint.from_settings(settings),
+               transcriber=transcriber or build_transcriber(settings), jobs=jobs)
 
 
 __all__ = ["App", "ApiError", "create_app"]

@@ -11,7 +11,9 @@ from typing import Callable
 
 from werkzeug.wrappers import Request, Response
 
-from .errors import ApiError, InternalError
+from .errors import ApiError, DependencyDown, InternalError
+from .state import StateUnavailable
+from .storage import StorageUnavailable
 
 log = logging.getLogger("functions.access")
 Handler = Callable[[Request], Response]
@@ -42,7 +44,12 @@ def request_id(request: Request, next: Handler) -> Response:
 def errors(request: Request, next: Handler) -> Response:
     """Every failure becomes the JSON error format; unexpected exceptions are logged, never shown."""
     try:
-        return next(request)
+        try:
+            return next(request)
+        except StorageUnavailable as exc:
+            raise DependencyDown("存储服务暂时不可用，请稍后重试", code="storage_unavailable", detail=str(exc)) from exc
+        except StateUnavailable as exc:
+            raise DependencyDown("状态服务暂时不可用，请稍后重试", code="state_unavailable", detail=str(exc)) from exc
     except ApiError as exc:
         request.environ["app.error"] = exc
         return error_response(exc, request.environ.get("app.request_id", ""))

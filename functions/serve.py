@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         overrides = {"triton_url": triton.grpc_url, "triton_protocol": "grpc", "engine": engine}
     base = f"http://{args.host}:{args.port}"
     overrides.setdefault("public_base_url", os.environ.get("PUBLIC_BASE_URL") or base)
+    # The local developer has no WeChat account: accept unauthenticated requests from loopback only.
+    overrides["dev_mode"] = True
     settings = Settings.from_env(**overrides)
     app = create_app(settings)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the app writes its own access log

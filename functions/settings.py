@@ -53,6 +53,20 @@ class Settings:
     single_flight_wait_s: float = 30.0
     retry_after_s: int = 5
     mp3_bitrate: int = 64000
+    # identity
+    api_keys: str = ""  # "name:<sha256 hex>,..." (python -m functions.auth.api_keys NAME)
+    dev_mode: bool = False  # loopback without credentials; only the local dev server sets it (not from env)
+    # voices
+    max_voices_per_owner: int = 50
+    min_speech_s: float = 1.0
+    asr: str = ""  # "" (none) | tencent
+    tencent_secret_id: str = ""
+    tencent_secret_key: str = ""
+    tencent_region: str = "ap-guangzhou"
+    tencent_asr_endpoint: str = ""  # tests point it at a local server; default asr.tencentcloudapi.com
+    # long text
+    max_long_text_chars: int = 5000
+    long_text_workers: int = 2
     # misc
     log_level: str = "INFO"
     extra: dict = field(default_factory=dict)
@@ -63,8 +77,8 @@ class Settings:
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in fields(cls):
-            if f.name == "extra":
-                continue
+            if f.name in ("extra", "dev_mode") and f.name not in overrides:
+                continue  # dev_mode can never come from the environment
             if f.name in overrides:
                 values[f.name] = overrides[f.name]
                 continue

@@ -125,6 +125,12 @@ def triton_inference_count(triton) -> int:
     return int(stats["model_stats"][0]["inference_stats"]["success"]["count"])
 
 
+# Two callers with API keys (only the sha256 of each key is configured), for owner-isolation tests.
+ALICE_KEY, BOB_KEY = "alice-secret-key-0001", "bob-secret-key-0002"
+TEST_API_KEYS = ",".join(f"{n}:{__import__('hashlib').sha256(k.encode()).hexdigest()}"
+                         for n, k in (("alice", ALICE_KEY), ("bob", BOB_KEY)))
+
+
 @pytest.fixture
 def make_app(triton, tmp_path):
     """Build the app on real parts: the session's Triton, storage under tmp_path, in-process state by default."""
@@ -134,8 +140,36 @@ def make_app(triton, tmp_path):
     def factory(**kwargs):
         deps = {k: kwargs.pop(k) for k in ("storage", "state", "endpoint") if k in kwargs}
         settings = Settings.from_env({}, **{"triton_url": triton.grpc_url, "storage_dir": str(tmp_path / "storage"),
-                                            "public_base_url": "http://testserver", **kwargs})
+                                            "public_base_url": "http://testserver", "dev_mode": True,
+                                            "api_keys": TEST_API_KEYS, **kwargs})
         return create_app(settings, **deps)
 
     yield factory
     shutil.rmtree(tmp_path / "storage", ignore_errors=True)
+
+
+from werkzeug.test import Client  # noqa: E402
+
+
+class LocalClient(Client):
+    """A test client whose requests come from loopback (what development mode accepts)."""
+
+    def open(self, *args, **kwargs):
+        kwargs.setdefault("environ_base", {}).setdefault("REMOTE_ADDR", "127.0.0.1")
+        return super().open(*args, **kwargs)
+
+
+def client_for(app, key: str | None = None) -> Client:
+    """Loopback dev-mode client, or with an API key: a remote caller identified by that key."""
+    if key is None:
+        return LocalClient(app)
+
+    class KeyClient(Client):
+        def open(self, *args, **kwargs):
+            kwargs.setdefault("environ_base", {}).setdefault("REMOTE_ADDR", "203.0.113.9")
+            kwargs.setdefault("headers", {})
+            if isinstance(kwargs["headers"], dict):
+                kwargs["headers"].setdefault("X-Api-Key", key)
+            return super().open(*args, **kwargs)
+
+    return KeyClient(app)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import ObjectInfo, ObjectStore, StorageUnavailable
+from .base import ObjectInfo, ObjectNotFound, ObjectStore, StorageUnavailable
 
 
 def build_storage(settings) -> ObjectStore:
@@ -15,4 +15,4 @@ def build_storage(settings) -> ObjectStore:
     return LocalStore(settings.storage_dir, settings.public_base_url)
 
 
-__all__ = ["ObjectInfo", "ObjectStore", "StorageUnavailable", "build_storage"]
+__all__ = ["ObjectInfo", "ObjectNotFound", "ObjectStore", "StorageUnavailable", "build_storage"]

@@ -10,6 +10,10 @@ class StorageUnavailable(Exception):
     """The store cannot be reached or refused the operation; the request should be retried later."""
 
 
+class ObjectNotFound(KeyError):
+    """get() of a key that does not exist."""
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     key: str
@@ -28,6 +32,8 @@ class ObjectStore(Protocol):
     def get(self, key: str) -> bytes: ...
 
     def delete(self, key: str) -> None: ...
+
+    def list_keys(self, prefix: str, limit: int = 1000) -> list[str]: ...
 
     def url(self, key: str) -> tuple[str, int | None]:
         """A URL the client can download, and its lifetime in seconds (None: does not expire)."""

@@ -12,7 +12,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from .base import ObjectInfo, StorageUnavailable
+from .base import ObjectInfo, ObjectNotFound, StorageUnavailable
 
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 
@@ -72,7 +72,12 @@ class LocalStore:
             raise StorageUnavailable(str(exc)) from exc
 
     def get(self, key: str) -> bytes:
-        return self.path(key).read_bytes()
+        try:
+            return self.path(key).read_bytes()
+        except (FileNotFoundError, ValueError):
+            raise ObjectNotFound(key) from None
+        except OSError as exc:
+            raise StorageUnavailable(str(exc)) from exc
 
     def delete(self, key: str) -> None:
         for p in (self.path(key), self._meta_path(key)):
@@ -80,6 +85,18 @@ class LocalStore:
                 p.unlink()
             except FileNotFoundError:
                 pass
+
+    def list_keys(self, prefix: str, limit: int = 1000) -> list[str]:
+        base = self.path(prefix.rstrip("/"))
+        if not base.is_dir():
+            return []
+        keys = []
+        for p in sorted(base.rglob("*")):
+            if p.is_file() and not p.name.startswith(".tmp-") and not p.name.endswith(".meta.json"):
+                keys.append(p.relative_to(self.root).as_posix())
+                if len(keys) >= limit:
+                    break
+        return keys
 
     def url(self, key: str) -> tuple[str, int | None]:
         return f"{self.public_base_url}/media/{key}", None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import ObjectInfo, StorageUnavailable
+from .base import ObjectInfo, ObjectNotFound, StorageUnavailable
 
 
 def _errors():
@@ -66,6 +66,9 @@ class S3Store:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
         except _errors() as exc:
+            code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+            if code in ("404", "NoSuchKey", "NotFound"):
+                raise ObjectNotFound(key) from None
             raise StorageUnavailable(f"get {key}: {exc}") from exc
 
     def delete(self, key: str) -> None:
@@ -73,6 +76,20 @@ class S3Store:
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
         except _errors() as exc:
             raise StorageUnavailable(f"delete {key}: {exc}") from exc
+
+    def list_keys(self, prefix: str, limit: int = 1000) -> list[str]:
+        keys: list[str] = []
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
+                                                                        Prefix=self._key(prefix))
+            for page in pages:
+                for item in page.get("Contents", []):
+                    keys.append(item["Key"][len(self.prefix):])
+                    if len(keys) >= limit:
+                        return keys
+        except _errors() as exc:
+            raise StorageUnavailable(f"list {prefix}: {exc}") from exc
+        return keys
 
     def url(self, key: str) -> tuple[str, int | None]:
         if self.cdn_base_url:

@@ -66,11 +66,11 @@ def _choice(value, field: str, allowed: tuple[str, ...], default: str | None):
     return value
 
 
-def _b64(value, max_bytes: int) -> bytes | None:
+def _b64(value, max_bytes: int, field: str = "prompt_audio_base64") -> bytes | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise BadRequest("prompt_audio_base64 必须是字符串", code="invalid_type")
+        raise BadRequest(f"{field} 必须是字符串", code="invalid_type")
     if "," in value[:100] and value.startswith("data:"):
         value = value.split(",", 1)[1]  # data URL from a browser FileReader
     if len(value) * 3 // 4 > max_bytes + 3:
@@ -78,16 +78,10 @@ def _b64(value, max_bytes: int) -> bytes | None:
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise BadRequest("prompt_audio_base64 不是有效的 base64", code="invalid_base64") from None
+        raise BadRequest(f"{field} 不是有效的 base64", code="invalid_base64") from None
 
 
 def build_input(fields: dict, audio: bytes | None, max_prompt_bytes: int) -> TtsInput:
-    unknown = sorted(set(fields) - FIELDS)
-    if unknown:
-        raise BadRequest(f"未知字段：{', '.join(unknown[:5])}", code="unknown_field")
-    b64 = _b64(fields.get("prompt_audio_base64"), max_prompt_bytes)
-    if audio is not None and b64 is not None:
-        raise BadRequest("音频只能通过文件或 prompt_audio_base64 其中一种方式提交", code="duplicate_audio")
     voice_id = fields.get("voice_id")
     if voice_id is not None and not isinstance(voice_id, str):
         raise BadRequest("voice_id 必须是字符串", code="invalid_type")
@@ -97,7 +91,7 @@ def build_input(fields: dict, audio: bytes | None, max_prompt_bytes: int) -> Tts
     return TtsInput(
         text=fields.get("text"),
         voice_id=voice_id or None,
-        prompt_audio=audio if audio is not None else b64,
+        prompt_audio=audio,
         prompt_format=prompt_format or None,
         prompt_sample_rate=_number(fields.get("prompt_sample_rate"), "prompt_sample_rate", int, 8000, 192000),
         prompt_channels=_number(fields.get("prompt_channels"), "prompt_channels", int, 1, 2) or 1,
@@ -110,8 +104,11 @@ def build_input(fields: dict, audio: bytes | None, max_prompt_bytes: int) -> Tts
     )
 
 
-def parse_tts_request(request, *, max_body_bytes: int, max_prompt_bytes: int) -> TtsInput:
-    """From a werkzeug Request; size limits apply before the body is read."""
+def read_body(request, *, max_body_bytes: int, max_audio_bytes: int, fields: set[str],
+              b64_field: str = "prompt_audio_base64", format_field: str = "prompt_format") -> tuple[dict, bytes | None]:
+    """(fields, audio) from JSON (audio as base64 in `b64_field`) or multipart/form-data (audio as a file).
+
+    Size limits apply before the body is read; unknown fields and unknown file fields are refused."""
     request.max_content_length = max_body_bytes
     request.max_form_memory_size = max_body_bytes
     mimetype = request.mimetype
@@ -123,27 +120,42 @@ def parse_tts_request(request, *, max_body_bytes: int, max_prompt_bytes: int) ->
                 raise BadRequest("请求体不是有效的 JSON", code="invalid_json") from None
             if not isinstance(body, dict):
                 raise BadRequest("请求体必须是 JSON 对象", code="invalid_json")
-            return build_input(body, None, max_prompt_bytes)
+            unknown = sorted(set(body) - fields)
+            if unknown:
+                raise BadRequest(f"未知字段：{', '.join(map(str, unknown[:5]))}", code="unknown_field")
+            return body, _b64(body.pop(b64_field, None), max_audio_bytes, b64_field)
         if mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-            fields = {k: request.form.get(k) for k in request.form}
+            form = {k: request.form.get(k) for k in request.form}
+            unknown = sorted(set(form) - fields)
+            if unknown:
+                raise BadRequest(f"未知字段：{', '.join(unknown[:5])}", code="unknown_field")
+            extra_files = set(request.files) - set(FILE_FIELDS)
+            if extra_files:
+                raise BadRequest(f"未知文件字段：{', '.join(sorted(extra_files)[:3])}", code="unknown_field")
             audio = None
             for name in FILE_FIELDS:
                 if name in request.files:
                     storage = request.files[name]
-                    audio = storage.stream.read(max_prompt_bytes + 1)
-                    if len(audio) > max_prompt_bytes:
-                        raise PayloadTooLarge(f"音频文件过大（上限 {max_prompt_bytes // (1024 * 1024)} MB）",
+                    audio = storage.stream.read(max_audio_bytes + 1)
+                    if len(audio) > max_audio_bytes:
+                        raise PayloadTooLarge(f"音频文件过大（上限 {max_audio_bytes // (1024 * 1024)} MB）",
                                               code="audio_too_large")
                     ext = (storage.filename or "").rsplit(".", 1)[-1].lower()
-                    if not fields.get("prompt_format") and ext == "pcm":
-                        fields["prompt_format"] = ext  # raw PCM has no magic bytes: only a declaration names it
-                    elif not fields.get("prompt_format") and ext in FORMAT_ALIASES:
-                        pass  # containers are identified from their bytes, never from the name
+                    if ext == "pcm":
+                        # raw PCM has no magic bytes: only a declaration names it; containers are identified
+                        # from their bytes, never from the name
+                        form.setdefault(format_field, "pcm")
                     break
-            extra_files = set(request.files) - set(FILE_FIELDS)
-            if extra_files:
-                raise BadRequest(f"未知文件字段：{', '.join(sorted(extra_files)[:3])}", code="unknown_field")
-            return build_input(fields, audio, max_prompt_bytes)
+            b64 = _b64(form.pop(b64_field, None), max_audio_bytes, b64_field)
+            if audio is not None and b64 is not None:
+                raise BadRequest("音频只能通过文件或 base64 其中一种方式提交", code="duplicate_audio")
+            return form, audio if audio is not None else b64
     except RequestEntityTooLarge:
         raise PayloadTooLarge(f"请求体过大（上限 {max_body_bytes // (1024 * 1024)} MB）") from None
     raise UnsupportedMedia("请求类型必须是 application/json 或 multipart/form-data", code="unsupported_content_type")
+
+
+def parse_tts_request(request, *, max_body_bytes: int, max_prompt_bytes: int) -> TtsInput:
+    fields, audio = read_body(request, max_body_bytes=max_body_bytes, max_audio_bytes=max_prompt_bytes,
+                              fields=FIELDS)
+    return build_input(fields, audio, max_prompt_bytes)

@@ -1,18 +1,25 @@
 """The POST /v1/tts request path as named stages.
 
-    validate -> decode -> hash -> cache -> single_flight( infer -> encode -> store ) -> respond
+    validate -> voice (enrolled voice, or decode + hash the uploaded prompt) -> cache
+             -> single_flight( infer -> encode -> store ) -> respond
 
-Each stage is timed into `Timings` (logged per request). Object storage is the source of truth for audio; the
-state holds task records (a cheap lookup in front of storage) and the single-flight locks.
+Texts beyond the synchronous limit become a job (`long_text`): split into segments, each synthesized and
+cached on its own (as lossless pcm), joined with short pauses, encoded once. Each stage is timed into
+`Timings` (logged per request, sent as Server-Timing). Object storage is the source of truth for audio; the
+state holds task records (a cheap lookup in front of storage), single-flight locks and job progress.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+import numpy as np
 
 from ..audio.decode import DecodeLimits, PromptAudio, decode_prompt
 from ..audio.encode import encode
@@ -20,14 +27,18 @@ from ..endpoint.triton import (InferenceFailed, InferenceRejected, InferenceTime
                                SynthesisInput)
 from ..errors import ApiError, BadRequest, DependencyDown, InternalError, NotFound, UpstreamTimeout
 from ..state import StateUnavailable
-from ..storage import StorageUnavailable
+from ..storage import ObjectNotFound, StorageUnavailable
 from .cache_key import EXTENSIONS, CacheKeyFields, is_task_id, object_key
 from .parse import TtsInput
+from .presets import resolve_instruct
+from .segments import split_text
 from .single_flight import SingleFlight
 from .text import normalize_text
 from .voice_identity import VoiceIdentity
 
+log = logging.getLogger(__name__)
 OUTPUT_RATE = 24000
+JOB_POLL_S = 2
 
 
 @dataclass
@@ -44,6 +55,22 @@ class Timings:
             self.stages[name] = round(self.stages.get(name, 0.0) + elapsed, 2)
 
 
+@dataclass
+class Voice:
+    """The speaker of a request: its hash (cache key, model voice key), transcript, and samples on demand."""
+
+    voice_hash: str
+    transcript: str
+    load: Callable[[], np.ndarray]
+    voice_id: str | None = None
+    _samples: np.ndarray | None = None
+
+    def samples(self) -> np.ndarray:
+        if self._samples is None:
+            self._samples = self.load()
+        return self._samples
+
+
 @dataclass(frozen=True)
 class Plan:
     """A validated request: everything the cache key and the model need."""
@@ -56,11 +83,14 @@ class Plan:
     seed: int | None
     format: str
     voice_hash: str
+    preset: str | None = None
+    long: bool = False
 
 
 class TtsPipeline:
-    def __init__(self, settings, *, storage, state, endpoint, clock=time.time) -> None:
+    def __init__(self, settings, *, storage, state, endpoint, voices=None, jobs=None, clock=time.time) -> None:
         self.settings, self.storage, self.state, self.endpoint = settings, storage, state, endpoint
+        self.voice_store, self.jobs = voices, jobs
         self.voices = VoiceIdentity(state)
         self.flight = SingleFlight(state, wait_s=settings.single_flight_wait_s,
                                    lock_ttl_s=settings.triton_request_timeout_s * (settings.triton_retries + 1) + 10)
@@ -70,58 +100,91 @@ class TtsPipeline:
         self._clock = clock
 
     # -- stages -------------------------------------------------------------------------------------------
-    def validate(self, req: TtsInput) -> tuple[str, str, str, str]:
+    def validate(self, req: TtsInput) -> tuple[str, str, str | None, str, bool]:
+        """(text, instruct text, preset id, prompt text, long): normalized and checked."""
         s = self.settings
-        text = normalize_text(req.text, field="text", max_chars=s.max_text_chars)
+        text = normalize_text(req.text, field="text", max_chars=s.max_long_text_chars, markup=True,
+                              keep_newlines=True)
+        from .markup import check_markup
+
+        long = len(check_markup(text)) > s.max_text_chars
+        if long and self.jobs is None:
+            raise BadRequest(f"text 过长：上限 {s.max_text_chars} 字", code="text_too_long")
+        if not long:
+            text = text.replace("\n", " ")
         instruct = normalize_text(req.instruct, field="instruct", max_chars=s.max_instruct_chars, required=False)
+        instruct, preset = resolve_instruct(instruct) if instruct else ("", None)
         prompt_text = normalize_text(req.prompt_text, field="prompt_text", max_chars=s.max_text_chars, required=False)
+        if req.voice_id is None and req.prompt_audio is None:
+            raise BadRequest("需要声音：提供 voice_id，或上传 audio 文件 / prompt_audio_base64", code="prompt_audio_required")
+        if req.voice_id is not None and req.prompt_audio is not None:
+            raise BadRequest("voice_id 与提示音频只能二选一", code="duplicate_audio")
+        return text, instruct, preset, prompt_text, long
+
+    def plan(self, req: TtsInput, voice: Voice, text: str, instruct: str, preset: str | None, prompt_text: str,
+             long: bool) -> Plan:
+        prompt_text = prompt_text or voice.transcript
         mode = req.mode or ("instruct" if instruct else ("zero_shot" if prompt_text else "cross_lingual"))
         if mode == "zero_shot" and not prompt_text:
             raise BadRequest("zero_shot 模式需要 prompt_text（录音对应的文字）", code="prompt_text_required")
         if mode == "instruct" and not instruct:
             raise BadRequest("instruct 模式需要 instruct（风格或方言说明）", code="instruct_required")
-        if req.voice_id:
-            raise NotFound("声音不存在", code="voice_not_found")
-        if req.prompt_audio is None:
-            raise BadRequest("需要提示音频：上传 audio 文件或提供 prompt_audio_base64", code="prompt_audio_required")
-        return text, mode, instruct, prompt_text
+        return Plan(text, mode, instruct if mode == "instruct" else "", prompt_text if mode == "zero_shot" else "",
+                    round(req.speed, 2), req.seed, req.format, voice.voice_hash, preset, long)
+
+    def resolve_voice(self, req: TtsInput, owner: str | None, timings: Timings) -> Voice:
+        if req.voice_id is not None:
+            if self.voice_store is None or owner is None:
+                raise NotFound("声音不存在", code="voice_not_found")
+            meta = self.voice_store.get(owner, req.voice_id)
+            return Voice(meta["voice_hash"], meta.get("prompt_text") or "",
+                         lambda: self.voice_store.samples(owner, req.voice_id), req.voice_id)
+        # A prompt seen before (same bytes, same limits) maps straight to its voice hash: a cache hit then
+        # needs no decoding at all. New bytes are decoded, validated and fingerprinted once.
+        upload = self._upload_digest(req)
+        voice_hash = self._state(self.state.get_alias, f"upload:{upload}")
+        if voice_hash is not None:
+            def load() -> np.ndarray:
+                with timings.stage("decode"):
+                    return self.decode(req).samples
+            return Voice(voice_hash, "", load)
+        with timings.stage("decode"):
+            prompt = self.decode(req)
+        voice_hash = self._state(self.voices.voice_hash, prompt.samples)
+        self._state(self.state.set_alias, f"upload:{upload}", voice_hash, self.voices.ttl_s)
+        return Voice(voice_hash, "", lambda: prompt.samples, None, prompt.samples)
 
     def decode(self, req: TtsInput) -> PromptAudio:
         return decode_prompt(req.prompt_audio, req.prompt_format, pcm_rate=req.prompt_sample_rate,
                              pcm_channels=req.prompt_channels, limits=self.limits)
 
-    def cache_key(self, plan: Plan) -> str:
+    def cache_key(self, plan: Plan, text: str | None = None, fmt: str | None = None) -> str:
         s = self.settings
         return CacheKeyFields(
-            model=s.triton_model, model_version=s.model_version, engine=s.engine, mode=plan.mode, text=plan.text,
-            instruct=plan.instruct if plan.mode == "instruct" else "", voice_hash=plan.voice_hash,
-            prompt_text=plan.prompt_text if plan.mode == "zero_shot" else "", speed=plan.speed, seed=plan.seed,
-            format=plan.format, sample_rate=OUTPUT_RATE,
+            model=s.triton_model, model_version=s.model_version, engine=s.engine, mode=plan.mode,
+            text=plan.text if text is None else text, instruct=plan.instruct, voice_hash=plan.voice_hash,
+            prompt_text=plan.prompt_text, speed=plan.speed, seed=plan.seed, format=fmt or plan.format,
+            sample_rate=OUTPUT_RATE,
         ).key()
 
     def lookup(self, key: str, fmt: str) -> dict | None:
         """A finished task: the state record when present, else the object in storage (the truth)."""
-        record = self._state_get(key)
+        record = self._state(self.state.get_task, key)
         if record and record.get("status") == "done":
             return record
         return self.lookup_storage(key, fmt)
 
     def lookup_storage(self, key: str, fmt: str) -> dict | None:
-        try:
-            info = self.storage.head(object_key(key, fmt))
-        except StorageUnavailable as exc:
-            raise DependencyDown("存储服务暂时不可用，请稍后重试", code="storage_unavailable",
-                                 retry_after=self.settings.retry_after_s, detail=str(exc)) from exc
+        info = self._storage(self.storage.head, object_key(key, fmt))
         if info is None:
             return None
         return {"status": "done", "format": fmt, "object_key": info.key,
                 "duration_s": float(info.metadata.get("duration_s", 0) or 0)}
 
-    def infer(self, plan: Plan, prompt: PromptAudio) -> object:
+    def infer(self, plan: Plan, text: str, voice: Voice) -> np.ndarray:
         try:
             return self.endpoint.synthesize(SynthesisInput(
-                text=plan.text, reference_wav=prompt.samples,
-                reference_text=plan.prompt_text if plan.mode == "zero_shot" else None, mode=plan.mode,
+                text=text, reference_wav=voice.samples(), reference_text=plan.prompt_text or None, mode=plan.mode,
                 instruct_text=plan.instruct or None, speed=plan.speed, seed=plan.seed,
                 voice_key=plan.voice_hash[:32]))
         except InferenceUnavailable as exc:
@@ -136,71 +199,118 @@ class TtsPipeline:
 
     def store(self, key: str, fmt: str, audio) -> dict:
         okey = object_key(key, fmt)
-        try:
-            self.storage.put(okey, audio.data, audio.content_type,
-                             {"duration_s": f"{audio.duration_s}", "sample_rate": str(audio.sample_rate)})
-        except StorageUnavailable as exc:
-            raise DependencyDown("存储服务暂时不可用，请稍后重试", code="storage_unavailable",
-                                 retry_after=self.settings.retry_after_s, detail=str(exc)) from exc
+        self._storage(self.storage.put, okey, audio.data, audio.content_type,
+                      {"duration_s": f"{audio.duration_s}", "sample_rate": str(audio.sample_rate)})
         return {"status": "done", "format": fmt, "object_key": okey, "duration_s": audio.duration_s}
 
-    def respond(self, key: str, record: dict, cached: bool) -> dict:
+    def respond(self, key: str, record: dict, cached: bool, plan: Plan | None = None) -> dict:
         url, lifetime = self.storage.url(record["object_key"])
         expires_at = None
         if lifetime:
             expires_at = (datetime.fromtimestamp(self._clock(), timezone.utc) + timedelta(seconds=lifetime)) \
                 .isoformat(timespec="seconds").replace("+00:00", "Z")
-        return {"task_id": key, "status": "done", "audio_url": url, "duration_s": record["duration_s"],
+        body = {"task_id": key, "status": "done", "audio_url": url, "duration_s": record["duration_s"],
                 "format": record["format"], "cached": cached, "expires_at": expires_at}
+        mode = plan.mode if plan else record.get("mode")
+        if mode:
+            body["mode"] = mode
+        return body
 
     # -- the request path -----------------------------------------------------------------------------------
-    def synthesize(self, req: TtsInput, timings: Timings) -> dict:
+    def synthesize(self, req: TtsInput, timings: Timings, owner: str | None = None) -> tuple[int, dict]:
+        """(HTTP status, body): 200 with the audio, or 202 with a job to poll for long texts."""
         with timings.stage("validate"):
-            text, mode, instruct, prompt_text = self.validate(req)
-        with timings.stage("hash"):
-            # A prompt seen before (same bytes, same limits) maps straight to its voice hash: a cache hit then
-            # needs no decoding at all. New bytes are decoded, validated and fingerprinted once.
-            upload = self._upload_digest(req)
-            voice_hash = self._get_alias(upload)
-        prompt = None
-        if voice_hash is None:
-            with timings.stage("decode"):
-                prompt = self.decode(req)
-            with timings.stage("hash"):
-                voice_hash = self._voice_hash(prompt)
-                self._set_alias(upload, voice_hash)
-        plan = Plan(text, mode, instruct, prompt_text, round(req.speed, 2), req.seed, req.format, voice_hash)
-        key = self.cache_key(plan)
+            text, instruct, preset, prompt_text, long = self.validate(req)
+        with timings.stage("voice"):
+            voice = self.resolve_voice(req, owner, timings)
+            plan = self.plan(req, voice, text, instruct, preset, prompt_text, long)
+            key = self.cache_key(plan)
         with timings.stage("cache"):
             hit = self.lookup(key, plan.format)
         if hit is not None:
-            return self.respond(key, hit, cached=True)
+            return 200, self.respond(key, hit, cached=True, plan=plan)
+        if plan.long:
+            return 202, self.start_long_text(key, plan, voice)
+        record, shared = self._single_flight(key, plan.format, lambda: self._render(key, plan, plan.text, voice,
+                                                                                    timings))
+        return 200, self.respond(key, record, cached=shared, plan=plan)
 
-        def compute() -> dict:
-            nonlocal prompt
-            if prompt is None:
-                with timings.stage("decode"):
-                    prompt = self.decode(req)
-            with timings.stage("infer"):
-                samples = self.infer(plan, prompt)
-            with timings.stage("encode"):
-                audio = encode(samples, OUTPUT_RATE, plan.format, mp3_bitrate=self.settings.mp3_bitrate)
-            with timings.stage("store"):
-                record = self.store(key, plan.format, audio)
-            self._state_put(key, record)
-            return record
+    def _render(self, key: str, plan: Plan, text: str, voice: Voice, timings: Timings | None = None,
+                fmt: str | None = None) -> dict:
+        timings = timings or Timings()
+        fmt = fmt or plan.format
+        with timings.stage("infer"):
+            samples = self.infer(plan, text, voice)
+        with timings.stage("encode"):
+            audio = encode(samples, OUTPUT_RATE, fmt, mp3_bitrate=self.settings.mp3_bitrate)
+        with timings.stage("store"):
+            record = self.store(key, fmt, audio)
+        record["mode"] = plan.mode
+        self._state(self.state.put_task, key, record, self.settings.task_ttl_s)
+        return record
 
+    def _single_flight(self, key: str, fmt: str, compute: Callable[[], dict]) -> tuple[dict, bool]:
+        return self._state(self.flight.run, key, lambda: self._state_done(key), compute,
+                           lambda: self.lookup_storage(key, fmt))
+
+    # -- long texts -------------------------------------------------------------------------------------------
+    def start_long_text(self, key: str, plan: Plan, voice: Voice) -> dict:
+        record = self._state(self.state.get_task, key)
+        segments = split_text(plan.text, self.settings.max_text_chars)
+        if record is None or record.get("status") == "failed" or \
+                (record.get("status") in ("queued", "running") and not self._job_alive(record)):
+            voice.samples()  # load (and validate) the prompt now: the job must not fail on it later
+            record = {"status": "queued", "format": plan.format, "mode": plan.mode,
+                      "progress": {"done": 0, "total": len(segments)}, "heartbeat": self._clock()}
+            self._state(self.state.put_task, key, record, self.settings.task_ttl_s)
+            self.jobs.submit(key, lambda: self._run_long_text(key, plan, voice, segments))
+        return self.queued_body(key, record)
+
+    def _job_alive(self, record: dict) -> bool:
+        return self._clock() - float(record.get("heartbeat", 0)) < self.settings.triton_request_timeout_s * 4
+
+    def queued_body(self, key: str, record: dict) -> dict:
+        return {"task_id": key, "status": record["status"], "poll_url": f"/v1/tts/{key}",
+                "retry_after_s": JOB_POLL_S, "progress": record.get("progress")}
+
+    def _run_long_text(self, key: str, plan: Plan, voice: Voice, segments) -> None:
+        total = len(segments)
         try:
-            record, shared = self.flight.run(key, lookup=lambda: self._state_done(key), compute=compute,
-                                             recheck=lambda: self.lookup_storage(key, plan.format))
-        except StateUnavailable as exc:
-            raise self._state_error(exc) from exc
-        return self.respond(key, record, cached=shared)
+            parts: list[np.ndarray] = []
+            for i, segment in enumerate(segments):
+                self._state(self.state.put_task, key, {
+                    "status": "running", "format": plan.format, "mode": plan.mode,
+                    "progress": {"done": i, "total": total}, "heartbeat": self._clock()}, self.settings.task_ttl_s)
+                parts.append(self.segment_samples(plan, segment.text, voice))
+                if segment.pause_after_s:
+                    parts.append(np.zeros(int(segment.pause_after_s * OUTPUT_RATE), np.float32))
+            audio = encode(np.concatenate(parts), OUTPUT_RATE, plan.format, mp3_bitrate=self.settings.mp3_bitrate)
+            record = self.store(key, plan.format, audio)
+            record.update(mode=plan.mode, progress={"done": total, "total": total})
+            self._state(self.state.put_task, key, record, self.settings.task_ttl_s)
+        except Exception as exc:  # noqa: BLE001 - any failure ends the job with a reason
+            reason = exc.code if isinstance(exc, ApiError) else "internal_error"
+            log.warning("long-text job %s failed: %s", key, getattr(exc, "detail", None) or exc)
+            self._state(self.state.put_task, key, {"status": "failed", "error": {
+                "code": reason, "message": getattr(exc, "message", "语音合成失败")}}, self.settings.task_ttl_s)
 
-    def task(self, task_id: str) -> dict:
+    def segment_samples(self, plan: Plan, text: str, voice: Voice) -> np.ndarray:
+        """One segment's 24 kHz samples, cached on its own as lossless pcm."""
+        key = self.cache_key(plan, text=text, fmt="pcm")
+        okey = object_key(key, "pcm")
+        record, _ = self._single_flight(key, "pcm", lambda: self._render(key, plan, text, voice, fmt="pcm"))
+        try:
+            data = self._storage(self.storage.get, record.get("object_key", okey))
+        except ObjectNotFound:
+            record = self._render(key, plan, text, voice, fmt="pcm")
+            data = self._storage(self.storage.get, okey)
+        return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+
+    # -- GET /v1/tts/{task_id} --------------------------------------------------------------------------------
+    def task(self, task_id: str) -> tuple[int, dict]:
         if not is_task_id(task_id):
             raise NotFound("任务不存在", code="task_not_found")
-        record = self._state_get(task_id)
+        record = self._state(self.state.get_task, task_id)
         if record is None:
             for fmt in EXTENSIONS:
                 record = self.lookup_storage(task_id, fmt)
@@ -208,51 +318,34 @@ class TtsPipeline:
                     break
         if record is None:
             raise NotFound("任务不存在或已过期", code="task_not_found")
-        if record.get("status") == "done":
-            return self.respond(task_id, record, cached=True)
-        return {"task_id": task_id, **{k: v for k, v in record.items() if k != "object_key"}}
+        status = record.get("status")
+        if status == "done":
+            return 200, self.respond(task_id, record, cached=True)
+        if status == "failed":
+            return 200, {"task_id": task_id, "status": "failed", "error": record.get("error")}
+        return 200, self.queued_body(task_id, record)
 
-    # -- state access (failures degrade or fail per configuration) ------------------------------------------
-    def _state_error(self, exc: Exception) -> ApiError:
-        return DependencyDown("状态服务暂时不可用，请稍后重试", code="state_unavailable",
-                              retry_after=self.settings.retry_after_s, detail=str(exc))
-
-    def _state_get(self, key: str) -> dict | None:
+    # -- dependency access: failures become 503s with Retry-After ----------------------------------------------
+    def _state(self, fn, *args):
         try:
-            return self.state.get_task(key)
+            return fn(*args)
         except StateUnavailable as exc:
-            raise self._state_error(exc) from exc
+            raise DependencyDown("状态服务暂时不可用，请稍后重试", code="state_unavailable",
+                                 retry_after=self.settings.retry_after_s, detail=str(exc)) from exc
+
+    def _storage(self, fn, *args):
+        try:
+            return fn(*args)
+        except StorageUnavailable as exc:
+            raise DependencyDown("存储服务暂时不可用，请稍后重试", code="storage_unavailable",
+                                 retry_after=self.settings.retry_after_s, detail=str(exc)) from exc
 
     def _state_done(self, key: str) -> dict | None:
-        record = self._state_get(key)
+        record = self._state(self.state.get_task, key)
         return record if record and record.get("status") == "done" else None
-
-    def _state_put(self, key: str, record: dict) -> None:
-        try:
-            self.state.put_task(key, record, self.settings.task_ttl_s)
-        except StateUnavailable as exc:
-            raise self._state_error(exc) from exc
 
     def _upload_digest(self, req: TtsInput) -> str:
         h = hashlib.sha256()
         h.update(repr((req.prompt_format, req.prompt_sample_rate, req.prompt_channels, self.limits)).encode())
         h.update(req.prompt_audio or b"")
         return h.hexdigest()
-
-    def _get_alias(self, upload: str) -> str | None:
-        try:
-            return self.state.get_alias(f"upload:{upload}")
-        except StateUnavailable as exc:
-            raise self._state_error(exc) from exc
-
-    def _set_alias(self, upload: str, voice_hash: str) -> None:
-        try:
-            self.state.set_alias(f"upload:{upload}", voice_hash, self.voices.ttl_s)
-        except StateUnavailable as exc:
-            raise self._state_error(exc) from exc
-
-    def _voice_hash(self, prompt: PromptAudio) -> str:
-        try:
-            return self.voices.voice_hash(prompt.samples)
-        except StateUnavailable as exc:
-            raise self._state_error(exc) from exc

@@ -8,7 +8,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from werkzeug.test import Client
+from ..conftest import LocalClient as Client
 
 from ..audio_samples import PROMPT_TEXT, decoded_duration, recorder_files
 from ..conftest import triton_inference_count
@@ -144,12 +144,14 @@ def test_twenty_different_misses_all_succeed(make_app, triton):
 
 
 BAD_TEXT = [
-    ({}, "text_required"), ({"text": ""}, "text_required"), ({"text": "长" * 201}, "text_too_long"),
+    ({}, "text_required"), ({"text": ""}, "text_required"), ({"text": "长" * 5001}, "text_too_long"),
     ({"text": "a\x07b"}, "text_invalid_chars"), ({"text": "<|endofprompt|>"}, "text_invalid_chars"),
     ({"text": 5}, "invalid_type"), ({"text": "hi", "speed": 3}, "invalid_speed"),
     ({"text": "hi", "speed": "fast"}, "invalid_type"), ({"text": "hi", "format": "ogg"}, "invalid_format"),
     ({"text": "hi", "mode": "sing"}, "invalid_mode"), ({"text": "hi", "fromat": "wav"}, "unknown_field"),
-    ({"text": "hi", "mode": "zero_shot"}, "prompt_text_required"), ({"text": "hi"}, "prompt_audio_required"),
+    ({"text": "hi", "mode": "zero_shot", "prompt_audio_base64": "WAV"}, "prompt_text_required"),
+    ({"text": "hi", "mode": "instruct", "prompt_audio_base64": "WAV"}, "instruct_required"),
+    ({"text": "她[hao干净", "prompt_audio_base64": "WAV"}, "invalid_markup"), ({"text": "hi"}, "prompt_audio_required"),
     ({"text": "hi", "prompt_audio_base64": "***"}, "invalid_base64"), ({"text": "hi", "seed": -1}, "invalid_seed"),
     ({"text": "hi", "voice_id": "v_nope"}, "voice_not_found"),
 ]
@@ -157,6 +159,8 @@ BAD_TEXT = [
 
 @pytest.mark.parametrize("body, code", BAD_TEXT)
 def test_bad_requests_get_their_own_code(client, body, code):
+    if body.get("prompt_audio_base64") == "WAV":
+        body = {**body, "prompt_audio_base64": base64.b64encode(recorder_files()["wav_16k_mono"][0]).decode()}
     r = post_json(client, body)
     assert r.json["error"]["code"] == code, r.json
     assert r.status_code in (400, 404)

@@ -7,7 +7,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from werkzeug.test import Client
+from ..conftest import LocalClient as Client
 
 from functions.endpoint import TritonEndpoint
 from functions.settings import Settings

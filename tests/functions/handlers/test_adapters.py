@@ -57,6 +57,13 @@ def test_aws_rest_api_binary_multipart_event(make_app):
     assert json.loads(result["body"])["format"] == "mp3"
 
 
+def test_aws_event_without_credentials_is_401(make_app):
+    event = fill(load_event("aws_apigw_v2_json"), JSON_BODY="{}")
+    del event["headers"]["x-api-key"]
+    result = aws_lambda.handler(event, None, app=make_app())
+    assert result["statusCode"] == 401 and json.loads(result["body"])["error"]["code"] == "unauthorized"
+
+
 def test_aws_error_keeps_json_format(make_app):
     event = load_event("aws_apigw_v2_json")
     event["body"] = "{not json"

@@ -1,0 +1,76 @@
+"""Who is calling: a chain of authenticators, the first that recognizes the request wins.
+
+Every endpoint but health requires an identity. Configured by Settings: API keys for server-to-server
+callers, and a development mode (only ever switched on explicitly by the local dev server, never by an
+environment variable) that accepts unauthenticated requests from loopback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+from ..errors import ApiError
+
+log = logging.getLogger(__name__)
+
+PUBLIC_PATHS = ("/healthz", "/readyz")
+
+
+class Unauthorized(ApiError):
+    status, code, message = 401, "unauthorized", "需要登录或提供有效的凭证"
+
+
+@dataclass(frozen=True)
+class Identity:
+    subject: str  # openid, api key name, or "dev"
+    method: str  # api_key | dev | ...
+
+    @property
+    def owner(self) -> str:
+        """A stable, path-safe namespace for what this caller owns (voices)."""
+        return hashlib.sha256(f"{self.method}:{self.subject}".encode()).hexdigest()[:24]
+
+
+class Authenticator(Protocol):
+    def __call__(self, request) -> Identity | None: ...
+
+
+def build_authenticators(settings) -> list[Authenticator]:
+    from .api_keys import ApiKeyAuth
+    from .dev import DevLoopbackAuth
+
+    chain: list[Authenticator] = []
+    if settings.api_keys:
+        chain.append(ApiKeyAuth.from_setting(settings.api_keys))
+    if settings.dev_mode:
+        log.warning("DEVELOPMENT MODE: unauthenticated requests from loopback are accepted. Never deploy this.")
+        chain.append(DevLoopbackAuth())
+    return chain
+
+
+def authentication(authenticators: list[Authenticator]) -> Callable:
+    """Middleware: resolve the identity into request.environ['app.identity'] or answer 401."""
+
+    def middleware(request, next):
+        if request.path not in PUBLIC_PATHS and not request.path.startswith("/media/"):
+            identity = None
+            for authenticate in authenticators:
+                identity = authenticate(request)
+                if identity is not None:
+                    break
+            if identity is None:
+                raise Unauthorized()
+            request.environ["app.identity"] = identity
+        return next(request)
+
+    return middleware
+
+
+def identity_of(request) -> Identity:
+    identity = request.environ.get("app.identity")
+    if identity is None:
+        raise Unauthorized()
+    return identity

@@ -1,0 +1,51 @@
+"""API keys for server-to-server callers: only their sha256 is configured, compared in constant time.
+
+API_KEYS="name1:<sha256 hex of key1>,name2:<sha256 hex of key2>"; clients send `Authorization: Bearer <key>`
+or `X-Api-Key: <key>`. Generate one with `python -m functions.auth.api_keys NAME`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import sys
+
+from . import Identity
+
+
+def digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class ApiKeyAuth:
+    def __init__(self, hashed: dict[str, str]) -> None:
+        self._entries = [(name, bytes.fromhex(h)) for name, h in hashed.items()]
+
+    @classmethod
+    def from_setting(cls, value: str) -> "ApiKeyAuth":
+        entries = {}
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            name, _, hexdigest = item.partition(":")
+            if len(hexdigest) != 64:
+                raise ValueError("API_KEYS entries must be name:<sha256 hex>")
+            entries[name] = hexdigest.lower()
+        return cls(entries)
+
+    def __call__(self, request) -> Identity | None:
+        auth = request.headers.get("Authorization", "")
+        key = auth[7:].strip() if auth[:7].lower() == "bearer " else request.headers.get("X-Api-Key", "")
+        if not key or len(key) > 256:
+            return None
+        given = hashlib.sha256(key.encode("utf-8")).digest()
+        found = None
+        for name, expected in self._entries:  # no early exit: timing does not reveal which entry matched
+            if hmac.compare_digest(given, expected):
+                found = name
+        return Identity(found, "api_key") if found else None
+
+
+if __name__ == "__main__":
+    name = sys.argv[1] if len(sys.argv) > 1 else "server"
+    key = secrets.token_urlsafe(32)
+    print(f"key (give to the caller): {key}\nAPI_KEYS entry: {name}:{digest(key)}")

@@ -1,0 +1,84 @@
+"""Voice enrollment and management: POST/GET/DELETE /v1/voices."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from ..asr import AsrUnavailable
+from ..audio.decode import DecodeLimits, decode_prompt
+from ..errors import ApiError, BadRequest
+from ..tts.parse import _number
+from ..tts.text import normalize_text
+from ..tts.voice_identity import VoiceIdentity
+from .prepare import prepare
+from .store import VoiceStore, new_voice_id, wav_bytes
+
+log = logging.getLogger(__name__)
+
+FIELDS = {"audio_base64", "format", "sample_rate", "channels", "prompt_text", "name"}
+PUBLIC = ("voice_id", "name", "duration_s", "sample_rate", "prompt_text", "transcript_source", "default_mode",
+          "created_at", "warnings")
+
+
+def public(meta: dict) -> dict:
+    return {k: meta.get(k) for k in PUBLIC}
+
+
+class TooManyVoices(ApiError):
+    status, code, message = 409, "too_many_voices", "声音数量已达上限，请先删除不用的声音"
+
+
+class VoiceService:
+    def __init__(self, settings, store: VoiceStore, state, transcriber=None) -> None:
+        self.settings, self.store, self.transcriber = settings, store, transcriber
+        self.identity = VoiceIdentity(state)
+        self.limits = DecodeLimits(max_bytes=settings.max_prompt_bytes, min_seconds=settings.min_prompt_s,
+                                   max_seconds=settings.max_prompt_s, min_rate=settings.min_prompt_rate,
+                                   timeout_s=settings.decode_timeout_s)
+
+    def enroll(self, owner: str, fields: dict, audio: bytes | None, timings) -> dict:
+        s = self.settings
+        if audio is None:
+            raise BadRequest("需要录音：上传 audio 文件或提供 audio_base64", code="audio_required")
+        name = normalize_text(fields.get("name"), field="name", max_chars=40, required=False)
+        prompt_text = normalize_text(fields.get("prompt_text"), field="prompt_text", max_chars=s.max_text_chars,
+                                     required=False)
+        fmt = fields.get("format")
+        if fmt is not None and not isinstance(fmt, str):
+            raise BadRequest("format 必须是字符串", code="invalid_type")
+        if len(self.store.list(owner)) >= s.max_voices_per_owner:
+            raise TooManyVoices()
+        with timings.stage("decode"):
+            decoded = decode_prompt(audio, fmt, pcm_rate=_number(fields.get("sample_rate"), "sample_rate", int,
+                                                                 8000, 192000),
+                                    pcm_channels=_number(fields.get("channels"), "channels", int, 1, 2) or 1,
+                                    limits=self.limits)
+        with timings.stage("vad"):
+            voice = prepare(decoded.samples, min_speech_s=s.min_speech_s)
+        with timings.stage("hash"):
+            voice_hash = self.identity.voice_hash(voice.samples)
+        source = "caller" if prompt_text else None
+        if not prompt_text and self.transcriber is not None:
+            with timings.stage("asr"):
+                try:
+                    prompt_text = normalize_text(self.transcriber.transcribe(wav_bytes(voice.samples)) or "",
+                                                 field="prompt_text", max_chars=s.max_text_chars, required=False)
+                    source = "asr" if prompt_text else None
+                except (AsrUnavailable, ApiError) as exc:
+                    log.warning("transcription skipped: %s", exc)  # enrollment still succeeds (cross-lingual)
+        voice_id = new_voice_id()
+        meta = {
+            "voice_id": voice_id, "name": name or None, "duration_s": voice.duration_s, "sample_rate": 16000,
+            "prompt_text": prompt_text or None, "transcript_source": source,
+            "default_mode": "zero_shot" if prompt_text else "cross_lingual",
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "warnings": list(voice.warnings), "voice_hash": voice_hash, "speech_s": round(voice.speech_s, 2),
+            "source_format": decoded.source_format, "source_rate": decoded.source_rate,
+        }
+        with timings.stage("store"):
+            self.store.create(owner, voice_id, voice.samples, meta)
+        body = public(meta)
+        if not prompt_text:
+            body["note"] = "未提供录音文字，合成将使用跨语种模式（cross_lingual），无需文字；提供 prompt_text 可获得更像的声音"
+        return body
