@@ -75,6 +75,9 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
         """Explicit overrides win, then `UPPER_CASE` environment variables, then the defaults above."""
         environ = os.environ if environ is None else environ
+        unknown = set(overrides) - {f.name for f in fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
         values: dict[str, Any] = {}
         for f in fields(cls):
             if f.name in ("extra", "dev_mode") and f.name not in overrides:

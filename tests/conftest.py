@@ -138,7 +138,7 @@ def make_app(triton, tmp_path):
     from functions.settings import Settings
 
     def factory(**kwargs):
-        deps = {k: kwargs.pop(k) for k in ("storage", "state", "endpoint") if k in kwargs}
+        deps = {k: kwargs.pop(k) for k in ("storage", "state", "endpoint", "transcriber", "jobs") if k in kwargs}
         settings = Settings.from_env({}, **{"triton_url": triton.grpc_url, "storage_dir": str(tmp_path / "storage"),
                                             "public_base_url": "http://testserver", "dev_mode": True,
                                             "api_keys": TEST_API_KEYS, **kwargs})

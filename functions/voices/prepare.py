@@ -28,8 +28,8 @@ def prepare(samples: np.ndarray, *, min_speech_s: float = 1.0) -> PreparedVoice:
     span = find_speech(samples)
     if span is None:
         raise BadRequest("录音中没有检测到人声（只有噪声或音乐），请在安静环境中朗读", code="no_speech")
-    if span.speech_s < min_speech_s:
-        raise BadRequest(f"录音中的人声太短（{span.speech_s:.1f} 秒），至少需要 {min_speech_s:.0f} 秒",
+    if span.speech_seconds < min_speech_s:
+        raise BadRequest(f"录音中的人声太短（{span.speech_seconds:.1f} 秒），至少需要 {min_speech_s:.0f} 秒",
                          code="not_enough_speech")
     speech = samples[span.start:span.end]
     warnings = []
@@ -39,4 +39,4 @@ def prepare(samples: np.ndarray, *, min_speech_s: float = 1.0) -> PreparedVoice:
     if peak < 0.1:
         warnings.append("quiet")
     normalized = (speech * (TARGET_PEAK / peak)).astype(np.float32) if peak > 0 else speech
-    return PreparedVoice(normalized, span.speech_s, tuple(warnings))
+    return PreparedVoice(normalized, span.speech_seconds, tuple(warnings))

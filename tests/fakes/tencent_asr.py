@@ -1,0 +1,94 @@
+"""A local HTTP server speaking Tencent Cloud API 3.0's wire format for ASR SentenceRecognition.
+
+It is a stand-in for asr.tencentcloudapi.com (unreachable here): it checks what the real service checks at
+the protocol level (POST JSON, X-TC-Action / X-TC-Version headers, a TC3-HMAC-SHA256 signature recomputed
+with the configured secret), and answers in the real response shape, so the real tencentcloud-sdk-python
+client runs against it unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import uuid
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def _hmac(key: bytes, msg: str) -> bytes:
+    return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
+
+
+def tc3_signature(secret_key: str, method: str, headers: dict[str, str], signed: list[str], payload: bytes,
+                  timestamp: int, service: str) -> str:
+    canonical_headers = "".join(f"{h}:{headers[h].strip().lower() if h == 'content-type' else headers[h].strip()}\n"
+                                for h in signed)
+    canonical = "\n".join([method, "/", "", canonical_headers, ";".join(signed), hashlib.sha256(payload).hexdigest()])
+    date = datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d")
+    scope = f"{date}/{service}/tc3_request"
+    to_sign = "\n".join(["TC3-HMAC-SHA256", str(timestamp), scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    key = _hmac(_hmac(_hmac(("TC3" + secret_key).encode(), date), service), "tc3_request")
+    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+class FakeTencentAsr:
+    def __init__(self, secret_id: str, secret_key: str, transcript: str) -> None:
+        self.secret_id, self.secret_key, self.transcript = secret_id, secret_key, transcript
+        self.requests: list[dict] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                payload = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = fake.handle({k.lower(): v for k, v in self.headers.items()}, payload)
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def error(self, code: str, message: str) -> dict:
+        return {"Response": {"Error": {"Code": code, "Message": message}, "RequestId": str(uuid.uuid4())}}
+
+    def handle(self, headers: dict, payload: bytes) -> dict:
+        if headers.get("x-tc-action") != "SentenceRecognition" or headers.get("x-tc-version") != "2019-06-14":
+            return self.error("InvalidAction", "unsupported action")
+        auth = headers.get("authorization", "")
+        try:
+            algorithm, rest = auth.split(" ", 1)
+            parts = dict(p.strip().split("=", 1) for p in rest.split(","))
+            secret_id, date, service, _ = parts["Credential"].split("/")
+            signed = parts["SignedHeaders"].split(";")
+            expected = tc3_signature(self.secret_key, "POST", headers, signed, payload,
+                                     int(headers["x-tc-timestamp"]), service)
+        except (ValueError, KeyError):
+            return self.error("AuthFailure.InvalidAuthorization", "malformed Authorization")
+        if algorithm != "TC3-HMAC-SHA256" or secret_id != self.secret_id or \
+                not hmac.compare_digest(expected, parts.get("Signature", "")):
+            return self.error("AuthFailure.SignatureFailure", "signature mismatch")
+        request = json.loads(payload)
+        self.requests.append(request)
+        audio = base64.b64decode(request.get("Data", ""))
+        if request.get("SourceType") != 1 or len(audio) != request.get("DataLen") or audio[:4] != b"RIFF":
+            return self.error("InvalidParameterValue", "bad audio data")
+        return {"Response": {"Result": self.transcript, "AudioDuration": int(len(audio) / 32), "WordSize": 0,
+                             "WordList": None, "RequestId": str(uuid.uuid4())}}
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
