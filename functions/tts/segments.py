@@ -7,10 +7,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .markup import check_markup
-
 # Sentence ends, a markup token, or any other character.
 _UNIT = re.compile(r"\[[^\[\]]*\]|<[^<>]*>|[。！？!?；;…]+[”’」』）)]*|\.(?=\s|$)|[，,、：:]|.", re.S)
+_MARKUP = re.compile(r"\[[^\[\]]*\]|<[^<>]*>")
 _SENTENCE_END = re.compile(r"^([。！？!?；;…]+[”’」』）)]*|\.)$")
 _CLAUSE_END = re.compile(r"^[，,、：:]$")
 
@@ -24,11 +23,20 @@ class Segment:
     pause_after_s: float
 
 
+def _span_delta(unit: str) -> int:
+    if unit.startswith("</") and unit.endswith(">"):
+        return -1
+    if unit.startswith("<") and unit.endswith(">"):
+        return 1
+    return 0
+
+
 def _sentences(paragraph: str) -> list[str]:
-    out, current = [], ""
+    out, current, depth = [], "", 0
     for m in _UNIT.finditer(paragraph):
         current += m.group(0)
-        if _SENTENCE_END.match(m.group(0)):
+        depth += _span_delta(m.group(0))
+        if depth == 0 and _SENTENCE_END.match(m.group(0)):
             out.append(current.strip())
             current = ""
     if current.strip():
@@ -37,19 +45,21 @@ def _sentences(paragraph: str) -> list[str]:
 
 
 def _plain_len(text: str) -> int:
-    return len(check_markup(text))
+    """Length without markup (an unfinished span, mid-split, counts its text as plain)."""
+    return len(_MARKUP.sub("", text))
 
 
 def _hard_split(sentence: str, max_chars: int) -> list[str]:
     """A sentence longer than the limit: split at clause marks, then anywhere outside markup."""
-    parts, current = [], ""
+    parts, current, depth = [], "", 0
     units = [m.group(0) for m in _UNIT.finditer(sentence)]
     for unit in units:
-        if current and _plain_len(current + unit) > max_chars:
+        if current and depth == 0 and _plain_len(current + unit) > max_chars:
             parts.append(current.strip())
             current = ""
         current += unit
-        if _CLAUSE_END.match(unit) and _plain_len(current) > max_chars // 2:
+        depth += _span_delta(unit)
+        if depth == 0 and _CLAUSE_END.match(unit) and _plain_len(current) > max_chars // 2:
             parts.append(current.strip())
             current = ""
     if current.strip():
