@@ -7,6 +7,7 @@ Platform entry points (functions/handlers/) are thin adapters over this one app.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
@@ -14,11 +15,15 @@ from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
 
 from .asr import build_transcriber
-from .auth import authentication, build_authenticators, identity_of
+from .auth import Identity, authentication, build_authenticators, identity_of
 from .endpoint import TritonEndpoint
 from .errors import ApiError, MethodNotAllowed, NotFound
 from .jobs import LocalJobRunner
-from .middleware import access_log, chain, errors, json_response, request_id
+from .auth.tokens import TokenService
+from .auth.wechat_login import WeChatLogin
+from .limits import build_limiter
+from .middleware import audit_log, chain, errors, json_response, request_id
+from .moderation import build_chain
 from .settings import Settings
 from .state import build_state
 from .storage import build_storage
@@ -30,16 +35,24 @@ from .voices.service import VoiceService, public
 from .voices.store import VoiceStore
 
 log = logging.getLogger(__name__)
+OPENAPI = Path(__file__).with_name("openapi.yaml")
 
 
 class App:
-    def __init__(self, settings: Settings, *, storage, state, endpoint, transcriber=None, jobs=None) -> None:
+    def __init__(self, settings: Settings, *, storage, state, endpoint, transcriber=None, jobs=None, limiter=None,
+                 moderation=None, wechat_login=None) -> None:
         self.settings, self.storage, self.state, self.endpoint = settings, storage, state, endpoint
+        self.tokens = TokenService.from_settings(settings)
+        self.wechat_login = wechat_login or (WeChatLogin(settings.wechat_appid, settings.wechat_secret,
+                                                         api_base=settings.wechat_api_base)
+                                             if settings.wechat_appid and settings.wechat_secret else None)
+        self.limiter = limiter or build_limiter(settings)
+        self.moderation = moderation or build_chain(settings)
         self.voice_store = VoiceStore(storage)
-        self.voices = VoiceService(settings, self.voice_store, state, transcriber)
+        self.voices = VoiceService(settings, self.voice_store, state, transcriber, moderation=self.moderation)
         self.jobs = jobs or LocalJobRunner(settings.long_text_workers)
         self.tts = TtsPipeline(settings, storage=storage, state=state, endpoint=endpoint, voices=self.voice_store,
-                               jobs=self.jobs)
+                               jobs=self.jobs, limiter=self.limiter, moderation=self.moderation)
         rules = [
             Rule("/healthz", endpoint="healthz", methods=["GET"]),
             Rule("/readyz", endpoint="readyz", methods=["GET"]),
@@ -50,12 +63,14 @@ class App:
             Rule("/v1/voices/<voice_id>", endpoint="voices_get", methods=["GET"]),
             Rule("/v1/voices/<voice_id>", endpoint="voices_delete", methods=["DELETE"]),
             Rule("/v1/presets", endpoint="presets", methods=["GET"]),
+            Rule("/v1/auth/wechat", endpoint="auth_wechat", methods=["POST"]),
+            Rule("/openapi.yaml", endpoint="openapi", methods=["GET"]),
         ]
         if getattr(storage, "serves_media", False):
             rules.append(Rule("/media/<path:key>", endpoint="media", methods=["GET"]))
         self.urls = Map(rules, strict_slashes=False)
-        self.handler = chain([request_id, access_log, errors, authentication(build_authenticators(settings))],
-                             self.dispatch)
+        self.handler = chain([request_id, audit_log, errors,
+                              authentication(build_authenticators(settings, self.tokens))], self.dispatch)
 
     def __call__(self, environ, start_response):
         return self.handler(Request(environ))(environ, start_response)
@@ -63,7 +78,9 @@ class App:
     def dispatch(self, request: Request) -> Response:
         adapter = self.urls.bind_to_environ(request.environ)
         try:
-            endpoint, args = adapter.match()
+            rule, args = adapter.match(return_rule=True)
+            endpoint = rule.endpoint
+            request.environ["app.route"] = rule.rule
         except HTTPException as exc:
             if exc.code == 405:
                 raise MethodNotAllowed() from None
@@ -94,10 +111,11 @@ class App:
     def on_tts_create(self, request: Request) -> Response:
         timings = Timings()
         request.environ["app.timings"] = timings.stages
-        owner = identity_of(request).owner
+        identity = identity_of(request)
         req = parse_tts_request(request, max_body_bytes=self.settings.max_body_bytes,
                                 max_prompt_bytes=self.settings.max_prompt_bytes)
-        status, body = self.tts.synthesize(req, timings, owner)
+        status, body = self.tts.synthesize(req, timings, identity, request.environ["app.audit"],
+                                           request.environ.get("app.request_id", ""))
         headers = {"Retry-After": str(body["retry_after_s"]), "Location": body["poll_url"]} if status == 202 else None
         return json_response(body, status, headers)
 
@@ -109,11 +127,11 @@ class App:
     def on_voices_create(self, request: Request) -> Response:
         timings = Timings()
         request.environ["app.timings"] = timings.stages
-        owner = identity_of(request).owner
+        identity = identity_of(request)
         fields, audio = read_body(request, max_body_bytes=self.settings.max_body_bytes,
                                   max_audio_bytes=self.settings.max_prompt_bytes, fields=VOICE_FIELDS,
                                   b64_field="audio_base64", format_field="format")
-        return json_response(self.voices.enroll(owner, fields, audio, timings), 201)
+        return json_response(self.voices.enroll(identity, fields, audio, timings), 201)
 
     def on_voices_list(self, request: Request) -> Response:
         owner = identity_of(request).owner
@@ -128,6 +146,19 @@ class App:
 
     def on_presets(self, request: Request) -> Response:
         return json_response({"presets": presets.as_json()})
+
+    def on_auth_wechat(self, request: Request) -> Response:
+        if self.wechat_login is None or self.tokens is None:
+            raise ApiError("未配置微信登录（WECHAT_APPID、WECHAT_SECRET、JWT_KEYS）", code="wechat_login_not_configured",
+                           status=501)
+        fields, _ = read_body(request, max_body_bytes=4096, max_audio_bytes=0, fields={"code"})
+        openid = self.wechat_login.openid(fields.get("code"))
+        request.environ["app.identity"] = Identity(openid, "wechat")
+        token, expires_in = self.tokens.issue(openid, "wechat")
+        return json_response({"token": token, "token_type": "Bearer", "expires_in": expires_in})
+
+    def on_openapi(self, request: Request) -> Response:
+        return Response(OPENAPI.read_bytes(), content_type="application/yaml; charset=utf-8")
 
     def on_media(self, request: Request, key: str) -> Response:
         try:
@@ -145,12 +176,13 @@ class App:
 
 
 def create_app(settings: Settings | None = None, *, storage=None, state=None, endpoint=None, transcriber=None,
-               jobs=None) -> App:
+               jobs=None, limiter=None, moderation=None, wechat_login=None) -> App:
     settings = settings or Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return App(settings, storage=storage or build_storage(settings), state=state or build_state(settings),
                endpoint=endpoint or TritonEndpoint.from_settings(settings),
-               transcriber=transcriber or build_transcriber(settings), jobs=jobs)
+               transcriber=transcriber or build_transcriber(settings), jobs=jobs, limiter=limiter,
+               moderation=moderation, wechat_login=wechat_login)
 
 
 __all__ = ["App", "ApiError", "create_app"]

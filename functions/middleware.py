@@ -15,7 +15,7 @@ from .errors import ApiError, DependencyDown, InternalError
 from .state import StateUnavailable
 from .storage import StorageUnavailable
 
-log = logging.getLogger("functions.access")
+log = logging.getLogger("functions.audit")
 Handler = Callable[[Request], Response]
 Middleware = Callable[[Request, Handler], Response]
 
@@ -59,22 +59,27 @@ def errors(request: Request, next: Handler) -> Response:
         return error_response(InternalError(), request.environ.get("app.request_id", ""))
 
 
-def access_log(request: Request, next: Handler) -> Response:
-    """One structured line per request, with the stage timings the pipeline recorded."""
+def audit_log(request: Request, next: Handler) -> Response:
+    """One structured JSON line per request: who, from where, what (hashed), which outcome, how long.
+
+    Never secrets, tokens or audio; the text itself only when AUDIT_TEXT is on (the pipeline decides what it
+    puts into environ['app.audit']). Stage timings also go out as the Server-Timing header."""
     started = time.perf_counter()
+    request.environ["app.audit"] = {}
     response = next(request)
     error = request.environ.get("app.error")
+    identity = request.environ.get("app.identity")
     entry = {
-        "request_id": request.environ.get("app.request_id"), "method": request.method, "path": request.path,
-        "status": response.status_code, "ms": round((time.perf_counter() - started) * 1000, 2),
-        "stages": request.environ.get("app.timings", {}),
+        "ts": round(time.time(), 3), "request_id": request.environ.get("app.request_id"),
+        "identity": f"{identity.method}:{identity.subject}" if identity else None,
+        "client_ip": request.remote_addr, "method": request.method, "endpoint": request.environ.get("app.route") or request.path[:100], "status": response.status_code,
+        "outcome": error.code if error is not None else "ok",
+        "ms": round((time.perf_counter() - started) * 1000, 2),
+        "stages": request.environ.get("app.timings", {}), **request.environ["app.audit"],
     }
-    if error is not None:
-        entry["error"] = error.code
-        if error.detail:
-            entry["detail"] = error.detail[:500]
+    if error is not None and error.detail:
+        entry["detail"] = error.detail[:300]
     log.info(json.dumps(entry, ensure_ascii=False))
-    # Server-Timing lets clients and benchmarks see server-side time per stage.
     response.headers["Server-Timing"] = ", ".join(
         [f"{name};dur={ms}" for name, ms in entry["stages"].items()] + [f"total;dur={entry['ms']}"])
     return response

@@ -56,6 +56,31 @@ class Settings:
     # identity
     api_keys: str = ""  # "name:<sha256 hex>,..." (python -m functions.auth.api_keys NAME)
     dev_mode: bool = False  # loopback without credentials; only the local dev server sets it (not from env)
+    jwt_keys: str = ""  # "kid:secret,..." (HS256, >= 32 chars) or "kid:<PEM with \n>" for RS256/ES256
+    jwt_active_kid: str = ""
+    jwt_algorithm: str = "HS256"
+    jwt_issuer: str = "cosyvoice-relay"
+    jwt_audience: str = "cosyvoice-relay-api"
+    jwt_ttl_s: int = 7200
+    wechat_appid: str = ""
+    wechat_secret: str = ""
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_cloud_hosting: bool = False  # trust X-WX-* headers (only behind WeChat Cloud Hosting)
+    # limits
+    rate_limit_per_minute: int = 3
+    rate_window_s: int = 60
+    daily_char_quota: int = 5000
+    limit_cache_hits: bool = True  # false: cache hits cost nothing
+    max_inflight_misses: int = 8  # across all processes when Redis is configured; 0: no cap
+    slot_wait_s: float = 10.0  # how long a miss may wait for a free slot before 503 server_busy
+    # content safety
+    moderation: str = "keywords"  # ordered chain: keywords, wechat, tencent
+    keyword_file: str = ""  # one word per line; default: the bundled example list
+    moderation_failure: str = "refuse"  # a provider that is down: refuse | pass
+    moderation_review: str = "pass"  # a "review" verdict: pass (logged for review) | refuse
+    tencent_tms_endpoint: str = ""
+    wechat_token_url: str = ""  # Cloud Hosting open interface: leave empty and set wechat_cloud_hosting
+    audit_text: bool = False  # include the text itself in the audit log
     # voices
     max_voices_per_owner: int = 50
     min_speech_s: float = 1.0

@@ -141,6 +141,7 @@ def make_app(triton, tmp_path):
         deps = {k: kwargs.pop(k) for k in ("storage", "state", "endpoint", "transcriber", "jobs") if k in kwargs}
         settings = Settings.from_env({}, **{"triton_url": triton.grpc_url, "storage_dir": str(tmp_path / "storage"),
                                             "public_base_url": "http://testserver", "dev_mode": True,
+                                            "rate_limit_per_minute": 0, "daily_char_quota": 0,
                                             "api_keys": TEST_API_KEYS, **kwargs})
         return create_app(settings, **deps)
 

@@ -16,7 +16,7 @@ from ..errors import ApiError
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PATHS = ("/healthz", "/readyz")
+PUBLIC_PATHS = ("/healthz", "/readyz", "/v1/auth/wechat", "/openapi.yaml")
 
 
 class Unauthorized(ApiError):
@@ -38,11 +38,17 @@ class Authenticator(Protocol):
     def __call__(self, request) -> Identity | None: ...
 
 
-def build_authenticators(settings) -> list[Authenticator]:
+def build_authenticators(settings, tokens=None) -> list[Authenticator]:
     from .api_keys import ApiKeyAuth
+    from .cloud_hosting import CloudHostingAuth
     from .dev import DevLoopbackAuth
+    from .tokens import BearerTokenAuth
 
     chain: list[Authenticator] = []
+    if settings.wechat_cloud_hosting:
+        chain.append(CloudHostingAuth(settings.wechat_appid))
+    if tokens is not None:
+        chain.append(BearerTokenAuth(tokens))
     if settings.api_keys:
         chain.append(ApiKeyAuth.from_setting(settings.api_keys))
     if settings.dev_mode:

@@ -45,6 +45,7 @@ class SynthesisInput:
     speed: float | None = None
     seed: int | None = None
     voice_key: str | None = None
+    request_id: str = ""  # the API request id, so Triton's logs and traces line up with ours
 
 
 _TRANSIENT = ("UNAVAILABLE", "connection", "Connection", "refused", "reset", "not healthy", "Broken pipe",
@@ -152,9 +153,10 @@ class TritonEndpoint:
                 self.calls += 1
                 client = self._client()
                 if self.protocol == "grpc":
-                    result = client.infer(self.model, inputs, client_timeout=self.request_timeout_s)
+                    result = client.infer(self.model, inputs, client_timeout=self.request_timeout_s,
+                                          request_id=item.request_id)
                 else:
-                    result = client.infer(self.model, inputs)
+                    result = client.infer(self.model, inputs, request_id=item.request_id)
                 self._ready, self._ready_at = True, self._clock()
                 return waveform(result)
             except Exception as exc:  # noqa: BLE001 - classified below

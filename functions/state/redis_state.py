@@ -78,9 +78,12 @@ class RedisState:
 
 
 class ResilientState:
-    """Redis first; on a connection failure either degrade to the in-process fallback or raise."""
+    """Redis first; on a connection failure either degrade to the in-process fallback or raise.
 
-    def __init__(self, primary: RedisState, fallback, mode: str = "degrade", clock=time.monotonic,
+    Generic over the wrapped interface (state, limiter): every method call goes to the primary unless it
+    failed within the last `recheck_s`, in which case it goes to the fallback (degrade) or raises (fail)."""
+
+    def __init__(self, primary, fallback, mode: str = "degrade", clock=time.monotonic,
                  recheck_s: float = 2.0) -> None:
         import redis
 
@@ -104,32 +107,10 @@ class ResilientState:
             raise StateUnavailable("redis unavailable")
         return getattr(self.fallback, name)(*args)
 
-    def get_task(self, task_id):
-        return self._call("get_task", task_id)
-
-    def put_task(self, task_id, record, ttl_s):
-        return self._call("put_task", task_id, record, ttl_s)
-
-    def acquire(self, name, ttl_s):
-        return self._call("acquire", name, ttl_s)
-
-    def release(self, name, token):
-        return self._call("release", name, token)
-
-    def is_locked(self, name):
-        return self._call("is_locked", name)
-
-    def fingerprints(self, bucket):
-        return self._call("fingerprints", bucket)
-
-    def add_fingerprint(self, bucket, voice_hash, fingerprint, cap, ttl_s):
-        return self._call("add_fingerprint", bucket, voice_hash, fingerprint, cap, ttl_s)
-
-    def get_alias(self, name):
-        return self._call("get_alias", name)
-
-    def set_alias(self, name, value, ttl_s):
-        return self._call("set_alias", name, value, ttl_s)
+    def __getattr__(self, name: str):
+        if name.startswith("_") or not callable(getattr(self.fallback, name, None)):
+            raise AttributeError(name)
+        return lambda *args: self._call(name, *args)
 
     def ping(self):
         try:

@@ -26,8 +26,11 @@ from ..audio.encode import encode
 from ..endpoint.triton import (InferenceFailed, InferenceRejected, InferenceTimeout, InferenceUnavailable,
                                SynthesisInput)
 from ..errors import ApiError, BadRequest, DependencyDown, InternalError, NotFound, UpstreamTimeout
+from ..limits import Busy, raise_for
+from ..moderation import Subject
 from ..state import StateUnavailable
 from ..storage import ObjectNotFound, StorageUnavailable
+from .markup import check_markup
 from .cache_key import EXTENSIONS, CacheKeyFields, is_task_id, object_key
 from .parse import TtsInput
 from .presets import resolve_instruct
@@ -88,9 +91,11 @@ class Plan:
 
 
 class TtsPipeline:
-    def __init__(self, settings, *, storage, state, endpoint, voices=None, jobs=None, clock=time.time) -> None:
+    def __init__(self, settings, *, storage, state, endpoint, voices=None, jobs=None, limiter=None, moderation=None,
+                 clock=time.time, sleep=time.sleep) -> None:
         self.settings, self.storage, self.state, self.endpoint = settings, storage, state, endpoint
-        self.voice_store, self.jobs = voices, jobs
+        self.voice_store, self.jobs, self.limiter, self.moderation = voices, jobs, limiter, moderation
+        self._sleep = sleep
         self.voices = VoiceIdentity(state)
         self.flight = SingleFlight(state, wait_s=settings.single_flight_wait_s,
                                    lock_ttl_s=settings.triton_request_timeout_s * (settings.triton_retries + 1) + 10)
@@ -105,8 +110,6 @@ class TtsPipeline:
         s = self.settings
         text = normalize_text(req.text, field="text", max_chars=s.max_long_text_chars, markup=True,
                               keep_newlines=True)
-        from .markup import check_markup
-
         long = len(check_markup(text)) > s.max_text_chars
         if long and self.jobs is None:
             raise BadRequest(f"text 过长：上限 {s.max_text_chars} 字", code="text_too_long")
@@ -181,12 +184,12 @@ class TtsPipeline:
         return {"status": "done", "format": fmt, "object_key": info.key,
                 "duration_s": float(info.metadata.get("duration_s", 0) or 0)}
 
-    def infer(self, plan: Plan, text: str, voice: Voice) -> np.ndarray:
+    def infer(self, plan: Plan, text: str, voice: Voice, request_id: str = "") -> np.ndarray:
         try:
             return self.endpoint.synthesize(SynthesisInput(
                 text=text, reference_wav=voice.samples(), reference_text=plan.prompt_text or None, mode=plan.mode,
                 instruct_text=plan.instruct or None, speed=plan.speed, seed=plan.seed,
-                voice_key=plan.voice_hash[:32]))
+                voice_key=plan.voice_hash[:32], request_id=request_id))
         except InferenceUnavailable as exc:
             raise DependencyDown("语音合成服务暂时不可用，请稍后重试", code="inference_unavailable",
                                  retry_after=self.settings.retry_after_s, detail=str(exc)) from exc
@@ -217,30 +220,77 @@ class TtsPipeline:
         return body
 
     # -- the request path -----------------------------------------------------------------------------------
-    def synthesize(self, req: TtsInput, timings: Timings, owner: str | None = None) -> tuple[int, dict]:
+    def synthesize(self, req: TtsInput, timings: Timings, identity=None, audit: dict | None = None,
+                   request_id: str = "") -> tuple[int, dict]:
         """(HTTP status, body): 200 with the audio, or 202 with a job to poll for long texts."""
+        audit = {} if audit is None else audit
         with timings.stage("validate"):
             text, instruct, preset, prompt_text, long = self.validate(req)
+            chars = len(check_markup(text))
+            audit.update(text_sha256=hashlib.sha256(text.encode()).hexdigest(), text_len=chars, voice_id=req.voice_id)
+            if self.settings.audit_text:
+                audit["text"] = text
+        with timings.stage("moderate"):
+            self.moderate(text, instruct, identity, remote=False)
         with timings.stage("voice"):
-            voice = self.resolve_voice(req, owner, timings)
+            voice = self.resolve_voice(req, identity.owner if identity else None, timings)
             plan = self.plan(req, voice, text, instruct, preset, prompt_text, long)
             key = self.cache_key(plan)
         with timings.stage("cache"):
             hit = self.lookup(key, plan.format)
+        audit["cache_hit"] = hit is not None
+        if hit is None or self.settings.limit_cache_hits:
+            with timings.stage("limit"):
+                self.charge(identity, chars)
         if hit is not None:
             return 200, self.respond(key, hit, cached=True, plan=plan)
+        with timings.stage("moderate"):
+            self.moderate(text, instruct, identity, remote=True)
         if plan.long:
             return 202, self.start_long_text(key, plan, voice)
-        record, shared = self._single_flight(key, plan.format, lambda: self._render(key, plan, plan.text, voice,
-                                                                                    timings))
+        record, shared = self._single_flight(key, plan.format, lambda: self._render(
+            key, plan, plan.text, voice, timings, request_id=request_id, slot_wait_s=self.settings.slot_wait_s))
+        audit["cache_hit"] = shared
         return 200, self.respond(key, record, cached=shared, plan=plan)
 
+    # -- limits and content safety ----------------------------------------------------------------------------
+    def charge(self, identity, chars: int) -> None:
+        if self.limiter is None or identity is None:
+            return
+        raise_for(self._state(self.limiter.charge, f"{identity.method}:{identity.subject}", chars))
+
+    def moderate(self, text: str, instruct: str, identity, *, remote: bool) -> None:
+        if self.moderation is None:
+            return
+        method, subject = (identity.method, identity.subject) if identity else ("", "")
+        check = self.moderation.check_remote if remote else self.moderation.check_local
+        for value in filter(None, (text, instruct)):
+            for start in range(0, len(value), 2500):  # WeChat's content limit per call
+                check(Subject(value[start:start + 2500], method, subject))
+
+    @contextmanager
+    def gpu_slot(self, wait_s: float = 0.0):
+        """A global cap on in-flight misses: a burst cannot queue unbounded GPU work."""
+        if self.limiter is None:
+            yield
+            return
+        ttl = self.settings.triton_request_timeout_s * (self.settings.triton_retries + 1) + 10
+        deadline = time.monotonic() + wait_s
+        while (token := self._state(self.limiter.acquire_slot, ttl)) is None:
+            if time.monotonic() >= deadline:
+                raise Busy(retry_after=self.settings.retry_after_s)
+            self._sleep(0.2)
+        try:
+            yield
+        finally:
+            self._state(self.limiter.release_slot, token)
+
     def _render(self, key: str, plan: Plan, text: str, voice: Voice, timings: Timings | None = None,
-                fmt: str | None = None) -> dict:
+                fmt: str | None = None, request_id: str = "", slot_wait_s: float = 0.0) -> dict:
         timings = timings or Timings()
         fmt = fmt or plan.format
-        with timings.stage("infer"):
-            samples = self.infer(plan, text, voice)
+        with self.gpu_slot(slot_wait_s), timings.stage("infer"):
+            samples = self.infer(plan, text, voice, request_id)
         with timings.stage("encode"):
             audio = encode(samples, OUTPUT_RATE, fmt, mp3_bitrate=self.settings.mp3_bitrate)
         with timings.stage("store"):
@@ -298,7 +348,8 @@ class TtsPipeline:
         """One segment's 24 kHz samples, cached on its own as lossless pcm."""
         key = self.cache_key(plan, text=text, fmt="pcm")
         okey = object_key(key, "pcm")
-        record, _ = self._single_flight(key, "pcm", lambda: self._render(key, plan, text, voice, fmt="pcm"))
+        record, _ = self._single_flight(key, "pcm", lambda: self._render(key, plan, text, voice, fmt="pcm",
+                                                                         slot_wait_s=120))
         try:
             data = self._storage(self.storage.get, record.get("object_key", okey))
         except ObjectNotFound:

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from ..asr import AsrUnavailable
 from ..audio.decode import DecodeLimits, decode_prompt
 from ..errors import ApiError, BadRequest
+from ..moderation import Subject
 from ..tts.parse import _number
 from ..tts.text import normalize_text
 from ..tts.voice_identity import VoiceIdentity
@@ -30,15 +31,16 @@ class TooManyVoices(ApiError):
 
 
 class VoiceService:
-    def __init__(self, settings, store: VoiceStore, state, transcriber=None) -> None:
-        self.settings, self.store, self.transcriber = settings, store, transcriber
+    def __init__(self, settings, store: VoiceStore, state, transcriber=None, moderation=None) -> None:
+        self.settings, self.store, self.transcriber, self.moderation = settings, store, transcriber, moderation
         self.identity = VoiceIdentity(state)
         self.limits = DecodeLimits(max_bytes=settings.max_prompt_bytes, min_seconds=settings.min_prompt_s,
                                    max_seconds=settings.max_prompt_s, min_rate=settings.min_prompt_rate,
                                    timeout_s=settings.decode_timeout_s)
 
-    def enroll(self, owner: str, fields: dict, audio: bytes | None, timings) -> dict:
+    def enroll(self, identity, fields: dict, audio: bytes | None, timings) -> dict:
         s = self.settings
+        owner = identity.owner
         if audio is None:
             raise BadRequest("需要录音：上传 audio 文件或提供 audio_base64", code="audio_required")
         name = normalize_text(fields.get("name"), field="name", max_chars=40, required=False)
@@ -67,6 +69,13 @@ class VoiceService:
                     source = "asr" if prompt_text else None
                 except (AsrUnavailable, ApiError) as exc:
                     log.warning("transcription skipped: %s", exc)  # enrollment still succeeds (cross-lingual)
+        if prompt_text and self.moderation is not None:
+            # What the recording says (or claims to say) is checked like any text: the original design's
+            # "scan the audio with speech recognition" when ASR produced it.
+            with timings.stage("moderate"):
+                item = Subject(prompt_text, identity.method, identity.subject)
+                self.moderation.check_local(item)
+                self.moderation.check_remote(item)
         voice_id = new_voice_id()
         meta = {
             "voice_id": voice_id, "name": name or None, "duration_s": voice.duration_s, "sample_rate": 16000,
