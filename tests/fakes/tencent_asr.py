@@ -1,9 +1,10 @@
-"""A local HTTP server speaking Tencent Cloud API 3.0's wire format for ASR SentenceRecognition.
+"""Local HTTP servers speaking Tencent Cloud API 3.0's wire format (ASR SentenceRecognition, TMS
+TextModeration).
 
-It is a stand-in for asr.tencentcloudapi.com (unreachable here): it checks what the real service checks at
-the protocol level (POST JSON, X-TC-Action / X-TC-Version headers, a TC3-HMAC-SHA256 signature recomputed
-with the configured secret), and answers in the real response shape, so the real tencentcloud-sdk-python
-client runs against it unchanged.
+They stand in for *.tencentcloudapi.com (unreachable here): they check what the real service checks at the
+protocol level (POST JSON, X-TC-Action / X-TC-Version headers, a TC3-HMAC-SHA256 signature recomputed with
+the configured secret) and answer in the real response shapes, so the real tencentcloud-sdk-python clients
+run against them unchanged.
 """
 
 from __future__ import annotations
@@ -34,9 +35,12 @@ def tc3_signature(secret_key: str, method: str, headers: dict[str, str], signed:
     return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
 
 
-class FakeTencentAsr:
-    def __init__(self, secret_id: str, secret_key: str, transcript: str) -> None:
-        self.secret_id, self.secret_key, self.transcript = secret_id, secret_key, transcript
+class FakeTencentApi:
+    action = ""
+    version = ""
+
+    def __init__(self, secret_id: str, secret_key: str) -> None:
+        self.secret_id, self.secret_key = secret_id, secret_key
         self.requests: list[dict] = []
         fake = self
 
@@ -66,7 +70,7 @@ class FakeTencentAsr:
         return {"Response": {"Error": {"Code": code, "Message": message}, "RequestId": str(uuid.uuid4())}}
 
     def handle(self, headers: dict, payload: bytes) -> dict:
-        if headers.get("x-tc-action") != "SentenceRecognition" or headers.get("x-tc-version") != "2019-06-14":
+        if headers.get("x-tc-action") != self.action or headers.get("x-tc-version") != self.version:
             return self.error("InvalidAction", "unsupported action")
         auth = headers.get("authorization", "")
         try:
@@ -83,12 +87,49 @@ class FakeTencentAsr:
             return self.error("AuthFailure.SignatureFailure", "signature mismatch")
         request = json.loads(payload)
         self.requests.append(request)
+        return self.answer(request)
+
+    def answer(self, request: dict) -> dict:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FakeTencentAsr(FakeTencentApi):
+    action, version = "SentenceRecognition", "2019-06-14"
+
+    def __init__(self, secret_id: str, secret_key: str, transcript: str) -> None:
+        super().__init__(secret_id, secret_key)
+        self.transcript = transcript
+
+    def answer(self, request: dict) -> dict:
         audio = base64.b64decode(request.get("Data", ""))
         if request.get("SourceType") != 1 or len(audio) != request.get("DataLen") or audio[:4] != b"RIFF":
             return self.error("InvalidParameterValue", "bad audio data")
         return {"Response": {"Result": self.transcript, "AudioDuration": int(len(audio) / 32), "WordSize": 0,
                              "WordList": None, "RequestId": str(uuid.uuid4())}}
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+
+class FakeTencentTms(FakeTencentApi):
+    """TextModeration: texts containing a word from `block` are Block, from `review` Review, else Pass."""
+
+    action, version = "TextModeration", "2020-12-29"
+
+    def __init__(self, secret_id: str, secret_key: str, block=("危险内容",), review=("可疑内容",)) -> None:
+        super().__init__(secret_id, secret_key)
+        self.block, self.review = block, review
+
+    def answer(self, request: dict) -> dict:
+        try:
+            text = base64.b64decode(request["Content"]).decode("utf-8")
+        except (KeyError, ValueError):
+            return self.error("InvalidParameter.Content", "Content must be base64")
+        suggestion, label = "Pass", "Normal"
+        if any(w in text for w in self.block):
+            suggestion, label = "Block", "Illegal"
+        elif any(w in text for w in self.review):
+            suggestion, label = "Review", "Polity"
+        return {"Response": {"BizType": "0", "Label": label, "Suggestion": suggestion, "Keywords": [], "Score": 90,
+                             "DetailResults": [], "RequestId": str(uuid.uuid4())}}

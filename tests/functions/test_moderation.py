@@ -1,0 +1,160 @@
+"""Content safety: each provider passes, refuses and fails in the configured way; refusals never echo the
+offending words; the keyword automaton handles large lists."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import time
+
+import pytest
+
+from functions.moderation import ModerationChain, Subject
+from functions.moderation.keywords import KeywordFilter
+from functions.moderation.tencent_tms import TencentTextModeration
+from functions.moderation.wechat import WeChatMsgSecCheck
+from functions.settings import Settings
+
+from ..audio_samples import PROMPT_TEXT, recorder_files
+from ..conftest import client_for
+from ..fakes.tencent_asr import FakeTencentAsr, FakeTencentTms
+from ..fakes.wechat import FakeWeChat
+
+
+def post(client, text, **extra):
+    audio = base64.b64encode(recorder_files()["wav_16k_mono"][0]).decode()
+    return client.post("/v1/tts", data=json.dumps({"text": text, "prompt_audio_base64": audio, **extra}),
+                       content_type="application/json", headers=extra.pop("headers", None) or {})
+
+
+def test_keyword_list_refuses_without_echoing(make_app, tmp_path):
+    words = tmp_path / "words.txt"
+    words.write_text("# comment\n坏词\nBadWord\n", encoding="utf-8")
+    app = make_app(keyword_file=str(words))
+    client = client_for(app)
+    r = post(client, "这里有一个坏 词。")  # spacing inserted between characters
+    assert r.status_code == 422 and r.json["error"]["code"] == "content_refused"
+    assert "坏" not in r.get_data(as_text=True)
+    assert post(client, "this has a ＢＡＤＷＯＲＤ in full width").status_code == 422
+    assert post(client, "普通的一句话。", instruct="说坏词").status_code == 422  # instruct is checked too
+    assert post(client, "普通的一句话。").status_code == 200
+
+
+def test_keyword_automaton_scales():
+    words = [f"敏感词{i:05d}" for i in range(10_000)]
+    f = KeywordFilter(words)
+    text = "这是一段普通的文本，" * 20
+    started = time.perf_counter()
+    for _ in range(1000):
+        assert f.check(Subject(text, "", "")).outcome == "pass"
+    per_call_us = (time.perf_counter() - started) * 1000
+    assert f.check(Subject("含有敏感词04321的文本", "", "")).outcome == "refuse"
+    assert per_call_us < 1000  # generous bound: microseconds per 200-character text, not milliseconds
+
+
+@pytest.fixture
+def wechat():
+    fake = FakeWeChat("wxappid123", "wxsecret456")
+    yield fake
+    fake.close()
+
+
+def wechat_chain(fake, **kw):
+    provider = WeChatMsgSecCheck("wxappid123", "wxsecret456", api_base=fake.base)
+    return ModerationChain([provider], **kw), provider
+
+
+def test_wechat_msg_sec_check_pass_refuse_review_and_token_refresh(wechat):
+    chain, provider = wechat_chain(wechat)
+    user = lambda text: Subject(text, "wechat", "oUser123456")  # noqa: E731
+    assert chain.check_remote(user("你好"))[0].outcome == "pass"
+    with pytest.raises(Exception) as err:
+        chain.check_remote(user("包含风险词的句子"))
+    assert err.value.code == "content_refused" and err.value.status == 422
+    assert chain.check_remote(user("需要复核词"))[0].outcome == "review"
+    strict, _ = wechat_chain(wechat, on_review="refuse")
+    with pytest.raises(Exception) as err:
+        strict.check_remote(user("需要复核词"))
+    assert err.value.code == "content_under_review"
+    wechat.tokens.clear()  # the token was revoked: one refresh, then it works
+    assert chain.check_remote(user("你好"))[0].outcome == "pass"
+    sent = [body for path, body in wechat.calls if path == "/wxa/msg_sec_check"][-1]
+    assert sent["openid"] == "oUser123456" and sent["version"] == 2
+    # API-key callers have no openid: WeChat cannot judge them, the check is skipped
+    assert chain.check_remote(Subject("包含风险词的句子", "api_key", "server"))[0].label == "not_a_wechat_user"
+
+
+def test_wechat_down_refuses_by_default_or_passes_when_configured(wechat):
+    wechat.down = True
+    chain, _ = wechat_chain(wechat)
+    with pytest.raises(Exception) as err:
+        chain.check_remote(Subject("你好", "wechat", "oUser123456"))
+    assert err.value.code == "moderation_unavailable" and err.value.status == 503
+    lenient, _ = wechat_chain(wechat, on_failure="pass")
+    assert lenient.check_remote(Subject("你好", "wechat", "oUser123456"))[0].label == "unavailable"
+
+
+def tms(fake, key="secretkey"):
+    return TencentTextModeration.from_settings(Settings.from_env(
+        {}, tencent_secret_id="AKIDtest", tencent_secret_key=key, tencent_tms_endpoint=fake.endpoint))
+
+
+def test_tencent_tms_pass_block_review_and_failure():
+    fake = FakeTencentTms("AKIDtest", "secretkey")
+    try:
+        chain = ModerationChain([tms(fake)])
+        assert chain.check_remote(Subject("今天天气很好", "api_key", "s"))[0].outcome == "pass"
+        with pytest.raises(Exception) as err:
+            chain.check_remote(Subject("这是危险内容", "api_key", "s"))
+        assert err.value.code == "content_refused"
+        assert chain.check_remote(Subject("一些可疑内容", "api_key", "s"))[0].outcome == "review"
+        assert base64.b64decode(fake.requests[0]["Content"]).decode() == "今天天气很好"
+        broken = ModerationChain([tms(fake, key="wrong")])  # signature refused by the server
+        with pytest.raises(Exception) as err:
+            broken.check_remote(Subject("今天天气很好", "api_key", "s"))
+        assert err.value.code == "moderation_unavailable"
+        assert ModerationChain([tms(fake, key="wrong")], on_failure="pass").check_remote(
+            Subject("今天天气很好", "api_key", "s"))[0].label == "unavailable"
+    finally:
+        fake.close()
+
+
+def test_cloud_checks_run_on_misses_in_the_app(make_app):
+    fake = FakeTencentTms("AKIDtest", "secretkey")
+    try:
+        app = make_app(moderation="keywords,tencent", tencent_secret_id="AKIDtest", tencent_secret_key="secretkey",
+                       tencent_tms_endpoint=fake.endpoint)
+        client = client_for(app)
+        assert post(client, "这是危险内容。").status_code == 422
+        assert post(client, "今天天气很好。").status_code == 200
+        calls = len(fake.requests)
+        assert post(client, "今天天气很好。").json["cached"]
+        assert len(fake.requests) == calls  # a cache hit does not pay for a cloud check again
+    finally:
+        fake.close()
+
+
+def test_enrollment_transcript_is_moderated(make_app):
+    asr = FakeTencentAsr("AKIDtest", "secretkey", "这段录音说了风险词")
+    wechat = FakeWeChat("wxappid123", "wxsecret456")
+    wechat.open_interface = True
+    try:
+        from functions.asr import build_transcriber
+
+        settings = Settings.from_env({}, asr="tencent", tencent_secret_id="AKIDtest", tencent_secret_key="secretkey",
+                                     tencent_asr_endpoint=asr.endpoint)
+        app = make_app(transcriber=build_transcriber(settings), moderation="keywords,wechat",
+                       wechat_appid="wxappid123", wechat_secret="wxsecret456", wechat_api_base=wechat.base,
+                       wechat_cloud_hosting=True, dev_mode=False)
+        client = client_for(app, "unused")
+        r = client.post("/v1/voices", data={"audio": (io.BytesIO(recorder_files()["wav_16k_mono"][0]), "a.wav")},
+                        content_type="multipart/form-data", headers={"X-WX-OPENID": "oUser123456", "X-WX-APPID": "wxappid123", "X-Api-Key": ""})
+        assert r.status_code == 422 and r.json["error"]["code"] == "content_refused"
+        asr.transcript = PROMPT_TEXT
+        r = client.post("/v1/voices", data={"audio": (io.BytesIO(recorder_files()["wav_16k_mono"][0]), "a.wav")},
+                        content_type="multipart/form-data", headers={"X-WX-OPENID": "oUser123456", "X-WX-APPID": "wxappid123", "X-Api-Key": ""})
+        assert r.status_code == 201
+    finally:
+        asr.close()
+        wechat.close()
