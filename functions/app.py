@@ -18,7 +18,9 @@ from .asr import build_transcriber
 from .auth import Identity, authentication, build_authenticators, identity_of
 from .endpoint import TritonEndpoint
 from .errors import ApiError, MethodNotAllowed, NotFound
-from .jobs import LocalJobRunner
+from .endpoint.controller import build_controller
+from .jobs import build_queue
+from .jobs.worker import Worker, WorkerThreads
 from .auth.tokens import TokenService
 from .auth.wechat_login import WeChatLogin
 from .limits import build_limiter
@@ -39,8 +41,8 @@ OPENAPI = Path(__file__).with_name("openapi.yaml")
 
 
 class App:
-    def __init__(self, settings: Settings, *, storage, state, endpoint, transcriber=None, jobs=None, limiter=None,
-                 moderation=None, wechat_login=None) -> None:
+    def __init__(self, settings: Settings, *, storage, state, endpoint, transcriber=None, queue=None, controller=None,
+                 limiter=None, moderation=None, wechat_login=None) -> None:
         self.settings, self.storage, self.state, self.endpoint = settings, storage, state, endpoint
         self.tokens = TokenService.from_settings(settings)
         self.wechat_login = wechat_login or (WeChatLogin(settings.wechat_appid, settings.wechat_secret,
@@ -50,9 +52,15 @@ class App:
         self.moderation = moderation or build_chain(settings)
         self.voice_store = VoiceStore(storage)
         self.voices = VoiceService(settings, self.voice_store, state, transcriber, moderation=self.moderation)
-        self.jobs = jobs or LocalJobRunner(settings.long_text_workers)
+        self.queue = queue or build_queue(settings)
+        self.controller = controller or build_controller(settings, endpoint)
         self.tts = TtsPipeline(settings, storage=storage, state=state, endpoint=endpoint, voices=self.voice_store,
-                               jobs=self.jobs, limiter=self.limiter, moderation=self.moderation)
+                               queue=self.queue, controller=self.controller, limiter=self.limiter,
+                               moderation=self.moderation)
+        self.worker = Worker(self.queue, self.tts, self.controller, max_attempts=settings.job_max_attempts,
+                             backoff_s=settings.job_backoff_s)
+        self.worker_threads = WorkerThreads(self.worker, settings.worker_threads).start() \
+            if settings.worker_threads > 0 else None
         rules = [
             Rule("/healthz", endpoint="healthz", methods=["GET"]),
             Rule("/readyz", endpoint="readyz", methods=["GET"]),
@@ -71,6 +79,11 @@ class App:
         self.urls = Map(rules, strict_slashes=False)
         self.handler = chain([request_id, audit_log, errors,
                               authentication(build_authenticators(settings, self.tokens))], self.dispatch)
+
+    def close(self) -> None:
+        """Stop the in-process job workers (tests, graceful shutdown)."""
+        if self.worker_threads is not None:
+            self.worker_threads.stop()
 
     def __call__(self, environ, start_response):
         return self.handler(Request(environ))(environ, start_response)
@@ -176,12 +189,13 @@ class App:
 
 
 def create_app(settings: Settings | None = None, *, storage=None, state=None, endpoint=None, transcriber=None,
-               jobs=None, limiter=None, moderation=None, wechat_login=None) -> App:
+               queue=None, controller=None, limiter=None, moderation=None, wechat_login=None) -> App:
     settings = settings or Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return App(settings, storage=storage or build_storage(settings), state=state or build_state(settings),
                endpoint=endpoint or TritonEndpoint.from_settings(settings),
-               transcriber=transcriber or build_transcriber(settings), jobs=jobs, limiter=limiter,
+               transcriber=transcriber or build_transcriber(settings), queue=queue, controller=controller,
+               limiter=limiter,
                moderation=moderation, wechat_login=wechat_login)
 
 

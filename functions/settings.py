@@ -89,9 +89,26 @@ class Settings:
     tencent_secret_key: str = ""
     tencent_region: str = "ap-guangzhou"
     tencent_asr_endpoint: str = ""  # tests point it at a local server; default asr.tencentcloudapi.com
-    # long text
+    # long text and jobs
     max_long_text_chars: int = 5000
-    long_text_workers: int = 2
+    job_queue: str = ""  # "" (redis when REDIS_URL is set, else in-process) | memory | redis | sqs
+    sqs_queue_url: str = ""
+    sqs_endpoint_url: str = ""
+    job_visibility_s: float = 120.0  # a job whose worker died becomes visible again after this
+    job_max_attempts: int = 4
+    job_backoff_s: float = 5.0  # doubled per attempt
+    worker_threads: int = 2  # in-process job workers (0: jobs are left to a queue-triggered function / drain)
+    # scale to zero
+    endpoint_controller: str = "static"  # static | ec2 | asg | cvm
+    endpoint_instance_id: str = ""
+    endpoint_asg_name: str = ""
+    aws_region: str = ""
+    aws_endpoint_url: str = ""  # tests: moto server
+    tencent_cvm_endpoint: str = ""
+    idle_stop_s: int = 900  # scale-down after this long without inference and with no queued work
+    warmup_phrases: str = ""  # phrases to pre-render, separated by "|"
+    warmup_voices: str = ""  # "<owner>:<voice_id>,..." popular voices to pre-render them in
+    warmup_wait_s: float = 600.0
     # misc
     log_level: str = "INFO"
     extra: dict = field(default_factory=dict)

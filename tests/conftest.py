@@ -137,15 +137,22 @@ def make_app(triton, tmp_path):
     from functions.app import create_app
     from functions.settings import Settings
 
+    apps = []
+
     def factory(**kwargs):
-        deps = {k: kwargs.pop(k) for k in ("storage", "state", "endpoint", "transcriber", "jobs") if k in kwargs}
+        deps = {k: kwargs.pop(k) for k in ("storage", "state", "endpoint", "transcriber", "queue", "controller")
+                if k in kwargs}
         settings = Settings.from_env({}, **{"triton_url": triton.grpc_url, "storage_dir": str(tmp_path / "storage"),
                                             "public_base_url": "http://testserver", "dev_mode": True,
                                             "rate_limit_per_minute": 0, "daily_char_quota": 0,
                                             "api_keys": TEST_API_KEYS, **kwargs})
-        return create_app(settings, **deps)
+        app = create_app(settings, **deps)
+        apps.append(app)
+        return app
 
     yield factory
+    for app in apps:
+        app.close()
     shutil.rmtree(tmp_path / "storage", ignore_errors=True)
 
 

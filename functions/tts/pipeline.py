@@ -15,7 +15,7 @@ import hashlib
 import logging
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
@@ -37,6 +37,7 @@ from .presets import resolve_instruct
 from .segments import split_text
 from .single_flight import SingleFlight
 from .text import normalize_text
+from ..voices.store import wav_bytes, wav_samples
 from .voice_identity import VoiceIdentity
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class Voice:
     load: Callable[[], np.ndarray]
     voice_id: str | None = None
     _samples: np.ndarray | None = None
+    object_key: str | None = None  # where a worker finds the prompt in storage
 
     def samples(self) -> np.ndarray:
         if self._samples is None:
@@ -91,11 +93,13 @@ class Plan:
 
 
 class TtsPipeline:
-    def __init__(self, settings, *, storage, state, endpoint, voices=None, jobs=None, limiter=None, moderation=None,
-                 clock=time.time, sleep=time.sleep) -> None:
+    def __init__(self, settings, *, storage, state, endpoint, voices=None, queue=None, controller=None, limiter=None,
+                 moderation=None, clock=time.time, sleep=time.sleep) -> None:
         self.settings, self.storage, self.state, self.endpoint = settings, storage, state, endpoint
-        self.voice_store, self.jobs, self.limiter, self.moderation = voices, jobs, limiter, moderation
+        self.voice_store, self.queue, self.controller = voices, queue, controller
+        self.limiter, self.moderation = limiter, moderation
         self._sleep = sleep
+        self._cold_checked = (-1e9, False)
         self.voices = VoiceIdentity(state)
         self.flight = SingleFlight(state, wait_s=settings.single_flight_wait_s,
                                    lock_ttl_s=settings.triton_request_timeout_s * (settings.triton_retries + 1) + 10)
@@ -111,7 +115,7 @@ class TtsPipeline:
         text = normalize_text(req.text, field="text", max_chars=s.max_long_text_chars, markup=True,
                               keep_newlines=True)
         long = len(check_markup(text)) > s.max_text_chars
-        if long and self.jobs is None:
+        if long and self.queue is None:
             raise BadRequest(f"text 过长：上限 {s.max_text_chars} 字", code="text_too_long")
         if not long:
             text = text.replace("\n", " ")
@@ -141,7 +145,8 @@ class TtsPipeline:
                 raise NotFound("声音不存在", code="voice_not_found")
             meta = self.voice_store.get(owner, req.voice_id)
             return Voice(meta["voice_hash"], meta.get("prompt_text") or "",
-                         lambda: self.voice_store.samples(owner, req.voice_id), req.voice_id)
+                         lambda: self.voice_store.samples(owner, req.voice_id), req.voice_id,
+                         object_key=f"{self.voice_store.prefix(owner, req.voice_id)}/prompt.wav")
         # A prompt seen before (same bytes, same limits) maps straight to its voice hash: a cache hit then
         # needs no decoding at all. New bytes are decoded, validated and fingerprinted once.
         upload = self._upload_digest(req)
@@ -246,12 +251,34 @@ class TtsPipeline:
             return 200, self.respond(key, hit, cached=True, plan=plan)
         with timings.stage("moderate"):
             self.moderate(text, instruct, identity, remote=True)
-        if plan.long:
-            return 202, self.start_long_text(key, plan, voice)
-        record, shared = self._single_flight(key, plan.format, lambda: self._render(
-            key, plan, plan.text, voice, timings, request_id=request_id, slot_wait_s=self.settings.slot_wait_s))
+        if plan.long or self.endpoint_cold():
+            return 202, self.enqueue_job(key, plan, voice)
+        try:
+            record, shared = self._single_flight(key, plan.format, lambda: self._render(
+                key, plan, plan.text, voice, timings, request_id=request_id, slot_wait_s=self.settings.slot_wait_s))
+        except Busy:
+            if self.queue is None:
+                raise
+            return 202, self.enqueue_job(key, plan, voice)  # queue too deep for a synchronous answer
         audit["cache_hit"] = shared
         return 200, self.respond(key, record, cached=shared, plan=plan)
+
+    def endpoint_cold(self) -> bool:
+        """True when a scale-to-zero endpoint is not ready: misses become jobs and the endpoint is woken.
+        (A static endpoint that is down is an outage, answered 503, not a reason to queue.)"""
+        if self.controller is None or self.controller.name == "static" or self.queue is None:
+            return False
+        checked_at, cold = self._cold_checked
+        if time.monotonic() - checked_at > 2.0:
+            from ..endpoint.controller import READY
+
+            try:
+                cold = self.controller.state() != READY
+            except Exception as exc:  # noqa: BLE001 - a failing cloud API: queue rather than fail
+                log.warning("endpoint state unknown: %s", exc)
+                cold = True
+            self._cold_checked = (time.monotonic(), cold)
+        return cold
 
     # -- limits and content safety ----------------------------------------------------------------------------
     def charge(self, identity, chars: int) -> None:
@@ -297,52 +324,87 @@ class TtsPipeline:
             record = self.store(key, fmt, audio)
         record["mode"] = plan.mode
         self._state(self.state.put_task, key, record, self.settings.task_ttl_s)
+        self._state(self.state.set_alias, "last_inference", str(self._clock()), 30 * 86400)  # for scale-down
         return record
 
     def _single_flight(self, key: str, fmt: str, compute: Callable[[], dict]) -> tuple[dict, bool]:
         return self._state(self.flight.run, key, lambda: self._state_done(key), compute,
                            lambda: self.lookup_storage(key, fmt))
 
-    # -- long texts -------------------------------------------------------------------------------------------
-    def start_long_text(self, key: str, plan: Plan, voice: Voice) -> dict:
+    # -- jobs -------------------------------------------------------------------------------------------------
+    def enqueue_job(self, key: str, plan: Plan, voice: Voice) -> dict:
+        """Queue the work (once per key: identical requests share the job) and wake the endpoint."""
         record = self._state(self.state.get_task, key)
-        segments = split_text(plan.text, self.settings.max_text_chars)
-        if record is None or record.get("status") == "failed" or \
-                (record.get("status") in ("queued", "running") and not self._job_alive(record)):
-            voice.samples()  # load (and validate) the prompt now: the job must not fail on it later
+        total = len(split_text(plan.text, self.settings.max_text_chars)) if plan.long else 1
+        stale = record is not None and record.get("status") in ("queued", "running") and \
+            self._clock() - float(record.get("heartbeat", 0)) > self.settings.job_visibility_s * 3
+        if record is None or record.get("status") == "failed" or stale:
+            job = {"id": key, "plan": asdict(plan), "voice": self.persist_voice(voice)}
             record = {"status": "queued", "format": plan.format, "mode": plan.mode,
-                      "progress": {"done": 0, "total": len(segments)}, "heartbeat": self._clock()}
+                      "progress": {"done": 0, "total": total}, "heartbeat": self._clock()}
             self._state(self.state.put_task, key, record, self.settings.task_ttl_s)
-            self.jobs.submit(key, lambda: self._run_long_text(key, plan, voice, segments))
+            self.queue.enqueue(job)
+            if self.controller is not None and self.controller.name != "static":
+                try:
+                    self.controller.start()
+                except Exception as exc:  # noqa: BLE001 - the scheduled drain starts it otherwise
+                    log.warning("could not wake the endpoint: %s", exc)
         return self.queued_body(key, record)
 
-    def _job_alive(self, record: dict) -> bool:
-        return self._clock() - float(record.get("heartbeat", 0)) < self.settings.triton_request_timeout_s * 4
+    def persist_voice(self, voice: Voice) -> dict:
+        """Where a worker finds the prompt: the enrolled voice, or the uploaded prompt saved once by hash."""
+        if voice.object_key is None:
+            voice.object_key = f"prompts/{voice.voice_hash[:2]}/{voice.voice_hash}.wav"
+            if self._storage(self.storage.head, voice.object_key) is None:
+                self._storage(self.storage.put, voice.object_key, wav_bytes(voice.samples()), "audio/wav", {})
+        return {"voice_hash": voice.voice_hash, "transcript": voice.transcript, "object": voice.object_key}
 
     def queued_body(self, key: str, record: dict) -> dict:
         return {"task_id": key, "status": record["status"], "poll_url": f"/v1/tts/{key}",
                 "retry_after_s": JOB_POLL_S, "progress": record.get("progress")}
 
-    def _run_long_text(self, key: str, plan: Plan, voice: Voice, segments) -> None:
-        total = len(segments)
-        try:
-            parts: list[np.ndarray] = []
-            for i, segment in enumerate(segments):
-                self._state(self.state.put_task, key, {
-                    "status": "running", "format": plan.format, "mode": plan.mode,
-                    "progress": {"done": i, "total": total}, "heartbeat": self._clock()}, self.settings.task_ttl_s)
-                parts.append(self.segment_samples(plan, segment.text, voice))
-                if segment.pause_after_s:
-                    parts.append(np.zeros(int(segment.pause_after_s * OUTPUT_RATE), np.float32))
-            audio = encode(np.concatenate(parts), OUTPUT_RATE, plan.format, mp3_bitrate=self.settings.mp3_bitrate)
-            record = self.store(key, plan.format, audio)
-            record.update(mode=plan.mode, progress={"done": total, "total": total})
-            self._state(self.state.put_task, key, record, self.settings.task_ttl_s)
-        except Exception as exc:  # noqa: BLE001 - any failure ends the job with a reason
-            reason = exc.code if isinstance(exc, ApiError) else "internal_error"
-            log.warning("long-text job %s failed: %s", key, getattr(exc, "detail", None) or exc)
-            self._state(self.state.put_task, key, {"status": "failed", "error": {
-                "code": reason, "message": getattr(exc, "message", "语音合成失败")}}, self.settings.task_ttl_s)
+    def run_job(self, job: dict) -> None:
+        """Run a queued job to completion (the worker acknowledges it afterwards). Idempotent: a result that
+        is already stored is only recorded, never synthesized again."""
+        key, plan = job["id"], Plan(**job["plan"])
+        done = self.lookup_storage(key, plan.format)
+        if done is not None:
+            done.update(mode=plan.mode)
+            self._state(self.state.put_task, key, done, self.settings.task_ttl_s)
+            return
+        ref = job["voice"]
+        voice = Voice(ref["voice_hash"], ref.get("transcript", ""),
+                      lambda: wav_samples(self._storage(self.storage.get, ref["object"])), object_key=ref["object"])
+        if not plan.long:
+            self._set_progress(key, plan, 0, 1)
+            self._single_flight(key, plan.format, lambda: self._render(key, plan, plan.text, voice, slot_wait_s=120))
+            return
+        segments = split_text(plan.text, self.settings.max_text_chars)
+        parts: list[np.ndarray] = []
+        for i, segment in enumerate(segments):
+            self._set_progress(key, plan, i, len(segments))
+            parts.append(self.segment_samples(plan, segment.text, voice))
+            if segment.pause_after_s:
+                parts.append(np.zeros(int(segment.pause_after_s * OUTPUT_RATE), np.float32))
+        audio = encode(np.concatenate(parts), OUTPUT_RATE, plan.format, mp3_bitrate=self.settings.mp3_bitrate)
+        record = self.store(key, plan.format, audio)
+        record.update(mode=plan.mode, progress={"done": len(segments), "total": len(segments)})
+        self._state(self.state.put_task, key, record, self.settings.task_ttl_s)
+
+    def _set_progress(self, key: str, plan: Plan, done: int, total: int, **extra) -> None:
+        self._state(self.state.put_task, key, {"status": "running", "format": plan.format, "mode": plan.mode,
+                                               "progress": {"done": done, "total": total},
+                                               "heartbeat": self._clock(), **extra}, self.settings.task_ttl_s)
+
+    def note_retry(self, job: dict, attempt: int, reason: str) -> None:
+        record = self._state(self.state.get_task, job["id"]) or {}
+        record.update(status="queued", attempts=attempt, last_error=reason, heartbeat=self._clock())
+        record.setdefault("progress", {"done": 0, "total": 1})
+        self._state(self.state.put_task, job["id"], record, self.settings.task_ttl_s)
+
+    def fail_job(self, job: dict, reason: str, message: str) -> None:
+        self._state(self.state.put_task, job["id"], {"status": "failed", "error": {"code": reason, "message": message}},
+                    self.settings.task_ttl_s)
 
     def segment_samples(self, plan: Plan, text: str, voice: Voice) -> np.ndarray:
         """One segment's 24 kHz samples, cached on its own as lossless pcm."""

@@ -103,10 +103,15 @@ def test_global_cap_on_inflight_misses(redis_url, redis_prefix):
     assert c.acquire_slot(30) is not None
 
 
-def test_busy_when_no_slot_frees_up(make_app):
+def test_a_full_gpu_turns_misses_into_jobs(make_app):
     app = make_app(max_inflight_misses=1, slot_wait_s=0.3)
     token = app.limiter.acquire_slot(60)  # someone else holds the only slot
-    r = post(client_for(app), "没有空闲的合成槽位。")
-    assert r.status_code == 503 and r.json["error"]["code"] == "server_busy" and r.headers["Retry-After"]
+    client = client_for(app)
+    r = post(client, "没有空闲的合成槽位。")
+    assert r.status_code == 202 and r.json["status"] == "queued" and r.headers["Retry-After"]
     app.limiter.release_slot(token)
-    assert post(client_for(app), "没有空闲的合成槽位。").status_code == 200
+    deadline = time.monotonic() + 30
+    while client.get(r.json["poll_url"]).json["status"] != "done":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert post(client, "没有空闲的合成槽位。").json["cached"]

@@ -92,7 +92,8 @@ def test_failed_job_reports_a_reason(make_app):
     from functions.endpoint import TritonEndpoint
     from inference.serve import free_port
 
-    app = make_app(endpoint=TritonEndpoint(f"127.0.0.1:{free_port()}", retries=0, connect_timeout_s=0.3))
+    app = make_app(endpoint=TritonEndpoint(f"127.0.0.1:{free_port()}", retries=0, connect_timeout_s=0.3),
+                   job_max_attempts=3, job_backoff_s=0.1)
     client = client_for(app)
     r = post(client, article([30, 31]))
     assert r.status_code == 202

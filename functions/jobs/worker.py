@@ -1,0 +1,95 @@
+"""The job worker: take a job, make sure the endpoint is up, run it, acknowledge it.
+
+- a scale-to-zero endpoint that is not ready: start it and put the job back without counting an attempt
+  (a static endpoint that is down is just a failure, retried and counted);
+- failure: retry with exponential backoff up to JOB_MAX_ATTEMPTS, then the task ends `failed` with a reason;
+- a job is acknowledged only after its result is stored, and running it again finds the stored result
+  (object storage first), so a worker dying mid-job loses nothing and nothing completes twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from ..endpoint.controller import READY
+from ..errors import ApiError
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, queue, pipeline, controller, *, max_attempts: int = 4, backoff_s: float = 5.0,
+                 not_ready_delay_s: float = 5.0, sleep=time.sleep) -> None:
+        self.queue, self.pipeline, self.controller = queue, pipeline, controller
+        self.max_attempts, self.backoff_s, self.not_ready_delay_s = max_attempts, backoff_s, not_ready_delay_s
+        self._sleep = sleep
+
+    def run_once(self, wait_s: float = 1.0) -> int:
+        """Handle at most one job; the number handled (0 when the queue was empty)."""
+        deliveries = self.queue.receive(1, wait_s)
+        for delivery in deliveries:
+            self.handle(delivery)
+        return len(deliveries)
+
+    def handle(self, delivery) -> str:
+        job = delivery.job
+        try:
+            if self.controller.name != "static" and self.controller.state() != READY:
+                self.controller.start()
+                self.queue.retry(delivery, self.not_ready_delay_s, count_attempt=False)  # waiting is not failing
+                return "waiting"
+            self.pipeline.run_job(job)
+            self.queue.ack(delivery)
+            return "done"
+        except Exception as exc:  # noqa: BLE001 - every failure is either retried or recorded
+            reason = exc.code if isinstance(exc, ApiError) else "internal_error"
+            log.warning("job %s attempt %d failed: %s", job.get("id"), delivery.attempt,
+                        getattr(exc, "detail", None) or exc)
+            if delivery.attempt >= self.max_attempts:
+                self.pipeline.fail_job(job, reason, getattr(exc, "message", "语音合成失败"))
+                self.queue.ack(delivery)
+                return "failed"
+            self.pipeline.note_retry(job, delivery.attempt, reason)
+            self.queue.retry(delivery, self.backoff_s * 2 ** (delivery.attempt - 1))
+            return "retry"
+
+    def run_until_empty(self, budget_s: float, clock=time.monotonic) -> int:
+        """Drain: handle jobs until none is ready or the time budget is spent."""
+        deadline, handled = clock() + budget_s, 0
+        while clock() < deadline:
+            n = self.run_once(wait_s=0)
+            if n == 0:
+                break
+            handled += n
+        return handled
+
+
+class WorkerThreads:
+    """Workers inside a long-running server process (the embedded default, web functions, containers)."""
+
+    def __init__(self, worker: Worker, count: int) -> None:
+        self.worker, self.count = worker, count
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> "WorkerThreads":
+        for i in range(self.count):
+            t = threading.Thread(target=self._loop, name=f"job-worker-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.worker.run_once(wait_s=0.2)
+            except Exception:  # noqa: BLE001 - a broken queue connection must not kill the thread
+                log.exception("job worker loop")
+                self._stop.wait(1.0)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=5)
