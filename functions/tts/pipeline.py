@@ -282,7 +282,7 @@ class TtsPipeline:
 
     # -- limits and content safety ----------------------------------------------------------------------------
     def charge(self, identity, chars: int) -> None:
-        if self.limiter is None or identity is None:
+        if self.limiter is None or identity is None or getattr(identity, "exempt", False):
             return
         raise_for(self._state(self.limiter.charge, f"{identity.method}:{identity.subject}", chars))
 

@@ -18,7 +18,7 @@ from functions.settings import Settings
 
 from ..audio_samples import PROMPT_TEXT, recorder_files
 from ..conftest import client_for
-from ..fakes.tencent_asr import FakeTencentAsr, FakeTencentTms
+from ..fakes.tencent_cloud import FakeTencentAsr, FakeTencentTms
 from ..fakes.wechat import FakeWeChat
 
 

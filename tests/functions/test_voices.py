@@ -15,7 +15,7 @@ from functions.settings import Settings
 
 from ..audio_samples import PROMPT_TEXT, encode, recorder_files, speech_at
 from ..conftest import ALICE_KEY, BOB_KEY, client_for, triton_inference_count
-from ..fakes.tencent_asr import FakeTencentAsr
+from ..fakes.tencent_cloud import FakeTencentAsr
 
 
 def enroll(client, audio: bytes, filename="rec.aac", **fields):

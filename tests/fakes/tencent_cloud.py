@@ -36,7 +36,8 @@ def tc3_signature(secret_key: str, method: str, headers: dict[str, str], signed:
 
 
 class FakeTencentApi:
-    action = ""
+    action = ""  # or `actions`, a tuple, for services with several
+    actions: tuple[str, ...] = ()
     version = ""
 
     def __init__(self, secret_id: str, secret_key: str) -> None:
@@ -70,7 +71,8 @@ class FakeTencentApi:
         return {"Response": {"Error": {"Code": code, "Message": message}, "RequestId": str(uuid.uuid4())}}
 
     def handle(self, headers: dict, payload: bytes) -> dict:
-        if headers.get("x-tc-action") != self.action or headers.get("x-tc-version") != self.version:
+        action = headers.get("x-tc-action")
+        if action not in (self.actions or (self.action,)) or headers.get("x-tc-version") != self.version:
             return self.error("InvalidAction", "unsupported action")
         auth = headers.get("authorization", "")
         try:
@@ -87,7 +89,7 @@ class FakeTencentApi:
             return self.error("AuthFailure.SignatureFailure", "signature mismatch")
         request = json.loads(payload)
         self.requests.append(request)
-        return self.answer(request)
+        return self.answer(request) if not self.actions else getattr(self, action)(request)
 
     def answer(self, request: dict) -> dict:
         raise NotImplementedError
@@ -133,3 +135,38 @@ class FakeTencentTms(FakeTencentApi):
             suggestion, label = "Review", "Polity"
         return {"Response": {"BizType": "0", "Label": label, "Suggestion": suggestion, "Keywords": [], "Score": 90,
                              "DetailResults": [], "RequestId": str(uuid.uuid4())}}
+
+
+class FakeTencentCvm(FakeTencentApi):
+    """CVM instance lifecycle: StartInstances moves STOPPED -> STARTING -> RUNNING (one describe later), and
+    StopInstances RUNNING -> STOPPING -> STOPPED, recording the StoppedMode asked for."""
+
+    actions, version = ("DescribeInstances", "StartInstances", "StopInstances"), "2017-03-12"
+
+    def __init__(self, secret_id: str, secret_key: str, instance_id: str, state: str = "STOPPED") -> None:
+        super().__init__(secret_id, secret_key)
+        self.instance_id, self.state, self.stopped_modes = instance_id, state, []
+
+    def _ok(self, **fields) -> dict:
+        return {"Response": {**fields, "RequestId": str(uuid.uuid4())}}
+
+    def DescribeInstances(self, request: dict) -> dict:  # noqa: N802 - the API's action names
+        if request.get("InstanceIds") != [self.instance_id]:
+            return self._ok(TotalCount=0, InstanceSet=[])
+        current = self.state
+        self.state = {"STARTING": "RUNNING", "STOPPING": "STOPPED"}.get(self.state, self.state)
+        return self._ok(TotalCount=1, InstanceSet=[{"InstanceId": self.instance_id, "InstanceState": current,
+                                                    "InstanceType": "GN7.2XLARGE32"}])
+
+    def StartInstances(self, request: dict) -> dict:  # noqa: N802
+        if self.state != "STOPPED":
+            return self.error("UnsupportedOperation.InstanceStateRunning", "not stopped")
+        self.state = "STARTING"
+        return self._ok()
+
+    def StopInstances(self, request: dict) -> dict:  # noqa: N802
+        if self.state != "RUNNING":
+            return self.error("UnsupportedOperation.InstanceStateStopped", "not running")
+        self.stopped_modes.append(request.get("StoppedMode"))
+        self.state = "STOPPING"
+        return self._ok()

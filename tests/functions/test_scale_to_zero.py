@@ -1,0 +1,288 @@
+"""Scale to zero: misses on a sleeping endpoint become jobs that wake it; durable queues lose nothing;
+scheduled warm-up, scale-down and drain; the cloud controllers against wire-format servers (moto, Tencent)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import time
+
+import boto3
+import pytest
+import redis
+
+from functions.endpoint import TritonEndpoint
+from functions.endpoint.controller import ASLEEP, READY, CvmController, Ec2Controller, build_controller
+from functions.handlers import scheduled as handlers
+from functions.jobs.queue import MemoryQueue, RedisStreamQueue, SqsQueue
+from functions.jobs.scheduled import drain, scale_down, should_scale_down, warm_up
+from functions.jobs.worker import Worker
+from functions.schedule import matches, to_aws, to_scf
+from functions.settings import Settings
+from inference.serve import free_port
+
+from ..audio_samples import PROMPT_TEXT, recorder_files
+from ..conftest import ALICE_KEY, client_for, triton_inference_count
+from ..fakes.tencent_cloud import FakeTencentCvm
+
+
+def post(client, text, **extra):
+    audio = base64.b64encode(recorder_files()["wav_16k_mono"][0]).decode()
+    return client.post("/v1/tts", data=json.dumps({"text": text, "prompt_audio_base64": audio, **extra}),
+                       content_type="application/json")
+
+
+def wait_status(client, url, want="done", timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get(url).json
+        if body["status"] == want:
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"status never became {want}: {body}")
+
+
+@pytest.fixture
+def ec2(s3_server):
+    client = boto3.client("ec2", endpoint_url=s3_server, region_name="us-east-1")
+    image = client.describe_images()["Images"][0]["ImageId"]
+    instance = client.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="g4dn.xlarge")
+    instance_id = instance["Instances"][0]["InstanceId"]
+    client.stop_instances(InstanceIds=[instance_id])
+    return client, instance_id
+
+
+def ec2_app(make_app, s3_server, instance_id, **kw):
+    return make_app(endpoint_controller="ec2", endpoint_instance_id=instance_id, aws_endpoint_url=s3_server,
+                    aws_region="us-east-1", **kw)
+
+
+def machine(ec2_client, instance_id):
+    return ec2_client.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]["State"]["Name"]
+
+
+def test_miss_on_a_sleeping_endpoint_is_a_job_that_wakes_it(make_app, s3_server, ec2):
+    client_ec2, instance_id = ec2
+    app = ec2_app(make_app, s3_server, instance_id)
+    assert app.controller.state() == ASLEEP
+    client = client_for(app)
+    r = post(client, "端点睡着的时候。")
+    assert r.status_code == 202 and r.json["status"] == "queued" and r.headers["Location"] == r.json["poll_url"]
+    assert machine(client_ec2, instance_id) in ("pending", "running")  # woken by the request
+    done = wait_status(client, r.json["poll_url"])  # the local Triton is ready once the machine runs
+    assert done["audio_url"] and done["duration_s"] > 0.5
+    assert post(client, "端点睡着的时候。").json["cached"]
+    again = post(client, "端点醒着的时候。")
+    assert again.status_code == 200  # ready now: answered synchronously
+
+
+def test_identical_queued_requests_share_one_job(make_app, triton):
+    queue = MemoryQueue()
+    app = make_app(worker_threads=0, queue=queue, controller=_Asleep())
+    client = client_for(app)
+    ids = {post(client, "同一个排队的请求。").json["task_id"] for _ in range(5)}
+    assert len(ids) == 1 and queue.depth() == 1
+
+
+class _Asleep:
+    name = "test-asleep"
+    started = 0
+
+    def state(self):
+        return ASLEEP
+
+    def start(self):
+        self.started += 1
+
+    def stop(self):
+        pass
+
+
+def test_worker_killed_mid_job_loses_nothing_and_completes_once(make_app, triton, redis_url, redis_prefix):
+    r = redis.Redis.from_url(redis_url)
+    stream = f"{redis_prefix}jobs"
+    app = make_app(worker_threads=0, queue=RedisStreamQueue(r, stream, visibility_s=0.5), controller=_Asleep())
+    client = client_for(app)
+    body = post(client, "工作进程中途被杀死。").json
+    # worker A takes the job and dies (it never acknowledges: what a killed process leaves in Redis)
+    doomed = RedisStreamQueue(r, stream, consumer="doomed", visibility_s=0.5)
+    taken = doomed.receive(1)
+    assert len(taken) == 1 and taken[0].job["id"] == body["task_id"]
+    assert RedisStreamQueue(r, stream, consumer="other", visibility_s=0.5).receive(1) == []  # invisible for now
+    time.sleep(0.6)
+    before = triton_inference_count(triton)
+    survivor = Worker(RedisStreamQueue(r, stream, consumer="survivor", visibility_s=0.5), app.tts,
+                      build_controller(app.settings, app.endpoint))
+    assert survivor.run_once(wait_s=0) == 1
+    assert triton_inference_count(triton) - before == 1
+    assert client.get(body["poll_url"]).json["status"] == "done"
+    assert RedisStreamQueue(r, stream, visibility_s=0.5).depth() == 0
+    # the doomed worker's late duplicate (it was only slow, not dead) finds the result: no second synthesis
+    app.tts.run_job(taken[0].job)
+    assert triton_inference_count(triton) - before == 1
+
+
+def test_a_job_that_keeps_failing_ends_failed_after_the_retry_limit(make_app):
+    dead = TritonEndpoint(f"127.0.0.1:{free_port()}", retries=0, connect_timeout_s=0.3)
+    queue = MemoryQueue()
+    app = make_app(worker_threads=0, endpoint=dead, queue=queue, controller=_Asleep())
+    client = client_for(app)
+    body = post(client, "一直失败的任务。").json
+    worker = Worker(queue, app.tts, build_controller(app.settings, dead), max_attempts=3, backoff_s=0.01)
+    outcomes = []
+    deadline = time.monotonic() + 20
+    while queue.depth() and time.monotonic() < deadline:
+        for delivery in queue.receive(1, wait_s=0.1):
+            outcomes.append(worker.handle(delivery))
+    assert outcomes == ["retry", "retry", "failed"]
+    final = client.get(body["poll_url"]).json
+    assert final["status"] == "failed" and final["error"]["code"] == "inference_unavailable"
+
+
+def test_waiting_for_the_endpoint_is_not_an_attempt(make_app):
+    queue, asleep = MemoryQueue(), _Asleep()
+    app = make_app(worker_threads=0, queue=queue, controller=asleep)
+    post(client_for(app), "等待端点启动。")
+    worker = Worker(queue, app.tts, asleep, max_attempts=1, not_ready_delay_s=0)
+    for _ in range(3):
+        assert worker.handle(queue.receive(1, wait_s=0.1)[0]) == "waiting"
+    assert asleep.started == 1 + 3 and queue.depth() == 1  # woken by the request, then by each look
+
+
+def test_scale_down_stops_only_an_idle_endpoint_without_work(make_app, s3_server, ec2, triton):
+    client_ec2, instance_id = ec2
+    client_ec2.start_instances(InstanceIds=[instance_id])
+    app = ec2_app(make_app, s3_server, instance_id, idle_stop_s=60, worker_threads=0)
+    now = time.time()
+    app.state.set_alias("last_inference", str(now - 10), 3600)
+    assert scale_down(app, clock=lambda: now)["stopped"] is False  # recently busy
+    app.state.set_alias("last_inference", str(now - 120), 3600)
+    app.queue.enqueue({"id": "x" * 64, "plan": {}, "voice": {}})
+    assert scale_down(app, clock=lambda: now)["stopped"] is False  # queued work
+    app.queue = MemoryQueue()
+    decision = handlers.scale_down({"source": "aws.events"}, None, app=app)
+    assert decision["stopped"] is True and machine(client_ec2, instance_id) == "stopped"
+    assert should_scale_down(READY, 0, 61, 60) and not should_scale_down(ASLEEP, 0, 1e9, 60)
+
+
+def test_warm_up_starts_the_endpoint_and_prerenders_phrases(make_app, s3_server, ec2, triton):
+    client_ec2, instance_id = ec2
+    app = ec2_app(make_app, s3_server, instance_id, warmup_phrases="早上好。|晚安，好梦。", worker_threads=0)
+    voice = client_for(app, ALICE_KEY).post(
+        "/v1/voices", data={"audio": (io.BytesIO(recorder_files()["wav_16k_mono"][0]), "a.wav"),
+                            "prompt_text": PROMPT_TEXT}, content_type="multipart/form-data").json
+    from functions.auth import Identity
+
+    owner = Identity("alice", "api_key").owner
+    app = ec2_app(make_app, s3_server, instance_id, warmup_phrases="早上好。|晚安，好梦。", worker_threads=0,
+                  warmup_voices=f"{owner}:{voice['voice_id']}", storage=app.storage, state=app.state)
+    sleeps = []
+    result = warm_up(app, sleep=sleeps.append, wait_s=60)
+    assert result == {"ready": True, "warmup_inference": True, "prerendered": 2, "already_cached": 0, "failed": 0}
+    assert machine(client_ec2, instance_id) == "running"
+    before = triton_inference_count(triton)
+    client = client_for(app, ALICE_KEY)
+    for phrase in ("早上好。", "晚安，好梦。"):
+        r = client.post("/v1/tts", data=json.dumps({"text": phrase, "voice_id": voice["voice_id"]}),
+                        content_type="application/json")
+        assert r.json["cached"] is True
+    assert triton_inference_count(triton) == before
+
+
+def test_drain_starts_a_sleeping_endpoint_then_processes(make_app, s3_server, ec2):
+    client_ec2, instance_id = ec2
+    app = ec2_app(make_app, s3_server, instance_id, worker_threads=0)
+    body = post(client_for(app), "定时清空队列。").json
+    client_ec2.stop_instances(InstanceIds=[instance_id])  # asleep again before the drain runs
+    assert drain(app, budget_s=10) == {"queued": 1, "handled": 0, "starting": True}
+    assert machine(client_ec2, instance_id) in ("pending", "running")
+    app.tts._cold_checked = (-1e9, False)
+    result = handlers.drain({}, None, app=app)
+    assert result["handled"] == 1 and client_for(app).get(body["poll_url"]).json["status"] == "done"
+
+
+def test_cvm_controller_against_the_tencent_wire_format(triton):
+    fake = FakeTencentCvm("AKIDtest", "secretkey", "ins-gpu0001")
+    try:
+        settings = Settings.from_env({}, endpoint_controller="cvm", endpoint_instance_id="ins-gpu0001",
+                                     tencent_secret_id="AKIDtest", tencent_secret_key="secretkey",
+                                     tencent_cvm_endpoint=fake.endpoint)
+        controller = build_controller(settings, TritonEndpoint(triton.grpc_url))
+        assert isinstance(controller, CvmController) and controller.state() == ASLEEP
+        controller.start()
+        assert controller.state() != ASLEEP  # STARTING, then RUNNING
+        assert controller.state() == READY  # running and the model answers
+        controller.stop()
+        assert fake.stopped_modes == ["STOP_CHARGING"]
+        assert controller.state() in ("draining", ASLEEP)
+        assert controller.state() == ASLEEP
+    finally:
+        fake.close()
+
+
+def test_ec2_controller_states(s3_server, ec2, triton):
+    client_ec2, instance_id = ec2
+    controller = Ec2Controller(client_ec2, instance_id, TritonEndpoint(triton.grpc_url))
+    assert controller.state() == ASLEEP
+    controller.start()
+    assert controller.state() == READY
+    controller.stop()
+    assert controller.state() == ASLEEP
+
+
+def test_sqs_queue_against_moto(s3_server):
+    sqs = boto3.client("sqs", endpoint_url=s3_server, region_name="us-east-1")
+    url = sqs.create_queue(QueueName=f"jobs-{free_port()}")["QueueUrl"]
+    queue = SqsQueue(sqs, url, visibility_s=1)
+    queue.enqueue({"id": "a"})
+    got = queue.receive(1)
+    assert got[0].job == {"id": "a"} and got[0].attempt == 1
+    assert queue.receive(1) == []  # in flight
+    time.sleep(1.2)
+    again = queue.receive(1, wait_s=1)  # the visibility timeout lapsed: a dead worker loses nothing
+    assert again[0].job == {"id": "a"} and again[0].attempt == 2
+    queue.retry(again[0], 0)
+    third = queue.receive(1, wait_s=1)
+    assert third[0].attempt == 3
+    queue.ack(third[0])
+    assert queue.depth() == 0
+
+
+def test_sqs_triggered_worker_handler(make_app, s3_server, triton):
+    sqs = boto3.client("sqs", endpoint_url=s3_server, region_name="us-east-1")
+    url = sqs.create_queue(QueueName=f"jobs-{free_port()}")["QueueUrl"]
+    queue = SqsQueue(sqs, url)
+    app = make_app(worker_threads=0, queue=queue, controller=_Asleep())
+    body = post(client_for(app), "来自消息队列的任务。").json
+    message = sqs.receive_message(QueueUrl=url, AttributeNames=["All"])["Messages"][0]
+    event = {"Records": [{"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"],
+                          "body": message["Body"], "attributes": {"ApproximateReceiveCount": "1"},
+                          "eventSource": "aws:sqs"}]}
+    app.controller = build_controller(app.settings, app.endpoint)  # the endpoint is up when the worker runs
+    assert handlers.sqs_worker(event, None, app=app) == {"batchItemFailures": []}
+    assert client_for(app).get(body["poll_url"]).json["status"] == "done"
+
+
+def test_redis_queue_retries_after_the_backoff(redis_url, redis_prefix):
+    queue = RedisStreamQueue(redis.Redis.from_url(redis_url), f"{redis_prefix}delay", visibility_s=30)
+    queue.enqueue({"id": "b"})
+    first = queue.receive(1)[0]
+    queue.retry(first, delay_s=0.5)
+    assert queue.receive(1) == [] and queue.depth() == 1  # waiting out its backoff
+    time.sleep(0.6)
+    again = queue.receive(1)
+    assert again[0].job == {"id": "b"} and again[0].attempt == 2
+    queue.ack(again[0])
+    assert queue.depth() == 0
+
+
+def test_schedules_render_for_both_clouds():
+    assert to_aws("40 11 * * *") == "cron(40 11 * * ? *)"
+    assert to_scf("40 11 * * *") == "0 40 11 * * * *"
+    assert to_aws("0 12 * * 1-5") == "cron(0 12 ? * 1-5 *)" or to_aws("0 12 * * 1-5").startswith("cron(0 12 ? *")
+    from datetime import datetime
+
+    assert matches("*/5 * * * *", datetime(2026, 11, 24, 10, 15)) and not matches("*/5 * * * *",
+                                                                                 datetime(2026, 11, 24, 10, 16))
+    assert matches("40 11 * * *", datetime(2026, 11, 24, 11, 40))
