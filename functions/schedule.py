@@ -60,3 +60,16 @@ def matches(cron: str, when: datetime) -> bool:
     minute, hour, dom, month, dow = _fields(cron)
     return (_match(minute, when.minute, 0) and _match(hour, when.hour, 0) and _match(dom, when.day, 1)
             and _match(month, when.month, 1) and _match(dow, (when.weekday() + 1) % 7, 0))
+
+
+def in_windows(spec: str, when: datetime) -> bool:
+    """Whether `when` (UTC) falls in one of the "HH:MM-HH:MM" windows of `spec` (comma-separated, UTC;
+    a window may wrap past midnight). Used for keep-warm windows: no scale-down inside them."""
+    minute = when.hour * 60 + when.minute
+    for window in filter(None, (w.strip() for w in spec.split(","))):
+        start_s, end_s = window.split("-")
+        start = int(start_s[:2]) * 60 + int(start_s[3:5])
+        end = int(end_s[:2]) * 60 + int(end_s[3:5])
+        if (start <= minute < end) if start <= end else (minute >= start or minute < end):
+            return True
+    return False

@@ -105,7 +105,8 @@ class Settings:
     aws_region: str = ""
     aws_endpoint_url: str = ""  # tests: moto server
     tencent_cvm_endpoint: str = ""
-    idle_stop_s: int = 900  # scale-down after this long without inference and with no queued work
+    idle_stop_s: int = 600  # scale-down after this long without inference and with no queued work
+    keep_warm_windows: str = ""  # "HH:MM-HH:MM,..." UTC: peak windows in which scale-down never stops
     warmup_phrases: str = ""  # phrases to pre-render, separated by "|"
     warmup_voices: str = ""  # "<owner>:<voice_id>,..." popular voices to pre-render them in
     warmup_wait_s: float = 600.0

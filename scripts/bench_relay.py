@@ -263,8 +263,10 @@ def cache_hit_phase(pool, app: Gunicorn, auth: dict, prompt: bytes, args) -> tup
     if first.status_code != 200:
         raise RuntimeError(f"priming request failed: {first.status_code} {first.text[:300]}")
     second = requests.post(url, data=body, headers=headers, timeout=60)
-    log(f"  prime: cached={first.json().get('cached')} ({server_timing(first.headers.get('Server-Timing', '')).get('total')} ms);"
-        f" again: cached={second.json().get('cached')} ({server_timing(second.headers.get('Server-Timing', '')).get('total')} ms)")
+    first_ms = server_timing(first.headers.get("Server-Timing", "")).get("total")
+    second_ms = server_timing(second.headers.get("Server-Timing", "")).get("total")
+    log(f"  prime: cached={first.json().get('cached')} ({first_ms} ms); "
+        f"again: cached={second.json().get('cached')} ({second_ms} ms)")
     if second.headers.get("Connection", "").lower() == "close":
         log("  note: the server answers 'Connection: close' (gunicorn sync workers): keep-alive sessions reconnect"
             " for every request, so client latency includes a TCP connect")
@@ -329,7 +331,8 @@ def miss_phase(app: Gunicorn, auth: dict, prompt: bytes, engine, base_text: str)
         warm = i < MISS_WARMUP
         log(f"  {'warm-up' if warm else 'miss'} {i + 1 - (0 if warm else MISS_WARMUP):>2}: {len(text)} chars, "
             f"{row['duration_s']:.1f}s audio; total {stages['total']:.1f} ms, infer {stages['infer']:.1f} ms "
-            f"(Triton call {model_ms:.1f}, in-process engine {row['inproc_ms']:.1f}), overhead {row['overhead']:.1f} ms "
+            f"(Triton call {model_ms:.1f}, in-process engine {row['inproc_ms']:.1f}), "
+            f"overhead {row['overhead']:.1f} ms "
             f"(encode {stages.get('encode', 0):.1f}, decode {decode:.1f}, store {stages.get('store', 0):.1f}, "
             f"voice {stages.get('voice', 0):.1f})")
         if not warm:
@@ -437,6 +440,56 @@ def plot(hit: dict, bare: dict, misses: dict, out: Path) -> None:
     log(f"plot: {out}")
 
 
+def guards_phase(runs: int = 2000) -> dict:
+    """Per-request cost of what guards a cache hit: authentication (API key, then a JWT), the rate/quota
+    charge (in-process; Redis too when one answers on 127.0.0.1:6379) and the local keyword check with a
+    10,000-word list, called in-process on the hit's 40-character text."""
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    from functions.auth.api_keys import ApiKeyAuth
+    from functions.auth.tokens import BearerTokenAuth, TokenService
+    from functions.limits.memory import MemoryLimiter
+    from functions.moderation import Subject
+    from functions.moderation.keywords import KeywordFilter
+    from functions.settings import Settings
+
+    settings = Settings.from_env({}, rate_limit_per_minute=10**9, daily_char_quota=10**12)
+    key = secrets.token_urlsafe(32)
+    api_keys = ApiKeyAuth({f"k{i}": hashlib.sha256(f"other{i}".encode()).hexdigest() for i in range(20)}
+                          | {"bench": hashlib.sha256(key.encode()).hexdigest()})
+    tokens = TokenService({"k1": "s" * 40}, "k1")
+    token, _ = tokens.issue("oUser123456")
+    jwt_auth = BearerTokenAuth(tokens)
+    keywords = KeywordFilter(f"敏感词{i:05d}" for i in range(10_000))
+    text = "你好，欢迎使用语音合成服务。今天的天气非常好，我们一起去公园散步吧。"
+    limiters = {"memory": MemoryLimiter(settings)}
+    try:
+        import redis
+
+        from functions.limits.redis_limits import RedisLimiter
+
+        client = redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=0.3)
+        client.ping()
+        limiters["redis"] = RedisLimiter(client, settings, prefix=f"bench-{secrets.token_hex(4)}:")
+    except Exception:  # noqa: BLE001 - no local Redis: in-process only
+        pass
+    api_req = Request(EnvironBuilder(headers={"X-Api-Key": key}).get_environ())
+    jwt_req = Request(EnvironBuilder(headers={"Authorization": f"Bearer {token}"}).get_environ())
+    results = {}
+    for name, limiter in limiters.items():
+        for auth_name, (auth, req) in {"api_key": (api_keys, api_req), "jwt": (jwt_auth, jwt_req)}.items():
+            samples = []
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                identity = auth(req)
+                limiter.charge(f"{identity.method}:{identity.subject}", len(text))
+                keywords.check(Subject(text, identity.method, identity.subject))
+                samples.append((time.perf_counter() - t0) * 1000)
+            results[f"{auth_name} + {name} limiter + 10k keywords"] = samples
+    return results
+
+
 # -- main ---------------------------------------------------------------------------------------------------------
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -486,6 +539,7 @@ def main() -> int:
         hit, bare = cache_hit_phase(pool, app, auth, prompt, args)
         misses = miss_phase(app, auth, prompt, engine, base_text)
         prompt_result = prompt_phase(engine, base_text)
+        guards = guards_phase()
         failed = False
     finally:
         if pool is not None:
@@ -544,6 +598,10 @@ def main() -> int:
         f"p95 {pct(prompt_result['total'], 95):.2f} ms (decode p50 {pct(prompt_result['decode'], 50):.2f}, "
         f"voice_hash p50 {pct(prompt_result['hash'], 50):.2f})")
     log(f"  target <= 30 ms: {verdict(prompt_p50 <= 30)}")
+    log("guards on a cache hit (authentication, limits, local keyword check), per request:")
+    for name, samples in guards.items():
+        log(f"  {name}: p50 {pct(samples, 50) * 1000:.0f} us p99 {pct(samples, 99) * 1000:.0f} us "
+            f"-> target <= 1 ms: {verdict(pct(samples, 50) <= 1.0)}")
     plot(hit, bare, misses, Path(args.out))
     log(f"done in {time.monotonic() - started:.0f}s")
     return 0

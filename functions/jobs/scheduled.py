@@ -13,21 +13,23 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime, timezone
 
 import numpy as np
 
 from ..endpoint.controller import ASLEEP, READY, wait_until_ready
 from ..endpoint.triton import SynthesisInput
+from ..schedule import in_windows
 from ..tts.parse import TtsInput
 from ..tts.pipeline import Timings
 
 log = logging.getLogger(__name__)
 
 
-def should_scale_down(state: str, queued: int, idle_s: float, idle_stop_s: float) -> bool:
+def should_scale_down(state: str, queued: int, idle_s: float, idle_stop_s: float, keep_warm: bool = False) -> bool:
     """The scale-down rule (also used by scripts/cost_model.py): a running endpoint with no queued or running
-    work and no inference for idle_stop_s."""
-    return state not in (ASLEEP,) and queued == 0 and idle_s >= idle_stop_s
+    work and no inference for idle_stop_s, outside the configured keep-warm windows."""
+    return state not in (ASLEEP,) and queued == 0 and idle_s >= idle_stop_s and not keep_warm
 
 
 def idle_seconds(app, now: float) -> float:
@@ -37,8 +39,11 @@ def idle_seconds(app, now: float) -> float:
 
 def scale_down(app, *, clock=time.time) -> dict:
     state, queued = app.controller.state(), app.queue.depth()
-    idle = idle_seconds(app, clock())
-    stop = app.controller.name != "static" and should_scale_down(state, queued, idle, app.settings.idle_stop_s)
+    now = clock()
+    idle = idle_seconds(app, now)
+    keep_warm = in_windows(app.settings.keep_warm_windows, datetime.fromtimestamp(now, timezone.utc))
+    stop = app.controller.name != "static" and should_scale_down(state, queued, idle, app.settings.idle_stop_s,
+                                                                 keep_warm)
     if stop:
         app.controller.stop()
     decision = {"state": state, "queued": queued, "idle_s": None if idle == float("inf") else round(idle, 1),

@@ -1,0 +1,282 @@
+#!/usr/bin/env python
+"""What scale-to-zero saves, and what it costs users in waiting: replay a request trace through a
+simulation of the cache, the job queue and the endpoint controller.
+
+Three policies are compared on the same trace: always-on, scale-to-zero (wake on a miss, stop after
+IDLE_STOP_S idle at the scale-down schedule), and scale-to-zero with scheduled warm-up (start ahead of the
+configured windows and pre-render the most popular phrases). It prints GPU hours, cost, cache hit ratio, and
+the share of requests that waited for a cold start with their wait distribution, and plots cost and waits by
+hour of day.
+
+The simulated parts are the service's own code where that is possible: cache keys are
+`functions.tts.cache_key.CacheKeyFields`, the stop decision is `functions.jobs.scheduled.should_scale_down`,
+schedules are evaluated by `functions.schedule.matches`, and the defaults come from `functions.settings`.
+
+    python scripts/cost_model.py                          # synthetic 30-day trace
+    python scripts/cost_model.py --trace audit.log        # the service's audit log (JSON lines)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from functions.endpoint.controller import ASLEEP, READY, STARTING  # noqa: E402
+from functions.jobs.scheduled import should_scale_down  # noqa: E402
+from functions.schedule import in_windows, matches  # noqa: E402
+from functions.settings import Settings  # noqa: E402
+from functions.tts.cache_key import CacheKeyFields  # noqa: E402
+
+CN = timezone(timedelta(hours=8))
+# Relative traffic by hour of day, China time.
+PROFILES = {
+    # an all-day utility: quiet nights, a lunch bump, the evening peak
+    "general": np.array([0.3, 0.15, 0.08, 0.05, 0.05, 0.08, 0.2, 0.5, 0.8, 0.9, 1.0, 1.3, 1.6, 1.3, 1.0, 0.9,
+                         0.9, 1.0, 1.3, 1.8, 2.4, 2.6, 2.0, 1.0]),
+    # an evening app (bedtime stories read in a parent's voice, evening reading): most use 19:00-23:00
+    "evening": np.array([0.15, 0.03, 0.01, 0.01, 0.01, 0.01, 0.02, 0.05, 0.05, 0.05, 0.05, 0.1, 0.15, 0.1, 0.05,
+                         0.05, 0.05, 0.1, 0.3, 1.5, 2.6, 2.8, 2.0, 0.6]),
+}
+WEEKLY = np.array([0.9, 0.9, 0.95, 0.95, 1.05, 1.3, 1.25])  # Monday .. Sunday
+
+
+@dataclass
+class Request:
+    t: float  # unix seconds
+    text: str
+    voice: str
+
+
+@dataclass
+class Outcome:
+    name: str
+    gpu_hours: float = 0.0
+    cost: float = 0.0
+    hits: int = 0
+    requests: int = 0
+    waits: list[float] = field(default_factory=list)  # seconds, requests that waited for a cold start
+    wait_hours: list[int] = field(default_factory=list)  # hour of day (China time) of each wait
+    running_by_hour: np.ndarray = field(default_factory=lambda: np.zeros(24))  # GPU seconds per hour of day
+
+
+def synthetic_trace(days: int, per_day: float, texts: int, voices: int, seed: int, start: datetime,
+                    profile: str = "evening") -> list[Request]:
+    """Poisson arrivals following the daily curve and weekly pattern; Zipf-popular texts and voices."""
+    rng = np.random.default_rng(seed)
+    curve = PROFILES[profile]
+    out: list[Request] = []
+    for day in range(days):
+        date = start + timedelta(days=day)
+        for hour in range(24):
+            rate = per_day * WEEKLY[date.weekday()] * curve[hour] / curve.sum()
+            n = rng.poisson(rate)
+            base = (date + timedelta(hours=hour)).timestamp()
+            for t in np.sort(rng.uniform(0, 3600, n)):
+                text = min(int(rng.zipf(1.15)), texts)
+                voice = min(int(rng.zipf(1.4)), voices)
+                out.append(Request(base + float(t), f"phrase-{text}", f"voice-{voice}"))
+    return out
+
+
+def audit_trace(path: Path) -> list[Request]:
+    """POST /v1/tts lines of the service's audit log (text hash and voice id; hashes are enough for keys)."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line[line.index("{"):])
+        except ValueError:
+            continue
+        if entry.get("endpoint") == "/v1/tts" and entry.get("method") == "POST" and entry.get("text_sha256"):
+            out.append(Request(float(entry["ts"]), entry["text_sha256"], entry.get("voice_id") or "upload"))
+    return sorted(out, key=lambda r: r.t)
+
+
+def cache_key(settings: Settings, r: Request) -> str:
+    return CacheKeyFields(model=settings.triton_model, model_version=settings.model_version, engine="cosyvoice3",
+                          mode="zero_shot", text=r.text, instruct="", voice_hash=r.voice, prompt_text="",
+                          speed=1.0, seed=None, format="mp3", sample_rate=24000).key()
+
+
+def billed_seconds(seconds: float, minimum_s: float, increment_s: float) -> float:
+    return max(minimum_s, math.ceil(seconds / increment_s) * increment_s)
+
+
+def simulate(name: str, trace: list[Request], settings: Settings, args, *, always_on: bool, warmup: bool,
+             popular: list[Request]) -> Outcome:
+    out = Outcome(name)
+    cache: set[str] = set()
+    state, ready_at, started_at, last_inference = (READY if always_on else ASLEEP), 0.0, trace[0].t, -1e18
+    runs: list[tuple[float, float]] = []
+
+    def add_running(a: float, b: float) -> None:
+        runs.append((a, b))
+        t = a
+        while t < b:  # attribute GPU time to hours of day for the plot
+            hour_end = (math.floor(t / 3600) + 1) * 3600
+            out.running_by_hour[datetime.fromtimestamp(t, CN).hour] += min(b, hour_end) - t
+            t = min(b, hour_end)
+
+    def start(now: float) -> None:
+        nonlocal state, ready_at, started_at
+        if state == ASLEEP:
+            state, started_at, ready_at = STARTING, now, now + args.cold_start_s
+
+    def tick(now: float) -> None:
+        """Scheduled handlers that fire between the previous request and `now` (minute resolution)."""
+        nonlocal state, last_inference
+        for minute in range(int(tick.last // 60) + 1, int(now // 60) + 1):
+            t = minute * 60.0
+            if state == STARTING and t >= ready_at:
+                state = READY
+                if warmup and tick.prerender:  # the warm-up handler pre-renders into the cache once ready
+                    cache.update(cache_key(settings, r) for r in popular)
+                    tick.prerender = False
+            when = datetime.fromtimestamp(t, timezone.utc)
+            if warmup and any(matches(c, when) for c in args.warmup_cron):
+                start(t)
+                tick.prerender = True
+            keep_warm = warmup and in_windows(args.keep_warm, when)
+            if not always_on and state == READY and matches(args.scale_down_cron, when) and \
+                    should_scale_down(state, 0, t - last_inference, settings.idle_stop_s, keep_warm):
+                add_running(started_at, t)
+                state = ASLEEP
+        tick.last = now
+
+    tick.last, tick.prerender = trace[0].t, False
+    for r in trace:
+        tick(r.t)
+        out.requests += 1
+        key = cache_key(settings, r)
+        if key in cache:
+            out.hits += 1
+            continue
+        if state != READY:
+            start(r.t)
+            wait = max(0.0, ready_at - r.t) + args.infer_s
+            out.waits.append(wait)
+            out.wait_hours.append(datetime.fromtimestamp(r.t, CN).hour)
+            tick(ready_at)
+            if state != READY:  # became ready between minutes
+                state = READY
+            last_inference = max(r.t, ready_at) + args.infer_s
+        else:
+            last_inference = r.t + args.infer_s
+        cache.add(key)
+    end = trace[-1].t + 3600
+    tick(end)
+    if state in (READY, STARTING):
+        add_running(started_at, end)
+    if always_on:
+        runs.clear()
+        out.running_by_hour[:] = 0
+        add_running(trace[0].t, end)
+    seconds = sum(b - a for a, b in runs)
+    out.gpu_hours = seconds / 3600
+    billed = sum(billed_seconds(b - a, args.billing_min_s, args.billing_increment_s) for a, b in runs)
+    out.cost = billed / 3600 * args.gpu_price
+    return out
+
+
+def report(outcomes: list[Outcome], days: int) -> None:
+    base = outcomes[0].cost
+    print(f"\n{'policy':<28}{'GPU h':>9}{'cost':>11}{'vs always-on':>14}{'hit ratio':>11}{'waited':>9}"
+          f"{'wait p50':>10}{'wait p95':>10}")
+    for o in outcomes:
+        waits = np.array(o.waits) if o.waits else np.zeros(1)
+        share = len(o.waits) / max(1, o.requests)
+        print(f"{o.name:<28}{o.gpu_hours:9.1f}{o.cost:11.2f}{o.cost / base:13.0%} {o.hits / max(1, o.requests):10.1%}"
+              f"{share:9.2%}{np.percentile(waits, 50):9.0f}s{np.percentile(waits, 95):9.0f}s")
+    best = outcomes[-1]
+    share = len(best.waits) / max(1, best.requests)
+    ok = best.cost <= 0.35 * base and share <= 0.05
+    print(f"\ntarget (scale-to-zero with warm-up <= 35% of always-on, <= 5% of requests wait): "
+          f"{best.cost / base:.0%} and {share:.2%} -> {'ok' if ok else 'MISSED'}  ({days} days)")
+
+
+def plot(outcomes: list[Outcome], days: int, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    hours = np.arange(24)
+    width = 0.27
+    for i, o in enumerate(outcomes):
+        ax1.bar(hours + (i - 1) * width, o.running_by_hour / 3600 / days, width, label=o.name)
+        waits = np.bincount(np.array(o.wait_hours, dtype=int), minlength=24) / days if o.wait_hours else np.zeros(24)
+        ax2.bar(hours + (i - 1) * width, waits, width, label=o.name)
+    ax1.set_ylabel("GPU hours per day\n(by hour of day)")
+    ax1.set_title("GPU time and cold-start waits by hour of day (China time)")
+    ax1.legend()
+    ax2.set_ylabel("requests that waited\nfor a cold start, per day")
+    ax2.set_xlabel("hour of day")
+    ax2.set_xticks(hours)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    print(f"plot: {out}")
+
+
+def main() -> int:
+    defaults = Settings.from_env({})
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--trace", type=Path, help="audit log (JSON lines) to replay instead of the synthetic trace")
+    ap.add_argument("--days", type=int, default=30)
+    ap.add_argument("--per-day", type=float, default=400, help="mean synthesis requests per day")
+    ap.add_argument("--profile", choices=sorted(PROFILES), default="evening", help="daily traffic curve")
+    ap.add_argument("--texts", type=int, default=5000, help="distinct texts (Zipf)")
+    ap.add_argument("--voices", type=int, default=300, help="distinct voices (Zipf)")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--cold-start-s", type=float, default=180, help="GPU instance boot + model load")
+    ap.add_argument("--infer-s", type=float, default=2.0, help="synthesis time of one miss")
+    ap.add_argument("--gpu-price", type=float, default=1.2, help="GPU instance price per hour")
+    ap.add_argument("--billing-min-s", type=float, default=60, help="minimum billed time per start")
+    ap.add_argument("--billing-increment-s", type=float, default=1, help="billing granularity")
+    ap.add_argument("--idle-stop-s", type=int, default=defaults.idle_stop_s)
+    ap.add_argument("--scale-down-cron", default="*/5 * * * *")
+    ap.add_argument("--warmup-cron", nargs="*", default=["50 11 * * *"],
+                    help="UTC crons (default: 19:50 China time, before the evening peak)")
+    ap.add_argument("--keep-warm", default="12:00-15:00", help="UTC windows without scale-down (20:00-23:00 CST)")
+    ap.add_argument("--prerender", type=int, default=300, help="popular (text, voice) pairs pre-rendered")
+    ap.add_argument("--out", default="artifacts/cost_model.png")
+    args = ap.parse_args()
+
+    settings = Settings.from_env({}, idle_stop_s=args.idle_stop_s)
+    start = datetime(2026, 11, 2, tzinfo=CN)
+    trace = audit_trace(args.trace) if args.trace else synthetic_trace(args.days, args.per_day, args.texts,
+                                                                      args.voices, args.seed, start, args.profile)
+    if not trace:
+        print("empty trace")
+        return 1
+    days = max(1, round((trace[-1].t - trace[0].t) / 86400))
+    print(f"trace: {len(trace)} requests over {days} days; cold start {args.cold_start_s:.0f}s, "
+          f"idle stop {args.idle_stop_s}s, GPU {args.gpu_price}/h", flush=True)
+    counts: dict[tuple[str, str], int] = {}
+    for r in trace[: len(trace) // 4]:  # popularity as an operator would know it from past traffic
+        counts[(r.text, r.voice)] = counts.get((r.text, r.voice), 0) + 1
+    popular = [Request(0, t, v) for (t, v), _ in sorted(counts.items(), key=lambda kv: -kv[1])[: args.prerender]]
+    outcomes = []
+    for name, always_on, warm in (("always-on", True, False), ("scale-to-zero", False, False),
+                                  ("scale-to-zero + warm-up", False, True)):
+        print(f"simulating {name} ...", flush=True)
+        outcomes.append(simulate(name, trace, settings, args, always_on=always_on, warmup=warm, popular=popular))
+    report(outcomes, days)
+    for o in outcomes[1:]:
+        print(f"  {o.name}: cold-start waits by hour (China time):",
+              np.bincount(np.array(o.wait_hours, dtype=int), minlength=24).tolist())
+    plot(outcomes, days, Path(args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
