@@ -38,6 +38,7 @@ def _get_session():
             opts = onnxruntime.SessionOptions()
             opts.inter_op_num_threads = 1
             opts.intra_op_num_threads = 1
+            opts.log_severity_level = 3  # the model carries unused initializers; their warnings are noise
             _session = onnxruntime.InferenceSession(model_path(), sess_options=opts,
                                                     providers=["CPUExecutionProvider"])
     return _session

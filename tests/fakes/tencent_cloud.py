@@ -170,3 +170,91 @@ class FakeTencentCvm(FakeTencentApi):
         self.stopped_modes.append(request.get("StoppedMode"))
         self.state = "STOPPING"
         return self._ok()
+
+
+class FakeTencentScf(FakeTencentApi):
+    """The SCF API calls scripts/deploy_tencent.py makes, with state, recording every change."""
+
+    actions = ("GetFunction", "CreateFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration",
+               "ListTriggers", "CreateTrigger", "DeleteTrigger", "ListLayerVersions", "PublishLayerVersion")
+    version = "2018-04-16"
+
+    def __init__(self, secret_id: str, secret_key: str) -> None:
+        super().__init__(secret_id, secret_key)
+        self.functions: dict[str, dict] = {}
+        self.triggers: dict[str, dict[str, str]] = {}
+        self.layers: dict[str, list[dict]] = {}
+        self.changes: list[str] = []
+
+    def _ok(self, **fields) -> dict:
+        return {"Response": {**fields, "RequestId": str(uuid.uuid4())}}
+
+    def _fn(self, request):
+        return self.functions.get(request.get("FunctionName", ""))
+
+    def GetFunction(self, request):  # noqa: N802 - the API's action names
+        fn = self._fn(request)
+        return self._ok(**fn) if fn else self.error("ResourceNotFound.Function", "function not found")
+
+    def CreateFunction(self, request):  # noqa: N802
+        name = request["FunctionName"]
+        if name in self.functions:
+            return self.error("ResourceInUse.Function", "exists")
+        if not request.get("Code", {}).get("CosObjectName"):
+            return self.error("InvalidParameterValue.Code", "code required")
+        self.functions[name] = {k: request[k] for k in ("FunctionName", "Handler", "Runtime", "MemorySize",
+                                                         "Timeout", "Environment", "Type") if k in request}
+        self.functions[name]["Layers"] = [{**layer, "CompatibleRuntimes": ["Python3.10"]}
+                                          for layer in request.get("Layers", [])]
+        self.changes.append(f"CreateFunction {name}")
+        return self._ok()
+
+    def UpdateFunctionCode(self, request):  # noqa: N802
+        if not self._fn(request):
+            return self.error("ResourceNotFound.Function", "function not found")
+        self.changes.append(f"UpdateFunctionCode {request['FunctionName']}")
+        return self._ok()
+
+    def UpdateFunctionConfiguration(self, request):  # noqa: N802
+        fn = self._fn(request)
+        if not fn:
+            return self.error("ResourceNotFound.Function", "function not found")
+        for key in ("MemorySize", "Timeout", "Environment"):
+            if key in request:
+                fn[key] = request[key]
+        if "Layers" in request:
+            fn["Layers"] = [{**layer, "CompatibleRuntimes": ["Python3.10"]} for layer in request["Layers"]]
+        self.changes.append(f"UpdateFunctionConfiguration {request['FunctionName']}")
+        return self._ok()
+
+    def ListTriggers(self, request):  # noqa: N802
+        if not self._fn(request):
+            return self.error("ResourceNotFound.Function", "function not found")
+        triggers = [{"TriggerName": n, "Type": "timer", "TriggerDesc": json.dumps({"cron": c}), "Enable": 1}
+                    for n, c in self.triggers.get(request["FunctionName"], {}).items()]
+        return self._ok(TotalCount=len(triggers), Triggers=triggers)
+
+    def CreateTrigger(self, request):  # noqa: N802
+        if request.get("Type") != "timer" or len(request.get("TriggerDesc", "").split()) != 7:
+            return self.error("InvalidParameterValue.TriggerDesc", "timer needs a 7-field cron")
+        self.triggers.setdefault(request["FunctionName"], {})[request["TriggerName"]] = request["TriggerDesc"]
+        self.changes.append(f"CreateTrigger {request['FunctionName']}/{request['TriggerName']}")
+        return self._ok(TriggerInfo={"TriggerName": request["TriggerName"], "Type": "timer"})
+
+    def DeleteTrigger(self, request):  # noqa: N802
+        self.triggers.get(request["FunctionName"], {}).pop(request["TriggerName"], None)
+        self.changes.append(f"DeleteTrigger {request['FunctionName']}/{request['TriggerName']}")
+        return self._ok()
+
+    def ListLayerVersions(self, request):  # noqa: N802
+        if request["LayerName"] not in self.layers:
+            return self.error("ResourceNotFound.Layer", "layer not found")
+        return self._ok(LayerVersions=self.layers[request["LayerName"]])
+
+    def PublishLayerVersion(self, request):  # noqa: N802
+        versions = self.layers.setdefault(request["LayerName"], [])
+        versions.append({"LayerName": request["LayerName"], "LayerVersion": len(versions) + 1,
+                         "Description": request.get("Description", ""), "CompatibleRuntimes":
+                             request.get("CompatibleRuntimes", [])})
+        self.changes.append(f"PublishLayerVersion {request['LayerName']}")
+        return self._ok(LayerVersion=len(versions))

@@ -1,0 +1,164 @@
+"""Deployment files: the SAM template lints and every handler it or serverless.yml names imports and answers
+its event fixture; the Tencent deployer issues the expected calls and a second run changes nothing."""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import io
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+
+from ..audio_samples import recorder_files
+from ..conftest import client_for, load_event
+from ..fakes.tencent_cloud import FakeTencentScf
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "scripts"))
+import deploy_tencent  # noqa: E402
+
+
+class CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short-form tags (!Ref, !Sub, ...), kept as plain values."""
+
+
+for _tag in ("!Ref", "!Sub", "!GetAtt", "!If", "!Not", "!Equals", "!Join", "!Select", "!Split"):
+    CfnLoader.add_multi_constructor(_tag, lambda loader, suffix, node: None)
+
+
+def template() -> dict:
+    return yaml.load((REPO / "template.yaml").read_text(), Loader=CfnLoader)
+
+
+def sam_handlers() -> dict[str, str]:
+    return {name: r["Properties"]["Handler"] for name, r in template()["Resources"].items()
+            if r["Type"] == "AWS::Serverless::Function"}
+
+
+def scf_handlers() -> dict[str, str]:
+    functions = yaml.safe_load((REPO / "serverless.yml").read_text())["functions"]
+    return {name: spec["handler"] for name, spec in functions.items()}
+
+
+def resolve(handler: str):
+    module, _, attr = handler.rpartition(".")
+    return getattr(importlib.import_module(module), attr)
+
+
+def test_cfn_lint_passes():
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")  # the venv's console script
+    result = subprocess.run([str(cfn_lint), str(REPO / "template.yaml")], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_template_has_what_a_deployment_needs():
+    t = template()
+    kinds = {r["Type"] for r in t["Resources"].values()}
+    assert {"AWS::Serverless::Function", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::Serverless::HttpApi"} <= kinds
+    bucket = t["Resources"]["AudioBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert any(rule["Prefix"] == "tts/" for rule in bucket["LifecycleConfiguration"]["Rules"])
+    assert "ApiUrl" in t["Outputs"]
+    assert set(sam_handlers().values()) >= {"functions.handlers.aws_lambda.handler",
+                                            "functions.handlers.scheduled.warmup",
+                                            "functions.handlers.scheduled.scale_down",
+                                            "functions.handlers.scheduled.drain",
+                                            "functions.handlers.scheduled.sqs_worker"}
+
+
+@pytest.fixture
+def shared(make_app, monkeypatch):
+    """The app the handlers build on a cold start, here on the test's real parts."""
+    import functions.handlers as handlers
+
+    app = make_app(worker_threads=0)
+    monkeypatch.setattr(handlers, "_app", app)
+    return app
+
+
+def test_every_handler_imports_and_answers_its_event(shared):
+    body = json.dumps({"text": "模板里的每个函数。", "prompt_audio_base64":
+                       base64.b64encode(recorder_files()["wav_16k_mono"][0]).decode()})
+    for name, handler in {**sam_handlers(), **{f"scf:{k}": v for k, v in scf_handlers().items()}}.items():
+        if handler == "scf_bootstrap":
+            bootstrap = REPO / "functions" / "scf_bootstrap"
+            assert bootstrap.exists() and "functions.handlers.web:app" in bootstrap.read_text()
+            continue
+        fn = resolve(handler)
+        if handler.endswith("aws_lambda.handler"):
+            event = load_event("aws_apigw_v2_json")
+            event["body"] = body
+            assert fn(event, None)["statusCode"] == 200, name
+        elif handler.endswith("sqs_worker"):
+            assert fn(json.loads(json.dumps(load_event("aws_sqs")).replace('"__BODY__"', json.dumps(
+                json.dumps({"job": {"id": "f" * 64}, "attempt": 9})))), None) == {"batchItemFailures": []}, name
+        else:
+            event = load_event("scf_timer" if name.startswith("scf:") else "aws_schedule")
+            result = fn(event, None)
+            assert isinstance(result, dict), name
+    assert client_for(shared).get("/v1/tts/" + "f" * 64).json["status"] == "failed"  # the hopeless job ended
+
+
+def test_schedules_in_both_files_agree():
+    from functions.schedule import to_aws, to_scf
+
+    scf = {n: s["events"][0]["timer"]["parameters"]["cronExpression"]
+           for n, s in yaml.safe_load((REPO / "serverless.yml").read_text())["functions"].items()
+           if s.get("events") and "timer" in s["events"][0]}
+    assert scf["warmup"] == to_scf("40 11 * * *")
+    params = template()["Parameters"]
+    assert params["WarmupSchedule"]["Default"] == to_aws("40 11 * * *")
+
+
+def artifacts(root: Path) -> None:
+    for name in ("function", "layer-audio", "layer-native"):
+        path = root / "build" / "tencent" / f"{name}.zip"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr(f"{name}.txt", name)
+
+
+def test_tencent_deploy_dry_run_then_apply_then_nothing(tmp_path, s3_server):
+    artifacts(tmp_path)
+    cos = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
+    cos.create_bucket(Bucket="tts-1250000000")
+    env = {"COS_BUCKET": "tts-1250000000", "TRITON_URL": "10.0.0.5:8001", "GPU_INSTANCE_ID": "ins-gpu0001"}
+    config = deploy_tencent.load_config(REPO / "serverless.yml", env)
+    fake = FakeTencentScf("AKIDtest", "secretkey")
+    try:
+        scf, _ = deploy_tencent.clients(config, {"TENCENTCLOUD_SECRET_ID": "AKIDtest",
+                                                 "TENCENTCLOUD_SECRET_KEY": "secretkey"},
+                                        scf_endpoint=fake.endpoint, cos_endpoint=s3_server)
+        quiet = lambda *a: None  # noqa: E731
+        dry = deploy_tencent.Deployer(scf, cos, config, root=tmp_path, dry_run=True, log=quiet).run()
+        assert fake.changes == [] and cos.list_objects_v2(Bucket="tts-1250000000").get("KeyCount", 0) == 0
+        applied = deploy_tencent.Deployer(scf, cos, config, root=tmp_path, log=quiet).run()
+        assert dry.actions == applied.actions
+        assert sorted(fake.changes) == sorted(
+            ["PublishLayerVersion cosyvoice-relay-audio", "PublishLayerVersion cosyvoice-relay-native"]
+            + [f"CreateFunction cosyvoice-relay-{n}" for n in ("api", "warmup", "scale-down", "drain")]
+            + ["CreateTrigger cosyvoice-relay-warmup/warmup", "CreateTrigger cosyvoice-relay-scale-down/scale-down",
+               "CreateTrigger cosyvoice-relay-drain/drain"])
+        api = fake.functions["cosyvoice-relay-api"]
+        assert api["Type"] == "HTTP" and api["Handler"] == "scf_bootstrap"
+        env_vars = {v["Key"]: v["Value"] for v in api["Environment"]["Variables"]}
+        assert env_vars["TRITON_URL"] == "10.0.0.5:8001" and env_vars["WORKER_THREADS"] == "2"
+        rules = cos.get_bucket_lifecycle_configuration(Bucket="tts-1250000000")["Rules"]
+        assert {r["ID"] for r in rules} == {"expire-cached-audio", "expire-uploaded-prompts"}
+        changes = len(fake.changes)
+        again = deploy_tencent.Deployer(scf, cos, config, root=tmp_path, log=quiet).run()
+        assert again.actions == [] and len(fake.changes) == changes  # idempotent
+        # a changed schedule changes exactly that trigger; changed code updates code of every function
+        config["functions"]["drain"]["events"][0]["timer"]["parameters"]["cronExpression"] = "0 */2 * * * * *"
+        assert deploy_tencent.Deployer(scf, cos, config, root=tmp_path, log=quiet).run().actions == [
+            "delete timer drain of cosyvoice-relay-drain (schedule changed)",
+            "create timer drain of cosyvoice-relay-drain: 0 */2 * * * * *"]
+    finally:
+        fake.close()
