@@ -110,9 +110,9 @@ def build(target: str, out: Path, log=print) -> dict:
         for extra in (native_dir / "silero_vad" / "data").glob("*"):
             if extra.name != "silero_vad.onnx":  # the one model functions/audio/vad.py loads
                 extra.unlink()
-        # pure-Python packages the native set pulled in that the function zip already has
-        prune(native_dir, drop={"packaging", "typing_extensions", "urllib3", "certifi", "idna", "charset_normalizer",
-                                "requests", "six"})
+        # whatever the function zip already has need not be in the layer too
+        already = {p.name.split("-")[0].lower() for p in function_dir.iterdir()} - {"functions", "inference"}
+        prune(native_dir, drop=already)
         log("[4/4] zipping ...")
         for name, source, prefix in (("function", function_dir, ""), ("layer-audio", audio_dir, "python"),
                                      ("layer-native", native_dir, "python")):
