@@ -14,6 +14,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
 
+from . import openai_speech
 from .asr import build_transcriber
 from .auth import Identity, authentication, build_authenticators, identity_of
 from .endpoint import TritonEndpoint
@@ -72,6 +73,7 @@ class App:
             Rule("/v1/voices/<voice_id>", endpoint="voices_delete", methods=["DELETE"]),
             Rule("/v1/presets", endpoint="presets", methods=["GET"]),
             Rule("/v1/auth/wechat", endpoint="auth_wechat", methods=["POST"]),
+            Rule("/v1/audio/speech", endpoint="speech", methods=["POST"]),
             Rule("/openapi.yaml", endpoint="openapi", methods=["GET"]),
         ]
         if getattr(storage, "serves_media", False):
@@ -169,6 +171,9 @@ class App:
         request.environ["app.identity"] = Identity(openid, "wechat")
         token, expires_in = self.tokens.issue(openid, "wechat")
         return json_response({"token": token, "token_type": "Bearer", "expires_in": expires_in})
+
+    def on_speech(self, request: Request) -> Response:
+        return openai_speech.speech(self, request, identity_of(request))
 
     def on_openapi(self, request: Request) -> Response:
         return Response(OPENAPI.read_bytes(), content_type="application/yaml; charset=utf-8")

@@ -97,6 +97,7 @@ class Settings:
     job_visibility_s: float = 120.0  # a job whose worker died becomes visible again after this
     job_max_attempts: int = 4
     job_backoff_s: float = 5.0  # doubled per attempt
+    speech_wait_s: float = 20.0  # /v1/audio/speech waits this long for a queued job before 503 + Retry-After
     worker_threads: int = 2  # in-process job workers (0: jobs are left to a queue-triggered function / drain)
     # scale to zero
     endpoint_controller: str = "static"  # static | ec2 | asg | cvm

@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass
 
 KEY_SCHEMA = 1
-EXTENSIONS = {"mp3": "mp3", "wav": "wav", "pcm": "pcm"}
+EXTENSIONS = {"mp3": "mp3", "wav": "wav", "pcm": "pcm", "opus": "opus", "aac": "aac", "flac": "flac"}
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,14 @@ state holds task records (a cheap lookup in front of storage), single-flight loc
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -38,11 +40,26 @@ from .segments import split_text
 from .single_flight import SingleFlight
 from .text import normalize_text
 from ..voices.store import wav_bytes, wav_samples
-from .voice_identity import VoiceIdentity
+from .voice_identity import VoiceIdentity, pcm_hash
 
 log = logging.getLogger(__name__)
 OUTPUT_RATE = 24000
 JOB_POLL_S = 2
+DEFAULT_VOICE_ID = "default"
+DEFAULT_VOICE_WAV = Path(__file__).resolve().parent.parent / "assets" / "default_voice.wav"
+DEFAULT_VOICE_TRANSCRIPT = "希望你以后能够做的比我还好呦。"
+
+
+@functools.lru_cache(maxsize=1)
+def _default_voice_samples() -> np.ndarray:
+    return wav_samples(DEFAULT_VOICE_WAV.read_bytes())
+
+
+def default_voice() -> "Voice":
+    """The built-in voice every caller may use (`voice_id: "default"`), shipped with the functions."""
+    samples = _default_voice_samples()
+    return Voice(pcm_hash(samples), DEFAULT_VOICE_TRANSCRIPT, _default_voice_samples, DEFAULT_VOICE_ID, samples,
+                 object_key=None)
 
 
 @dataclass
@@ -140,6 +157,8 @@ class TtsPipeline:
                     round(req.speed, 2), req.seed, req.format, voice.voice_hash, preset, long)
 
     def resolve_voice(self, req: TtsInput, owner: str | None, timings: Timings) -> Voice:
+        if req.voice_id == DEFAULT_VOICE_ID:
+            return default_voice()
         if req.voice_id is not None:
             if self.voice_store is None or owner is None:
                 raise NotFound("声音不存在", code="voice_not_found")

@@ -1,0 +1,78 @@
+"""POST /v1/audio/speech, compatible with OpenAI's speech endpoint, so the official OpenAI SDKs work:
+
+    client = OpenAI(base_url="https://<api>/v1", api_key="<API key>")
+    client.audio.speech.create(model="cosyvoice3", voice="default", input="你好", response_format="mp3")
+
+`voice` is one of the caller's voice_ids or a built-in voice (`default`; OpenAI's voice names map to it),
+`instructions` is a preset name or free style text, `speed` 0.5-2.0 (OpenAI allows 0.25-4.0; outside ours
+is refused). The answer is the audio itself, streamed from storage in chunks. Inputs beyond the synchronous
+limit or a sleeping endpoint become a job; the request waits for it up to SPEECH_WAIT_S and otherwise answers
+503 with Retry-After (the SDK retries), by which time the finished audio is in the cache.
+"""
+
+from __future__ import annotations
+
+import time
+
+from werkzeug.wrappers import Response
+
+from .errors import BadRequest, DependencyDown, NotFound
+from .tts.cache_key import object_key
+from .tts.parse import TtsInput, _number, read_body
+from .tts.pipeline import DEFAULT_VOICE_ID, Timings
+
+FIELDS = {"model", "input", "voice", "response_format", "speed", "instructions", "stream_format"}
+FORMATS = ("mp3", "wav", "pcm", "opus", "aac", "flac")
+OPENAI_VOICES = {"alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse"}
+CHUNK = 64 * 1024
+
+
+def parse(request, settings) -> TtsInput:
+    body, _ = read_body(request, max_body_bytes=64 * 1024, max_audio_bytes=0, fields=FIELDS)
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise BadRequest("需要 model（例如 cosyvoice3）", code="model_required")
+    voice = body.get("voice", DEFAULT_VOICE_ID)
+    if not isinstance(voice, str) or not voice:
+        raise BadRequest("voice 必须是字符串", code="invalid_type")
+    if voice in OPENAI_VOICES:
+        voice = DEFAULT_VOICE_ID
+    fmt = body.get("response_format") or "mp3"
+    if fmt not in FORMATS:
+        raise BadRequest(f"response_format 只能是 {', '.join(FORMATS)}", code="invalid_format")
+    if body.get("stream_format") not in (None, "audio"):
+        raise BadRequest("stream_format 只支持 audio", code="invalid_stream_format")
+    return TtsInput(text=body.get("input"), voice_id=voice, instruct=body.get("instructions"),
+                    speed=_number(body.get("speed"), "speed", float, 0.5, 2.0) or 1.0, format=fmt)
+
+
+def speech(app, request, identity) -> Response:
+    timings = Timings()
+    request.environ["app.timings"] = timings.stages
+    req = parse(request, app.settings)
+    status, body = app.tts.synthesize(req, timings, identity, request.environ["app.audit"],
+                                      request.environ.get("app.request_id", ""))
+    deadline = time.monotonic() + app.settings.speech_wait_s
+    while status == 202:
+        if time.monotonic() >= deadline:
+            raise DependencyDown("语音正在合成，请稍后重试", code="synthesis_in_progress",
+                                 retry_after=body.get("retry_after_s", 2))
+        time.sleep(0.2)
+        status, body = app.tts.task(body["task_id"])
+        if body.get("status") == "failed":
+            error = body.get("error") or {}
+            raise DependencyDown(error.get("message", "语音合成失败"), code=error.get("code", "inference_failed"))
+        status = 200 if body.get("status") == "done" else 202
+    key = object_key(body["task_id"], req.format)
+    info = app.storage.head(key)
+    if info is None:
+        raise NotFound("音频不存在", code="media_not_found")
+    data = app.storage.get(key)
+
+    def chunks():
+        for start in range(0, len(data), CHUNK):
+            yield data[start:start + CHUNK]
+
+    return Response(chunks(), content_type=info.content_type, direct_passthrough=True,
+                    headers={"Content-Length": str(len(data)), "X-Audio-Duration": str(body["duration_s"]),
+                             "X-Task-Id": body["task_id"]})
