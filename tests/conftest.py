@@ -38,6 +38,7 @@ def prompt_16k():
 # -- services for the functions tests -----------------------------------------------------------------------
 
 import json  # noqa: E402
+import sys  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
 import socket  # noqa: E402
@@ -181,3 +182,42 @@ def client_for(app, key: str | None = None) -> Client:
             return super().open(*args, **kwargs)
 
     return KeyClient(app)
+
+
+@pytest.fixture(scope="session")
+def dev_stack(tmp_path_factory):
+    """What `make run` starts (`python -m functions.serve`: local Triton + API), on free ports."""
+    import urllib.request
+
+    work = tmp_path_factory.mktemp("devstack")
+    port = free_port()
+    env = dict(os.environ, PORT=str(port), TRITON_HTTP_PORT=str(free_port()), TRITON_GRPC_PORT=str(free_port()),
+               TRITON_METRICS_PORT=str(free_port()), STORAGE_DIR=str(work / "storage"),
+               RATE_LIMIT_PER_MINUTE="0", DAILY_CHAR_QUOTA="0", REDIS_URL="", LOG_LEVEL="WARNING")
+    env.pop("TRITON_URL", None)
+    log = open(work / "serve.log", "wb")
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-m", "functions.serve"], cwd=repo, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/readyz", timeout=2) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError((work / "serve.log").read_text(errors="replace")[-3000:])
+        time.sleep(0.3)
+    yield base
+    import signal
+
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    log.close()

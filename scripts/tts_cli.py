@@ -1,0 +1,161 @@
+#!/usr/bin/env python
+"""Command-line client for operators (standard library only).
+
+    tts_cli.py enroll recording.m4a --name 妈妈 --prompt-text "录音里说的话"
+    tts_cli.py say "你好" --voice v_xxx [--format wav] [--out hello.wav]
+    tts_cli.py say --file article.txt --voice v_xxx --out article.mp3      # long texts: polls the job
+    tts_cli.py batch phrases.txt --voice v_xxx --out-dir audio/             # one phrase per line, progress bar
+
+Server and key: --base-url / TTS_BASE_URL (default http://127.0.0.1:8080, the `make run` stack) and
+--api-key / TTS_API_KEY. Queued jobs are polled with the server's retry_after_s; 429 and 503 answers are
+retried after their Retry-After.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import mimetypes
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, body: dict) -> None:
+        error = body.get("error", {}) if isinstance(body, dict) else {}
+        super().__init__(f"{status} {error.get('code', '')}: {error.get('message', body)}")
+        self.status, self.code = status, error.get("code")
+
+
+class Client:
+    def __init__(self, base_url: str, api_key: str = "", *, max_waits: int = 60, sleep=time.sleep) -> None:
+        self.base, self.api_key, self.max_waits, self._sleep = base_url.rstrip("/"), api_key, max_waits, sleep
+
+    def _request(self, method: str, path: str, data: bytes | None = None, content_type: str | None = None):
+        headers = {"Accept": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        if content_type:
+            headers["Content-Type"] = content_type
+        url = path if path.startswith("http") else self.base + path
+        for _ in range(self.max_waits):
+            req = urllib.request.Request(url, data=data, method=method, headers=headers)
+            try:
+                with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - the operator's server
+                    raw = resp.read()
+                    kind = resp.headers.get("Content-Type", "")
+                    return resp.status, (json.loads(raw) if kind.startswith("application/json") else raw)
+            except urllib.error.HTTPError as exc:
+                body = json.loads(exc.read() or b"{}") if exc.headers.get("Content-Type", "").startswith(
+                    "application/json") else {}
+                if exc.code in (429, 503) and exc.headers.get("Retry-After"):
+                    self._sleep(min(60, int(exc.headers["Retry-After"])))
+                    continue
+                raise ApiError(exc.code, body) from None
+        raise ApiError(429, {"error": {"code": "gave_up", "message": "still limited after retries"}})
+
+    def _multipart(self, fields: dict, file_field: str, path: Path) -> tuple[bytes, str]:
+        boundary = uuid.uuid4().hex
+        parts = []
+        for name, value in fields.items():
+            if value is not None:
+                parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; '
+                     f'filename="{path.name}"\r\nContent-Type: {kind}\r\n\r\n'.encode() + path.read_bytes() + b"\r\n")
+        parts.append(f"--{boundary}--\r\n".encode())
+        return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+    def enroll(self, path: Path, name: str | None = None, prompt_text: str | None = None) -> dict:
+        body, kind = self._multipart({"name": name, "prompt_text": prompt_text}, "audio", path)
+        return self._request("POST", "/v1/voices", body, kind)[1]
+
+    def synthesize(self, text: str, voice: str, fmt: str = "mp3", **options) -> dict:
+        payload = {"text": text, "voice_id": voice, "format": fmt,
+                   **{k: v for k, v in options.items() if v is not None}}
+        status, body = self._request("POST", "/v1/tts", json.dumps(payload, ensure_ascii=False).encode(),
+                                     "application/json")
+        while status == 202 or body.get("status") in ("queued", "running"):
+            self._sleep(body.get("retry_after_s", 2))
+            status, body = self._request("GET", body["poll_url"])
+        if body.get("status") == "failed":
+            raise ApiError(200, {"error": body.get("error", {})})
+        return body
+
+    def download(self, url: str) -> bytes:
+        return self._request("GET", url)[1]
+
+
+def progress(done: int, total: int, failed: int, width: int = 30) -> None:
+    filled = int(width * done / max(1, total))
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}  failed {failed}")
+    sys.stderr.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--base-url", default=os.environ.get("TTS_BASE_URL", "http://127.0.0.1:8080"))
+    ap.add_argument("--api-key", default=os.environ.get("TTS_API_KEY", ""))
+    sub = ap.add_subparsers(dest="command", required=True)
+    enroll = sub.add_parser("enroll", help="enroll a recording as a voice")
+    enroll.add_argument("file", type=Path)
+    enroll.add_argument("--name")
+    enroll.add_argument("--prompt-text")
+    say = sub.add_parser("say", help="synthesize one text (or a text file)")
+    say.add_argument("text", nargs="?")
+    say.add_argument("--file", type=Path)
+    batch = sub.add_parser("batch", help="synthesize every line of a file")
+    batch.add_argument("phrases", type=Path)
+    batch.add_argument("--out-dir", type=Path)
+    for p in (say, batch):
+        p.add_argument("--voice", default="default")
+        p.add_argument("--format", default="mp3", choices=["mp3", "wav", "pcm"])
+        p.add_argument("--instruct")
+        p.add_argument("--speed", type=float)
+    say.add_argument("--out", type=Path, help="save the audio here instead of printing its URL")
+    args = ap.parse_args(argv)
+    client = Client(args.base_url, args.api_key)
+    try:
+        if args.command == "enroll":
+            print(json.dumps(client.enroll(args.file, args.name, args.prompt_text), ensure_ascii=False, indent=2))
+            return 0
+        if args.command == "say":
+            text = args.file.read_text(encoding="utf-8") if args.file else args.text
+            if not text:
+                ap.error("give a text or --file")
+            result = client.synthesize(text, args.voice, args.format, instruct=args.instruct, speed=args.speed)
+            if args.out:
+                args.out.write_bytes(client.download(result["audio_url"]))
+                print(f"{args.out} ({result['duration_s']} s)")
+            else:
+                print(result["audio_url"])
+            return 0
+        phrases = [line.strip() for line in args.phrases.read_text(encoding="utf-8").splitlines() if line.strip()]
+        failed = 0
+        if args.out_dir:
+            args.out_dir.mkdir(parents=True, exist_ok=True)
+        for i, phrase in enumerate(phrases, 1):
+            try:
+                result = client.synthesize(phrase, args.voice, args.format, instruct=args.instruct, speed=args.speed)
+                if args.out_dir:
+                    (args.out_dir / f"{i:04d}.{args.format}").write_bytes(client.download(result["audio_url"]))
+                else:
+                    sys.stdout.write(f"{i}\t{result['audio_url']}\n")
+            except ApiError as exc:
+                failed += 1
+                sys.stderr.write(f"\nline {i}: {exc}\n")
+            progress(i, len(phrases), failed)
+        sys.stderr.write("\n")
+        return 1 if failed else 0
+    except ApiError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
