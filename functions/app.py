@@ -39,6 +39,7 @@ from .voices.store import VoiceStore
 
 log = logging.getLogger(__name__)
 OPENAPI = Path(__file__).with_name("openapi.yaml")
+DEMO = Path(__file__).parent / "assets" / "demo.html"
 
 
 class App:
@@ -76,6 +77,8 @@ class App:
             Rule("/v1/audio/speech", endpoint="speech", methods=["POST"]),
             Rule("/openapi.yaml", endpoint="openapi", methods=["GET"]),
         ]
+        if settings.demo_page:
+            rules.append(Rule("/demo", endpoint="demo", methods=["GET"]))
         if getattr(storage, "serves_media", False):
             rules.append(Rule("/media/<path:key>", endpoint="media", methods=["GET"]))
         self.urls = Map(rules, strict_slashes=False)
@@ -174,6 +177,9 @@ class App:
 
     def on_speech(self, request: Request) -> Response:
         return openai_speech.speech(self, request, identity_of(request))
+
+    def on_demo(self, request: Request) -> Response:
+        return Response(DEMO.read_bytes(), content_type="text/html; charset=utf-8")
 
     def on_openapi(self, request: Request) -> Response:
         return Response(OPENAPI.read_bytes(), content_type="application/yaml; charset=utf-8")

@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides.setdefault("public_base_url", os.environ.get("PUBLIC_BASE_URL") or base)
     # The local developer has no WeChat account: accept unauthenticated requests from loopback only.
     overrides["dev_mode"] = True
+    overrides.setdefault("demo_page", True)
     settings = Settings.from_env(**overrides)
     app = create_app(settings)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the app writes its own access log
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     print(f"\nAPI on {base}  (storage: {settings.storage} {settings.storage_dir if settings.storage == 'local' else ''},"
           f" state: {'redis' if settings.redis_url else 'in-process'})", flush=True)
-    print("try:\n  " + curl_example(base) + "\n", flush=True)
+    print("try:\n  " + curl_example(base) + f"\nor open {base}/demo in a browser\n", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

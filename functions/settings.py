@@ -112,6 +112,7 @@ class Settings:
     warmup_voices: str = ""  # "<owner>:<voice_id>,..." popular voices to pre-render them in
     warmup_wait_s: float = 600.0
     # misc
+    demo_page: bool = False  # serve the H5 demo at /demo (the dev server turns it on)
     log_level: str = "INFO"
     extra: dict = field(default_factory=dict)
 
