@@ -14,7 +14,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
 
-from . import openai_speech
+from . import metrics, openai_speech
 from .asr import build_transcriber
 from .auth import Identity, authentication, build_authenticators, identity_of
 from .endpoint import TritonEndpoint
@@ -77,6 +77,8 @@ class App:
             Rule("/v1/audio/speech", endpoint="speech", methods=["POST"]),
             Rule("/openapi.yaml", endpoint="openapi", methods=["GET"]),
         ]
+        if settings.metrics:
+            rules.append(Rule("/metrics", endpoint="metrics", methods=["GET"]))
         if settings.demo_page:
             rules.append(Rule("/demo", endpoint="demo", methods=["GET"]))
         if getattr(storage, "serves_media", False):
@@ -177,6 +179,10 @@ class App:
 
     def on_speech(self, request: Request) -> Response:
         return openai_speech.speech(self, request, identity_of(request))
+
+    def on_metrics(self, request: Request) -> Response:
+        body, content_type = metrics.exposition()
+        return Response(body, content_type=content_type)
 
     def on_demo(self, request: Request) -> Response:
         return Response(DEMO.read_bytes(), content_type="text/html; charset=utf-8")

@@ -11,6 +11,7 @@ from typing import Callable
 
 from werkzeug.wrappers import Request, Response
 
+from . import metrics
 from .errors import ApiError, DependencyDown, InternalError
 from .state import StateUnavailable
 from .storage import StorageUnavailable
@@ -80,6 +81,7 @@ def audit_log(request: Request, next: Handler) -> Response:
     if error is not None and error.detail:
         entry["detail"] = error.detail[:300]
     log.info(json.dumps(entry, ensure_ascii=False))
+    metrics.observe(entry)
     response.headers["Server-Timing"] = ", ".join(
         [f"{name};dur={ms}" for name, ms in entry["stages"].items()] + [f"total;dur={entry['ms']}"])
     return response

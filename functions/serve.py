@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     # The local developer has no WeChat account: accept unauthenticated requests from loopback only.
     overrides["dev_mode"] = True
     overrides.setdefault("demo_page", True)
+    overrides.setdefault("metrics", True)
     settings = Settings.from_env(**overrides)
     app = create_app(settings)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the app writes its own access log

@@ -113,6 +113,7 @@ class Settings:
     warmup_wait_s: float = 600.0
     # misc
     demo_page: bool = False  # serve the H5 demo at /demo (the dev server turns it on)
+    metrics: bool = False  # Prometheus /metrics (long-running deployments; keep it off the public gateway)
     log_level: str = "INFO"
     extra: dict = field(default_factory=dict)
 

@@ -16,7 +16,7 @@ from ..errors import ApiError
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PATHS = ("/healthz", "/readyz", "/v1/auth/wechat", "/openapi.yaml", "/demo")
+PUBLIC_PATHS = ("/healthz", "/readyz", "/v1/auth/wechat", "/openapi.yaml", "/demo", "/metrics")
 
 
 class Unauthorized(ApiError):
