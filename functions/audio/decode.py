@@ -172,6 +172,8 @@ def _decode_container(data: bytes, container_name: str, limits: DecodeLimits) ->
             raise _err("unsupported_media", "文件中没有音频", UnsupportedMedia)
         stream = streams[0]
         ctx = stream.codec_context
+        if ctx is None:  # found by fuzzing: a stream whose codec FFmpeg cannot identify
+            raise _err("unsupported_codec", f"无法识别的音频编码（{container_name}）", UnsupportedMedia)
         if ctx.name not in codecs:
             raise _err("unsupported_codec", f"不支持的音频编码（{container_name} 中的 {ctx.name}）", UnsupportedMedia)
         rate = int(ctx.sample_rate or 0)
@@ -206,7 +208,8 @@ def _decode_container(data: bytes, container_name: str, limits: DecodeLimits) ->
                     chunks.append(arr)
         for out in resampler.resample(None):
             chunks.append(out.to_ndarray().reshape(-1))
-    except (av.FFmpegError, ValueError, MemoryError):
+    except (av.FFmpegError, ValueError, MemoryError, AttributeError, TypeError, IndexError, OverflowError):
+        # FFmpeg and PyAV on a hostile file fail in many ways: each is a corrupt file, never a crash
         raise _err("audio_corrupt", "音频文件已损坏或格式与内容不符") from None
     finally:
         container.close()
