@@ -103,7 +103,8 @@ class App:
             request.environ["app.route"] = rule.rule
         except HTTPException as exc:
             if exc.code == 405:
-                raise MethodNotAllowed() from None
+                allowed = sorted(set(getattr(exc, "valid_methods", None) or []) | {"OPTIONS"})
+                raise MethodNotAllowed(headers={"Allow": ", ".join(allowed)}) from None
             raise NotFound("接口不存在", code="route_not_found") from None
         return getattr(self, f"on_{endpoint}")(request, **args)
 
@@ -169,8 +170,8 @@ class App:
 
     def on_auth_wechat(self, request: Request) -> Response:
         if self.wechat_login is None or self.tokens is None:
-            raise ApiError("未配置微信登录（WECHAT_APPID、WECHAT_SECRET、JWT_KEYS）", code="wechat_login_not_configured",
-                           status=501)
+            raise ApiError("此部署未开启微信登录（WECHAT_APPID、WECHAT_SECRET、JWT_KEYS）",
+                           code="wechat_login_not_configured", status=404)
         fields, _ = read_body(request, max_body_bytes=4096, max_audio_bytes=0, fields={"code"})
         openid = self.wechat_login.openid(fields.get("code"))
         request.environ["app.identity"] = Identity(openid, "wechat")

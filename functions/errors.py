@@ -13,8 +13,9 @@ class ApiError(Exception):
     message = "请求无效"
 
     def __init__(self, message: str | None = None, *, code: str | None = None, status: int | None = None,
-                 retry_after: int | None = None, detail: str | None = None) -> None:
+                 retry_after: int | None = None, detail: str | None = None, headers: dict | None = None) -> None:
         super().__init__(message or self.message)
+        self.headers = headers or {}
         self.message = message or self.message
         self.code = code or self.code
         self.status = status or self.status

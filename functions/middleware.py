@@ -29,8 +29,10 @@ def json_response(body: dict, status: int = 200, headers: dict | None = None) ->
 
 
 def error_response(error: ApiError, request_id: str) -> Response:
-    headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
-    return json_response(error.body(request_id), error.status, headers)
+    headers = dict(getattr(error, "headers", {}) or {})
+    if error.retry_after:
+        headers["Retry-After"] = str(error.retry_after)
+    return json_response(error.body(request_id), error.status, headers or None)
 
 
 def request_id(request: Request, next: Handler) -> Response:

@@ -62,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         overrides = {"triton_url": triton.grpc_url, "triton_protocol": "grpc", "engine": engine}
     base = f"http://{args.host}:{args.port}"
     overrides.setdefault("public_base_url", os.environ.get("PUBLIC_BASE_URL") or base)
-    # The local developer has no WeChat account: accept unauthenticated requests from loopback only.
-    overrides["dev_mode"] = True
+    # The local developer has no WeChat account: accept unauthenticated requests from loopback only
+    # (AUTH_REQUIRED=true turns that off, e.g. to fuzz the stack as the public would see it).
+    overrides["dev_mode"] = os.environ.get("AUTH_REQUIRED", "").lower() not in ("1", "true", "yes")
     overrides.setdefault("demo_page", True)
     overrides.setdefault("metrics", True)
     settings = Settings.from_env(**overrides)

@@ -184,16 +184,15 @@ def client_for(app, key: str | None = None) -> Client:
     return KeyClient(app)
 
 
-@pytest.fixture(scope="session")
-def dev_stack(tmp_path_factory):
-    """What `make run` starts (`python -m functions.serve`: local Triton + API), on free ports."""
+def start_stack(work: Path, **extra_env):
+    """Start what `make run` starts (`python -m functions.serve`: local Triton + API) on free ports; a generator
+    yielding the base URL, then stopping the stack."""
     import urllib.request
 
-    work = tmp_path_factory.mktemp("devstack")
     port = free_port()
     env = dict(os.environ, PORT=str(port), TRITON_HTTP_PORT=str(free_port()), TRITON_GRPC_PORT=str(free_port()),
                TRITON_METRICS_PORT=str(free_port()), STORAGE_DIR=str(work / "storage"),
-               RATE_LIMIT_PER_MINUTE="0", DAILY_CHAR_QUOTA="0", REDIS_URL="", LOG_LEVEL="WARNING")
+               RATE_LIMIT_PER_MINUTE="0", DAILY_CHAR_QUOTA="0", REDIS_URL="", LOG_LEVEL="WARNING", **extra_env)
     env.pop("TRITON_URL", None)
     log = open(work / "serve.log", "wb")
     repo = Path(__file__).resolve().parents[1]
@@ -221,3 +220,16 @@ def dev_stack(tmp_path_factory):
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
     log.close()
+
+
+@pytest.fixture(scope="session")
+def dev_stack(tmp_path_factory):
+    """The `make run` stack as a local developer uses it (development mode)."""
+    yield from start_stack(tmp_path_factory.mktemp("devstack"))
+
+
+@pytest.fixture(scope="session")
+def authed_stack(tmp_path_factory):
+    """The same stack requiring credentials, as the public internet would meet it: (base URL, API key)."""
+    yield from ((base, ALICE_KEY) for base in start_stack(tmp_path_factory.mktemp("authed"), AUTH_REQUIRED="true",
+                                                          API_KEYS=TEST_API_KEYS))

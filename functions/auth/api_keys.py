@@ -33,8 +33,11 @@ class ApiKeyAuth:
         return cls(entries)
 
     def __call__(self, request) -> Identity | None:
-        auth = request.headers.get("Authorization", "")
-        key = auth[7:].strip() if auth[:7].lower() == "bearer " else request.headers.get("X-Api-Key", "")
+        auth = request.headers.get("Authorization")
+        if auth is not None:  # an Authorization header decides alone: a bad one is not rescued by X-Api-Key
+            key = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+        else:
+            key = request.headers.get("X-Api-Key", "")
         if not key or len(key) > 256:
             return None
         given = hashlib.sha256(key.encode("utf-8")).digest()
