@@ -191,9 +191,8 @@ def build_queue(settings, redis_client=None):
                                      endpoint_url=settings.sqs_endpoint_url or None),
                         settings.sqs_queue_url, int(settings.job_visibility_s))
     if settings.redis_url:
-        import redis
+        from ..state.redis_client import connect
 
-        client = redis_client or redis.Redis.from_url(settings.redis_url, socket_connect_timeout=0.5,
-                                                      socket_timeout=5.0)
+        client = redis_client or connect(settings.redis_url, socket_timeout=5.0)
         return RedisStreamQueue(client, visibility_s=settings.job_visibility_s)
     return MemoryQueue(visibility_s=settings.job_visibility_s)

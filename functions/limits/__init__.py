@@ -35,9 +35,9 @@ def build_limiter(settings, redis_client=None):
     from .memory import MemoryLimiter
 
     if redis_client is None and settings.redis_url:
-        import redis
+        from ..state.redis_client import connect
 
-        redis_client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=0.5, socket_timeout=1.0)
+        redis_client = connect(settings.redis_url)
     if redis_client is None:
         return MemoryLimiter(settings)
     from ..state.redis_state import ResilientState

@@ -29,10 +29,9 @@ class RedisState:
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "cvr:") -> "RedisState":
-        import redis
+        from .redis_client import connect
 
-        client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=1.0, health_check_interval=15)
-        return cls(client, prefix)
+        return cls(connect(url), prefix)
 
     def k(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)

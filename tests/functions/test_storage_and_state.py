@@ -92,9 +92,9 @@ def test_inference_over_http_protocol(make_app, triton):
 
 
 def redis_state(url, prefix, mode="degrade"):
-    import redis
+    from functions.state.redis_client import connect
 
-    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=1.0)
+    client = connect(url)
     return ResilientState(RedisState(client, prefix), MemoryState(), mode=mode)
 
 
