@@ -1,0 +1,207 @@
+#!/usr/bin/env python
+"""Load test: a realistic mix against the app under gunicorn, with the server's memory watched over time.
+
+Mix per request: 70% cache hits (a set of popular phrases), 20% misses (new texts), 10% enrollments and
+task polls. Reports throughput, latency percentiles per kind, error counts, and the server's resident memory
+(gunicorn master and workers) sampled every 2 s, with its slope after warm-up; writes a PNG of latency and
+memory over time. `--duration 600` is the 10-minute soak whose memory must stay flat.
+
+The load runs in a separate process with a thread per connection (requests), not locust: at the rates a
+2-core machine serves, plain threads generate enough load, add no dependency, and keep the measurement code
+in the same few lines as the benchmarks'.
+
+    python scripts/load_test.py [--duration 60] [--concurrency 4] [--workers 2] [--out artifacts/load_test.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import multiprocessing
+import os
+import random
+import secrets
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_relay import Gunicorn  # noqa: E402
+from inference.serve import TritonServer, free_port  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+POPULAR = [f"常用的第{i}句话，欢迎使用语音合成。" for i in range(20)]
+
+
+def generate_load(base: str, key: str, duration: float, concurrency: int, prompt_b64: str) -> list[tuple]:
+    """Runs in its own process: (t, kind, status, seconds) per request."""
+    import requests
+
+    results: list[tuple] = []
+    lock = threading.Lock()
+    stop_at = time.monotonic() + duration
+    wav = base64.b64decode(prompt_b64)
+
+    def worker(seed: int) -> None:
+        rng = random.Random(seed)
+        session = requests.Session()
+        session.headers["X-Api-Key"] = key
+        tasks: list[str] = []
+        n = 0
+        while time.monotonic() < stop_at:
+            roll, n = rng.random(), n + 1
+            t0 = time.monotonic()
+            try:
+                if roll < 0.7:
+                    kind = "hit"
+                    r = session.post(f"{base}/v1/tts", json={"text": rng.choice(POPULAR), "prompt_audio_base64":
+                                                             prompt_b64}, timeout=60)
+                elif roll < 0.9:
+                    kind = "miss"
+                    r = session.post(f"{base}/v1/tts", json={"text": f"新的句子{seed}-{n}-{rng.random():.6f}。",
+                                                             "prompt_audio_base64": prompt_b64}, timeout=60)
+                    if r.ok:
+                        tasks.append(r.json()["task_id"])
+                elif roll < 0.95 or not tasks:
+                    kind = "enroll"
+                    r = session.post(f"{base}/v1/voices", files={"audio": ("r.wav", wav)}, timeout=60)
+                    if r.status_code == 201:  # keep the voice count bounded
+                        session.delete(f"{base}/v1/voices/{r.json()['voice_id']}", timeout=60)
+                else:
+                    kind = "poll"
+                    r = session.get(f"{base}/v1/tts/{rng.choice(tasks)}", timeout=60)
+                status = r.status_code
+            except requests.RequestException:
+                status = 0
+            with lock:
+                results.append((t0, kind, status, time.monotonic() - t0))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def rss_mb(pgid: int) -> float:
+    """Resident memory of every process in the group (gunicorn master and workers)."""
+    total = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.getpgid(int(pid)) != pgid:
+                continue
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except (OSError, ProcessLookupError, ValueError):
+            continue
+    return total / 1024
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--duration", type=float, default=60)
+    ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--out", default="artifacts/load_test.png")
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="load-"))
+    key = secrets.token_urlsafe(24)
+    triton = TritonServer(http_port=free_port(), grpc_port=free_port(), metrics_port=free_port(), engine="espeak",
+                          log_path=work / "triton.log")
+    app = None
+    memory: list[tuple[float, float]] = []
+    try:
+        print("starting Triton and gunicorn ...", flush=True)
+        triton.start()
+        triton.wait_ready()
+        port = free_port()
+        env = dict(os.environ, TRITON_URL=triton.grpc_url, ENGINE="espeak", STORAGE_DIR=str(work / "storage"),
+                   PUBLIC_BASE_URL=f"http://127.0.0.1:{port}", LOG_LEVEL="WARNING", REDIS_URL="",
+                   API_KEYS=f"load:{hashlib.sha256(key.encode()).hexdigest()}", RATE_LIMIT_PER_MINUTE="0",
+                   DAILY_CHAR_QUOTA="0", MAX_VOICES_PER_OWNER="1000")
+        app = Gunicorn(port, env, work / "gunicorn.log").start()
+        app.wait_ready()
+        prompt_b64 = base64.b64encode((REPO / "examples" / "prompt_zh.wav").read_bytes()).decode()
+        pgid = os.getpgid(app.process.pid)
+        print(f"load: {args.concurrency} connections for {args.duration:.0f}s (70% hits, 20% misses, "
+              f"10% enrollments and polls)", flush=True)
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            future = pool.submit(generate_load, app.base_url, key, args.duration, args.concurrency, prompt_b64)
+            started = time.monotonic()
+            next_note = started + 10
+            while not future.done():
+                memory.append((time.monotonic() - started, rss_mb(pgid)))
+                if time.monotonic() >= next_note:
+                    print(f"  {time.monotonic() - started:4.0f}s  server RSS {memory[-1][1]:.0f} MB", flush=True)
+                    next_note += 10
+                time.sleep(2)
+            results = future.result()
+    finally:
+        if app is not None:
+            app.stop()
+        triton.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    t0 = min(r[0] for r in results)
+    span = max(r[0] + r[3] for r in results) - t0
+    print(f"\n{len(results)} requests in {span:.0f}s: {len(results) / span:.1f} req/s")
+    for kind in ("hit", "miss", "enroll", "poll"):
+        lat = [r[3] * 1000 for r in results if r[1] == kind]
+        if lat:
+            p50, p95, p99 = np.percentile(lat, [50, 95, 99])
+            print(f"  {kind:>6}: {len(lat):6d}  p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  p99 {p99:7.1f} ms")
+    all_lat = [r[3] * 1000 for r in results]
+    errors: dict[int, int] = {}
+    for r in results:
+        if r[2] == 0 or r[2] >= 500:
+            errors[r[2]] = errors.get(r[2], 0) + 1
+    print(f"  all: p99 {np.percentile(all_lat, 99):.1f} ms; server errors and failed connections: "
+          f"{errors or 'none'}; 4xx: {sum(1 for r in results if 400 <= r[2] < 500)}")
+    steady = [(t, m) for t, m in memory if t >= 0.5 * args.duration]  # bounded caches fill in the first half
+    slope = float(np.polyfit([t for t, _ in steady], [m for _, m in steady], 1)[0] * 60) if len(steady) > 3 else 0.0
+    print(f"  server RSS: start {memory[0][1]:.0f} MB, end {memory[-1][1]:.0f} MB, slope after warm-up "
+          f"{slope:+.2f} MB/min -> {'flat' if abs(slope) < 2 else 'GROWING'}")
+    plot(results, memory, t0, Path(args.out))
+    return 0 if not errors else 1
+
+
+def plot(results, memory, t0: float, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 7))
+    for kind in ("hit", "miss", "enroll", "poll"):
+        lat = np.sort([r[3] * 1000 for r in results if r[1] == kind])
+        if lat.size:
+            ax1.plot(lat, np.linspace(0, 1, lat.size), label=kind)
+    ax1.set_xscale("log")
+    ax1.set_xlabel("latency (ms)")
+    ax1.set_ylabel("fraction of requests")
+    ax1.set_title("Latency by request kind")
+    ax1.legend()
+    ax2.plot([t for t, _ in memory], [m for _, m in memory])
+    ax2.set_xlabel("seconds")
+    ax2.set_ylabel("server RSS (MB)")
+    ax2.set_title("gunicorn master + workers, resident memory")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    print(f"plot: {out}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
