@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test bench clean
+.PHONY: run test bench fuzz clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ bench: $(STAMP)
 	$(PY) scripts/bench_inference.py
 	$(PY) scripts/bench_relay.py
 	$(PY) scripts/bench_enroll.py
+
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=5000 SCHEMATHESIS_EXAMPLES=200 $(PY) -m pytest tests/functions/test_decode_fuzz.py \
+	    tests/functions/test_api_schema_fuzz.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
