@@ -31,6 +31,26 @@ MODEL_REPOSITORY = Path(__file__).resolve().parent / "model_repository"
 MODEL_NAME = "cosyvoice3"
 
 
+def stop_process_group(proc: subprocess.Popen | None, grace: float = 10.0) -> None:
+    """SIGTERM a process started with start_new_session=True, SIGKILL it after `grace`, then SIGKILL whatever
+    is left in its group (Triton's backend stubs, gunicorn's workers outlive a killed parent)."""
+    if proc is None:
+        return
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        except ProcessLookupError:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -161,22 +181,7 @@ class TritonServer:
         raise TimeoutError(f"Triton not ready after {timeout:.0f}s")
 
     def stop(self, grace: float = 10.0) -> None:
-        proc = self.process
-        if proc is not None and proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            except ProcessLookupError:
-                pass
-        if proc is not None:
-            # Stubs outlive a killed server; their group is the server's pid.
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        stop_process_group(self.process, grace)
         self.process = None
         if self._workdir is not None:
             self._workdir.cleanup()

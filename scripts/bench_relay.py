@@ -36,7 +36,6 @@ import multiprocessing
 import os
 import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -51,7 +50,7 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from inference.serve import TritonServer, free_port  # noqa: E402
+from inference.serve import TritonServer, free_port, stop_process_group  # noqa: E402
 
 SENTENCE = "今天天气很好。"
 PROMPT_WAV = REPO_ROOT / "examples" / "prompt_zh.wav"
@@ -214,22 +213,7 @@ class Gunicorn:
         raise TimeoutError(f"the app did not answer /readyz 200 within {timeout:.0f}s")
 
     def stop(self, grace: float = 10.0) -> None:
-        proc = self.process
-        if proc is None:
-            return
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)  # the arbiter stops its workers gracefully
-                proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            except ProcessLookupError:
-                pass
-        try:  # workers that outlived the arbiter are in its group
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        stop_process_group(self.process, grace)  # SIGTERM: the arbiter stops its workers gracefully
         self.process = None
 
 

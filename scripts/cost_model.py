@@ -132,7 +132,7 @@ def simulate(name: str, trace: list[Request], settings: Settings, args, *, alway
 
     def tick(now: float) -> None:
         """Scheduled handlers that fire between the previous request and `now` (minute resolution)."""
-        nonlocal state, last_inference
+        nonlocal state
         for minute in range(int(tick.last // 60) + 1, int(now // 60) + 1):
             t = minute * 60.0
             if state == STARTING and t >= ready_at:

@@ -17,20 +17,10 @@ class TencentSentenceAsr:
     @classmethod
     def from_settings(cls, settings) -> "TencentSentenceAsr":
         from tencentcloud.asr.v20190614 import asr_client
-        from tencentcloud.common import credential
-        from tencentcloud.common.profile.client_profile import ClientProfile
-        from tencentcloud.common.profile.http_profile import HttpProfile
 
-        http = HttpProfile(reqTimeout=10)
-        if settings.tencent_asr_endpoint:
-            scheme, _, host = settings.tencent_asr_endpoint.partition("://")
-            http.endpoint = host or scheme
-            if host:
-                http.scheme = scheme
-        else:
-            http.endpoint = "asr.tencentcloudapi.com"
-        cred = credential.Credential(settings.tencent_secret_id, settings.tencent_secret_key)
-        return cls(asr_client.AsrClient(cred, settings.tencent_region, ClientProfile(httpProfile=http)))
+        from ..tencent import tencent_client
+
+        return cls(tencent_client(asr_client.AsrClient, "asr", settings, settings.tencent_asr_endpoint))
 
     def transcribe(self, wav_16k: bytes) -> str | None:
         from tencentcloud.asr.v20190614 import models

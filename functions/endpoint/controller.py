@@ -170,19 +170,11 @@ def build_controller(settings, endpoint) -> EndpointController:
             return Ec2Controller(boto3.client("ec2", **kwargs), settings.endpoint_instance_id, endpoint)
         return AsgController(boto3.client("autoscaling", **kwargs), settings.endpoint_asg_name, endpoint)
     if kind == "cvm":
-        from tencentcloud.common import credential
-        from tencentcloud.common.profile.client_profile import ClientProfile
-        from tencentcloud.common.profile.http_profile import HttpProfile
         from tencentcloud.cvm.v20170312 import cvm_client
 
-        http = HttpProfile(reqTimeout=10)
-        if settings.tencent_cvm_endpoint:
-            scheme, _, host = settings.tencent_cvm_endpoint.partition("://")
-            http.endpoint, http.scheme = (host, scheme) if host else (scheme, "https")
-        else:
-            http.endpoint = "cvm.tencentcloudapi.com"
-        cred = credential.Credential(settings.tencent_secret_id, settings.tencent_secret_key)
-        client = cvm_client.CvmClient(cred, settings.tencent_region, ClientProfile(httpProfile=http))
+        from ..tencent import tencent_client
+
+        client = tencent_client(cvm_client.CvmClient, "cvm", settings, settings.tencent_cvm_endpoint)
         return CvmController(client, settings.endpoint_instance_id, endpoint)
     raise ValueError(f"unknown ENDPOINT_CONTROLLER {kind!r} (static, ec2, asg, cvm)")
 

@@ -18,19 +18,11 @@ class TencentTextModeration:
 
     @classmethod
     def from_settings(cls, settings) -> "TencentTextModeration":
-        from tencentcloud.common import credential
-        from tencentcloud.common.profile.client_profile import ClientProfile
-        from tencentcloud.common.profile.http_profile import HttpProfile
         from tencentcloud.tms.v20201229 import tms_client
 
-        http = HttpProfile(reqTimeout=5)
-        if settings.tencent_tms_endpoint:
-            scheme, _, host = settings.tencent_tms_endpoint.partition("://")
-            http.endpoint, http.scheme = (host, scheme) if host else (scheme, "https")
-        else:
-            http.endpoint = "tms.tencentcloudapi.com"
-        cred = credential.Credential(settings.tencent_secret_id, settings.tencent_secret_key)
-        return cls(tms_client.TmsClient(cred, settings.tencent_region, ClientProfile(httpProfile=http)))
+        from ..tencent import tencent_client
+
+        return cls(tencent_client(tms_client.TmsClient, "tms", settings, settings.tencent_tms_endpoint, timeout_s=5))
 
     def check(self, item: Subject) -> Verdict:
         from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException

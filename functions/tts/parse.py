@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..audio.decode import FORMAT_ALIASES
 from ..errors import BadRequest, PayloadTooLarge, UnsupportedMedia
 
 MODES = ("zero_shot", "cross_lingual", "instruct")

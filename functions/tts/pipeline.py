@@ -27,7 +27,7 @@ from ..audio.decode import DecodeLimits, PromptAudio, decode_prompt
 from ..audio.encode import encode
 from ..endpoint.triton import (InferenceFailed, InferenceRejected, InferenceTimeout, InferenceUnavailable,
                                SynthesisInput)
-from ..errors import ApiError, BadRequest, DependencyDown, InternalError, NotFound, UpstreamTimeout
+from ..errors import BadRequest, DependencyDown, InternalError, NotFound, UpstreamTimeout
 from ..limits import Busy, raise_for
 from ..moderation import Subject
 from ..state import StateUnavailable

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import boto3
-import pytest
 import redis
 
 from functions.endpoint import TritonEndpoint

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from functions.tts.segments import PARAGRAPH_PAUSE_S, SENTENCE_PAUSE_S, split_text
+from functions.tts.segments import PARAGRAPH_PAUSE_S, split_text
 
 from ..audio_samples import recorder_files
 from ..conftest import client_for, triton_inference_count

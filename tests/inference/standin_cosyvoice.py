@@ -9,7 +9,6 @@ per text segment when stream=False, `prompt_wav` accepted only as a path to a >=
 
 from __future__ import annotations
 
-import os
 import re
 import wave
 from types import SimpleNamespace
