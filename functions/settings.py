@@ -100,12 +100,15 @@ class Settings:
     speech_wait_s: float = 20.0  # /v1/audio/speech waits this long for a queued job before 503 + Retry-After
     worker_threads: int = 2  # in-process job workers (0: jobs are left to a queue-triggered function / drain)
     # scale to zero
-    endpoint_controller: str = "static"  # static | ec2 | asg | cvm
+    endpoint_controller: str = "static"  # static | ec2 | asg | cvm | k8s
     endpoint_instance_id: str = ""
     endpoint_asg_name: str = ""
     aws_region: str = ""
     aws_endpoint_url: str = ""  # tests: moto server
     tencent_cvm_endpoint: str = ""
+    k8s_namespace: str = "default"
+    k8s_deployment: str = "cosyvoice-triton"
+    k8s_api_url: str = ""  # empty: in-cluster service account
     idle_stop_s: int = 600  # scale-down after this long without inference and with no queued work
     keep_warm_windows: str = ""  # "HH:MM-HH:MM,..." UTC: peak windows in which scale-down never stops
     warmup_phrases: str = ""  # phrases to pre-render, separated by "|"

@@ -3,6 +3,7 @@ and stop it. Chosen by ENDPOINT_CONTROLLER:
 
 - `static` (default): always on (the local Triton, or an endpoint someone else manages);
 - `ec2`: an AWS EC2 instance (start/stop), `asg`: an Auto Scaling group's desired capacity (0/1), via boto3;
+- `k8s`: a Kubernetes Deployment's replica count (0/1) via the kubernetes client;
 - `cvm`: a Tencent Cloud CVM instance (StartInstances / StopInstances with StoppedMode=STOP_CHARGING where the
   instance allows it, so a stopped GPU costs nothing), via tencentcloud-sdk-python.
 
@@ -158,6 +159,36 @@ class CvmController(_WithReadiness):
             self.cvm.StopInstances(request)
 
 
+class KubernetesController(_WithReadiness):
+    """A Deployment's replica count (0 or 1) through the Kubernetes API, for KEDA/Knative-style clusters where
+    the GPU node pool scales with the pods."""
+
+    name = "k8s"
+
+    def __init__(self, apps_api, namespace: str, deployment: str, endpoint) -> None:
+        super().__init__(endpoint)
+        self.apps, self.namespace, self.deployment = apps_api, namespace, deployment
+
+    def machine_state(self) -> str:
+        d = self.apps.read_namespaced_deployment(self.deployment, self.namespace)
+        wanted, current = d.spec.replicas or 0, d.status.replicas or 0
+        if wanted == 0:
+            return "stopping" if current else "stopped"
+        return "running" if (d.status.ready_replicas or 0) >= 1 else "pending"
+
+    def _scale(self, replicas: int) -> None:
+        log.info("scaling deployment %s/%s to %d", self.namespace, self.deployment, replicas)
+        self.apps.patch_namespaced_deployment_scale(self.deployment, self.namespace, {"spec": {"replicas": replicas}})
+
+    def start(self) -> None:
+        if self.apps.read_namespaced_deployment_scale(self.deployment, self.namespace).spec.replicas == 0:
+            self._scale(1)
+
+    def stop(self) -> None:
+        if (self.apps.read_namespaced_deployment_scale(self.deployment, self.namespace).spec.replicas or 0) > 0:
+            self._scale(0)
+
+
 def build_controller(settings, endpoint) -> EndpointController:
     kind = settings.endpoint_controller
     if kind == "static":
@@ -176,7 +207,17 @@ def build_controller(settings, endpoint) -> EndpointController:
 
         client = tencent_client(cvm_client.CvmClient, "cvm", settings, settings.tencent_cvm_endpoint)
         return CvmController(client, settings.endpoint_instance_id, endpoint)
-    raise ValueError(f"unknown ENDPOINT_CONTROLLER {kind!r} (static, ec2, asg, cvm)")
+    if kind == "k8s":
+        from kubernetes import client, config
+
+        if settings.k8s_api_url:  # tests, or an API server reached without in-cluster credentials
+            configuration = client.Configuration(host=settings.k8s_api_url)
+        else:
+            config.load_incluster_config()
+            configuration = client.Configuration.get_default_copy()
+        apps = client.AppsV1Api(client.ApiClient(configuration))
+        return KubernetesController(apps, settings.k8s_namespace, settings.k8s_deployment, endpoint)
+    raise ValueError(f"unknown ENDPOINT_CONTROLLER {kind!r} (static, ec2, asg, cvm, k8s)")
 
 
 def wait_until_ready(controller, *, timeout_s: float, poll_s: float = 5.0, sleep=time.sleep,

@@ -286,3 +286,26 @@ def test_schedules_render_for_both_clouds():
     assert matches("*/5 * * * *", datetime(2026, 11, 24, 10, 15)) and not matches("*/5 * * * *",
                                                                                  datetime(2026, 11, 24, 10, 16))
     assert matches("40 11 * * *", datetime(2026, 11, 24, 11, 40))
+
+
+def test_kubernetes_controller_scales_the_deployment(triton):
+    from ..fakes.kubernetes_api import FakeKubernetes
+
+    fake = FakeKubernetes("tts", "cosyvoice-triton", replicas=0)
+    try:
+        settings = Settings.from_env({}, endpoint_controller="k8s", k8s_namespace="tts",
+                                     k8s_deployment="cosyvoice-triton", k8s_api_url=fake.url)
+        controller = build_controller(settings, TritonEndpoint(triton.grpc_url))
+        assert controller.state() == ASLEEP
+        controller.start()
+        assert fake.patches == [{"spec": {"replicas": 1}}]
+        assert controller.state() == "starting"  # scaled, pods not ready yet
+        assert controller.state() == READY
+        controller.start()  # already up: no second patch
+        assert len(fake.patches) == 1
+        controller.stop()
+        assert fake.patches[-1] == {"spec": {"replicas": 0}}
+        assert controller.state() == "draining"
+        assert controller.state() == ASLEEP
+    finally:
+        fake.close()
