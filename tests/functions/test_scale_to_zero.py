@@ -309,3 +309,26 @@ def test_kubernetes_controller_scales_the_deployment(triton):
         assert controller.state() == ASLEEP
     finally:
         fake.close()
+
+
+def test_asg_controller_sets_the_desired_capacity(s3_server, triton):
+    ec2 = boto3.client("ec2", endpoint_url=s3_server, region_name="us-east-1")
+    asg = boto3.client("autoscaling", endpoint_url=s3_server, region_name="us-east-1")
+    name = f"gpu-{free_port()}"
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData={"ImageId": image,
+                                                                            "InstanceType": "g4dn.xlarge"})
+    asg.create_auto_scaling_group(AutoScalingGroupName=name, LaunchTemplate={"LaunchTemplateName": name},
+                                  MinSize=0, MaxSize=1, DesiredCapacity=0, AvailabilityZones=["us-east-1a"])
+    settings = Settings.from_env({}, endpoint_controller="asg", endpoint_asg_name=name, aws_endpoint_url=s3_server,
+                                 aws_region="us-east-1")
+    controller = build_controller(settings, TritonEndpoint(triton.grpc_url))
+    assert controller.state() == ASLEEP
+    controller.start()
+    group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
+    assert group["DesiredCapacity"] == 1
+    assert controller.state() == READY  # an InService instance and a model that answers
+    controller.stop()
+    assert asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0][
+        "DesiredCapacity"] == 0
+    assert controller.state() in ("draining", ASLEEP)
