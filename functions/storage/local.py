@@ -85,6 +85,15 @@ class LocalStore:
                 p.unlink()
             except FileNotFoundError:
                 pass
+        # Empty directories are removed too: left behind, every later listing of the prefix walks them
+        # (found by the load test: enrollment slowed down as deleted voices piled up).
+        parent = self.path(key).parent
+        while parent != self.root and parent.is_relative_to(self.root):
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
 
     def list_keys(self, prefix: str, limit: int = 1000) -> list[str]:
         base = self.path(prefix.rstrip("/"))

@@ -87,7 +87,7 @@ def test_owner_isolation_and_deletion(app, tmp_path):
     assert objects  # wav and metadata exist
     assert alice.delete(f"/v1/voices/{voice_id}").status_code == 204
     assert alice.get(f"/v1/voices/{voice_id}").status_code == 404
-    assert not [p for p in (tmp_path / "storage" / "voices").rglob("*") if p.is_file()]
+    assert not list((tmp_path / "storage" / "voices").rglob("*"))  # no files, no empty directories left
     assert alice.get("/v1/voices/not-a-voice").status_code == 404
     assert client_for(app, "wrong-key").get("/v1/voices").status_code == 401
 
