@@ -192,6 +192,9 @@ class App:
         return Response(OPENAPI.read_bytes(), content_type="application/yaml; charset=utf-8")
 
     def on_media(self, request: Request, key: str) -> Response:
+        if not key.startswith("tts/"):
+            # only synthesized audio is public by URL; enrolled recordings and uploaded prompts never are
+            raise NotFound("文件不存在", code="media_not_found")
         try:
             path = self.storage.path(key)
             info = self.storage.head(key)

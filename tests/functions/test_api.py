@@ -113,6 +113,10 @@ def test_media_serves_ranges(client):
     assert part.status_code == 206 and part.data == full.data[10:110]
     assert part.headers["Content-Range"] == f"bytes 10-109/{len(full.data)}"
     assert client.get("/media/../../etc/passwd").status_code == 404
+    voice = client.post("/v1/voices", data={"audio": (io.BytesIO(recorder_files()["wav_16k_mono"][0]), "a.wav")},
+                        content_type="multipart/form-data").json
+    stored = [k for k in client.application.storage.list_keys("voices/") if voice["voice_id"] in k]
+    assert stored and all(client.get(f"/media/{k}").status_code == 404 for k in stored)  # recordings stay private
     assert client.get("/media/tts/xx/nothing.mp3").status_code == 404
 
 
