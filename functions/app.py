@@ -149,6 +149,7 @@ class App:
         timings = Timings()
         request.environ["app.timings"] = timings.stages
         identity = identity_of(request)
+        self.tts.charge(identity, 0)  # enrollment decodes, runs VAD and may pay for ASR: same request window
         fields, audio = read_body(request, max_body_bytes=self.settings.max_body_bytes,
                                   max_audio_bytes=self.settings.max_prompt_bytes, fields=VOICE_FIELDS,
                                   b64_field="audio_base64", format_field="format")

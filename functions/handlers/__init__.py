@@ -8,13 +8,18 @@ The app is built once per process, on the first event (cold start), and reused.
 
 from __future__ import annotations
 
+import threading
+
 _app = None
+_lock = threading.Lock()
 
 
 def shared_app():
     global _app
     if _app is None:
-        from ..app import create_app
+        with _lock:  # threaded servers: concurrent first requests must not build two apps (and two workers)
+            if _app is None:
+                from ..app import create_app
 
-        _app = create_app()
+                _app = create_app()
     return _app

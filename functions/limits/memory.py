@@ -31,7 +31,7 @@ class MemoryLimiter:
         self._lock = threading.Lock()
         self._windows: dict[str, tuple[int, int]] = {}
         self._chars: dict[str, tuple[str, int]] = {}
-        self._inflight: set[str] = set()
+        self._inflight: dict[str, float] = {}  # token -> expiry: a lease lost in a Redis flap lapses
 
     def charge(self, subject: str, chars: int) -> Charge:
         now = self._clock()
@@ -51,16 +51,19 @@ class MemoryLimiter:
             return Charge(True)
 
     def acquire_slot(self, ttl_s: float) -> str | None:
+        now = self._clock()
         with self._lock:
+            for token in [t for t, expiry in self._inflight.items() if expiry <= now]:
+                del self._inflight[token]
             if self.max_inflight and len(self._inflight) >= self.max_inflight:
                 return None
             token = uuid.uuid4().hex
-            self._inflight.add(token)
+            self._inflight[token] = now + ttl_s
             return token
 
     def release_slot(self, token: str) -> None:
         with self._lock:
-            self._inflight.discard(token)
+            self._inflight.pop(token, None)
 
     def ping(self) -> None:
         return None

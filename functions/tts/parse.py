@@ -46,7 +46,7 @@ def _number(value, field: str, kind=float, lo=None, hi=None):
         raise BadRequest(f"{field} 必须是数字", code="invalid_type")
     try:
         number = kind(value) if isinstance(value, (int, float)) else kind(str(value).strip())
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise BadRequest(f"{field} 必须是{'整数' if kind is int else '数字'}", code="invalid_type") from None
     if kind is float and not math.isfinite(number):
         raise BadRequest(f"{field} 必须是有限的数字", code="invalid_type")
@@ -78,6 +78,11 @@ def _b64(value, max_bytes: int, field: str = "prompt_audio_base64") -> bytes | N
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         raise BadRequest(f"{field} 不是有效的 base64", code="invalid_base64") from None
+
+
+def _refuse_constant(name: str):
+    """JSON's NaN / Infinity / -Infinity (which Python's parser accepts) are not numbers any field takes."""
+    raise ValueError(f"non-finite number {name}")
 
 
 def build_input(fields: dict, audio: bytes | None, max_prompt_bytes: int) -> TtsInput:
@@ -114,7 +119,7 @@ def read_body(request, *, max_body_bytes: int, max_audio_bytes: int, fields: set
     try:
         if mimetype == "application/json" or (not mimetype and request.content_length):
             try:
-                body = json.loads(request.get_data(cache=False) or b"null")
+                body = json.loads(request.get_data(cache=False) or b"null", parse_constant=_refuse_constant)
             except (ValueError, UnicodeDecodeError):
                 raise BadRequest("请求体不是有效的 JSON", code="invalid_json") from None
             if not isinstance(body, dict):

@@ -256,6 +256,9 @@ class TtsPipeline:
                 audit["text"] = text
         with timings.stage("moderate"):
             self.moderate(text, instruct, identity, remote=False)
+        if self.settings.limit_cache_hits:
+            with timings.stage("limit"):  # before decoding: a limited caller must not cost CPU either
+                self.charge(identity, chars)
         with timings.stage("voice"):
             voice = self.resolve_voice(req, identity.owner if identity else None, timings)
             plan = self.plan(req, voice, text, instruct, preset, prompt_text, long)
@@ -263,7 +266,7 @@ class TtsPipeline:
         with timings.stage("cache"):
             hit = self.lookup(key, plan.format)
         audit["cache_hit"] = hit is not None
-        if hit is None or self.settings.limit_cache_hits:
+        if hit is None and not self.settings.limit_cache_hits:
             with timings.stage("limit"):
                 self.charge(identity, chars)
         if hit is not None:
@@ -361,8 +364,12 @@ class TtsPipeline:
             job = {"id": key, "plan": asdict(plan), "voice": self.persist_voice(voice)}
             record = {"status": "queued", "format": plan.format, "mode": plan.mode,
                       "progress": {"done": 0, "total": total}, "heartbeat": self._clock()}
+            try:  # the job first: a record must never say "queued" for a job no queue holds
+                self.queue.enqueue(job)
+            except Exception as exc:  # noqa: BLE001 - Redis or SQS errors of any kind
+                raise DependencyDown("任务队列暂时不可用，请稍后重试", code="queue_unavailable",
+                                     retry_after=self.settings.retry_after_s, detail=str(exc)) from exc
             self._state(self.state.put_task, key, record, self.settings.task_ttl_s)
-            self.queue.enqueue(job)
             if self.controller is not None and self.controller.name != "static":
                 try:
                     self.controller.start()

@@ -158,6 +158,7 @@ BAD_TEXT = [
     ({"text": "她[hao干净", "prompt_audio_base64": "WAV"}, "invalid_markup"), ({"text": "hi"}, "prompt_audio_required"),
     ({"text": "hi", "prompt_audio_base64": "***"}, "invalid_base64"), ({"text": "hi", "seed": -1}, "invalid_seed"),
     ({"text": "hi", "voice_id": "v_nope"}, "voice_not_found"),
+    ({"text": "hi", "seed": float("inf")}, "invalid_json"), ({"text": "hi", "speed": 10 ** 400}, "invalid_type"),
 ]
 
 

@@ -115,3 +115,24 @@ def test_a_full_gpu_turns_misses_into_jobs(make_app):
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert post(client, "没有空闲的合成槽位。").json["cached"]
+
+
+def test_enrollment_counts_against_the_rate_limit(make_app):
+    import io
+
+    app = make_app(rate_limit_per_minute=1, daily_char_quota=0, dev_mode=False)
+    alice = client_for(app, ALICE_KEY)
+    enroll = lambda: alice.post("/v1/voices", data={"audio": (io.BytesIO(recorder_files()["wav_16k_mono"][0]),  # noqa
+                                                              "a.wav")}, content_type="multipart/form-data")
+    assert enroll().status_code == 201
+    limited = enroll()
+    assert limited.status_code == 429 and limited.headers["Retry-After"]
+
+
+def test_in_process_slot_leases_lapse():
+    now = [1000.0]
+    limiter = MemoryLimiter(Settings.from_env({}, max_inflight_misses=1), clock=lambda: now[0])
+    assert limiter.acquire_slot(30) is not None
+    assert limiter.acquire_slot(30) is None
+    now[0] += 31  # the holder never released it (its Redis flapped back mid-request)
+    assert limiter.acquire_slot(30) is not None

@@ -332,3 +332,16 @@ def test_asg_controller_sets_the_desired_capacity(s3_server, triton):
     assert asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0][
         "DesiredCapacity"] == 0
     assert controller.state() in ("draining", ASLEEP)
+
+
+def test_a_queue_outage_is_a_503_and_leaves_no_phantom_job(make_app):
+    class BrokenQueue(MemoryQueue):
+        def enqueue(self, job, delay_s=0, attempt=1):
+            raise ConnectionError("queue down")
+
+    app = make_app(worker_threads=0, queue=BrokenQueue(), controller=_Asleep())
+    client = client_for(app)
+    r = post(client, "队列故障时的请求。")
+    assert r.status_code == 503 and r.json["error"]["code"] == "queue_unavailable" and r.headers["Retry-After"]
+    records = [record for _, record in app.state._tasks.values()]
+    assert not [r for r in records if r.get("status") in ("queued", "running")]  # no record without its job
