@@ -133,31 +133,33 @@ def test_redis_killed_and_restarted(make_app, tmp_path):
         return proc
 
     proc = start()
-    from functions.state.redis_client import connect
+    try:
+        from functions.state.redis_client import connect
 
-    client = connect(f"redis://127.0.0.1:{port}/0", socket_timeout=0.5)
-    for mode in ("degrade", "fail"):
-        app = make_app(state=ResilientState(RedisState(client, f"{mode}:"), MemoryState(), mode=mode,
-                                            recheck_s=0.5))
-        with Load(app) as load:
-            time.sleep(0.8)
-            killed = time.monotonic()
-            proc.kill()
-            proc.wait()
-            time.sleep(3.0)
-            proc = start()
-            restarted = time.monotonic()
-            recovery = wait_for(lambda: client_for(app).get("/readyz").status_code == 200, timeout=30)
-            time.sleep(1.0)
-        during = [r for r in load.since(killed + 0.5) if r[0] < restarted]
-        if mode == "degrade":
-            assert during and all(r[1] == 200 for r in during)  # kept serving on per-process state
-        else:
-            assert_outage_answers(during, "state_unavailable")
-        assert load.results[-1][1] == 200
-        assert_storage_consistent(app)
-        print(f"\nRedis ({mode}): restart-to-ready {recovery:.1f}s; {len(during)} requests during the outage")
-    proc.kill()
+        client = connect(f"redis://127.0.0.1:{port}/0", socket_timeout=0.5)
+        for mode in ("degrade", "fail"):
+            app = make_app(state=ResilientState(RedisState(client, f"{mode}:"), MemoryState(), mode=mode,
+                                                recheck_s=0.5))
+            with Load(app) as load:
+                time.sleep(0.8)
+                killed = time.monotonic()
+                proc.kill()
+                proc.wait()
+                time.sleep(3.0)
+                proc = start()
+                restarted = time.monotonic()
+                recovery = wait_for(lambda: client_for(app).get("/readyz").status_code == 200, timeout=30)
+                time.sleep(1.0)
+            during = [r for r in load.since(killed + 0.5) if r[0] < restarted]
+            if mode == "degrade":
+                assert during and all(r[1] == 200 for r in during)  # kept serving on per-process state
+            else:
+                assert_outage_answers(during, "state_unavailable")
+            assert load.results[-1][1] == 200
+            assert_storage_consistent(app)
+            print(f"\nRedis ({mode}): restart-to-ready {recovery:.1f}s; {len(during)} requests during the outage")
+    finally:
+        proc.kill()  # a failed assertion must not leave the server running
 
 
 def _pings(port: int) -> bool:
