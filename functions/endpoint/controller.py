@@ -24,6 +24,7 @@ ASLEEP, STARTING, READY, DRAINING = "asleep", "starting", "ready", "draining"
 
 class EndpointController(Protocol):
     name: str
+    scales_to_zero: bool  # False: always on; a down endpoint is an outage, not a reason to wait or wake it
 
     def state(self) -> str: ...
 
@@ -34,6 +35,8 @@ class EndpointController(Protocol):
 
 class _WithReadiness:
     """Combines a machine state (running, pending, stopping, stopped) with the model's readiness."""
+
+    scales_to_zero = True
 
     def __init__(self, endpoint) -> None:
         self.endpoint = endpoint
@@ -52,6 +55,7 @@ class StaticController:
     """Always on: nothing to start or stop. Reports starting while Triton itself is not ready."""
 
     name = "static"
+    scales_to_zero = False
 
     def __init__(self, endpoint) -> None:
         self.endpoint = endpoint

@@ -42,7 +42,7 @@ def scale_down(app, *, clock=time.time) -> dict:
     now = clock()
     idle = idle_seconds(app, now)
     keep_warm = in_windows(app.settings.keep_warm_windows, datetime.fromtimestamp(now, timezone.utc))
-    stop = app.controller.name != "static" and should_scale_down(state, queued, idle, app.settings.idle_stop_s,
+    stop = app.controller.scales_to_zero and should_scale_down(state, queued, idle, app.settings.idle_stop_s,
                                                                  keep_warm)
     if stop:
         app.controller.stop()
@@ -92,7 +92,7 @@ def drain(app, *, budget_s: float) -> dict:
     queued = app.queue.depth()
     if queued == 0:
         return {"queued": 0, "handled": 0}
-    if app.controller.name != "static" and app.controller.state() != READY:
+    if app.controller.scales_to_zero and app.controller.state() != READY:
         app.controller.start()
         return {"queued": queued, "handled": 0, "starting": True}
     handled = app.worker.run_until_empty(budget_s)

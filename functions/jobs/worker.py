@@ -36,7 +36,7 @@ class Worker:
     def handle(self, delivery) -> str:
         job = delivery.job
         try:
-            if self.controller.name != "static" and self.controller.state() != READY:
+            if self.controller.scales_to_zero and self.controller.state() != READY:
                 self.controller.start()
                 self.queue.retry(delivery, self.not_ready_delay_s, count_attempt=False)  # waiting is not failing
                 return "waiting"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..errors import BadRequest, PayloadTooLarge, UnsupportedMedia
+from ..errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMedia
 
 MODES = ("zero_shot", "cross_lingual", "instruct")
 OUTPUT_FORMATS = ("mp3", "wav", "pcm")
@@ -89,6 +89,8 @@ def build_input(fields: dict, audio: bytes | None, max_prompt_bytes: int) -> Tts
     voice_id = fields.get("voice_id")
     if voice_id is not None and not isinstance(voice_id, str):
         raise BadRequest("voice_id 必须是字符串", code="invalid_type")
+    if voice_id and len(voice_id) > 80:  # no voice id is this long; keep it out of logs and lookups
+        raise NotFound("声音不存在", code="voice_not_found")
     prompt_format = fields.get("prompt_format")
     if prompt_format is not None and not isinstance(prompt_format, str):
         raise BadRequest("prompt_format 必须是字符串", code="invalid_type")
@@ -120,7 +122,7 @@ def read_body(request, *, max_body_bytes: int, max_audio_bytes: int, fields: set
         if mimetype == "application/json" or (not mimetype and request.content_length):
             try:
                 body = json.loads(request.get_data(cache=False) or b"null", parse_constant=_refuse_constant)
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
                 raise BadRequest("请求体不是有效的 JSON", code="invalid_json") from None
             if not isinstance(body, dict):
                 raise BadRequest("请求体必须是 JSON 对象", code="invalid_json")

@@ -55,11 +55,15 @@ def _default_voice_samples() -> np.ndarray:
     return wav_samples(DEFAULT_VOICE_WAV.read_bytes())
 
 
+@functools.lru_cache(maxsize=1)
+def _default_voice_hash() -> str:
+    return pcm_hash(_default_voice_samples())
+
+
 def default_voice() -> "Voice":
     """The built-in voice every caller may use (`voice_id: "default"`), shipped with the functions."""
-    samples = _default_voice_samples()
-    return Voice(pcm_hash(samples), DEFAULT_VOICE_TRANSCRIPT, _default_voice_samples, DEFAULT_VOICE_ID, samples,
-                 object_key=None)
+    return Voice(_default_voice_hash(), DEFAULT_VOICE_TRANSCRIPT, _default_voice_samples, DEFAULT_VOICE_ID,
+                 _default_voice_samples(), object_key=None)
 
 
 @dataclass
@@ -126,12 +130,14 @@ class TtsPipeline:
         self._clock = clock
 
     # -- stages -------------------------------------------------------------------------------------------
-    def validate(self, req: TtsInput) -> tuple[str, str, str | None, str, bool]:
-        """(text, instruct text, preset id, prompt text, long): normalized and checked."""
+    def validate(self, req: TtsInput) -> tuple[str, int, str, str | None, str, bool]:
+        """(text, its length without markup, instruct text, preset id, prompt text, long): normalized and
+        checked."""
         s = self.settings
         text = normalize_text(req.text, field="text", max_chars=s.max_long_text_chars, markup=True,
                               keep_newlines=True)
-        long = len(check_markup(text)) > s.max_text_chars
+        chars = len(check_markup(text))
+        long = chars > s.max_text_chars
         if long and self.queue is None:
             raise BadRequest(f"text 过长：上限 {s.max_text_chars} 字", code="text_too_long")
         if not long:
@@ -143,7 +149,7 @@ class TtsPipeline:
             raise BadRequest("需要声音：提供 voice_id，或上传 audio 文件 / prompt_audio_base64", code="prompt_audio_required")
         if req.voice_id is not None and req.prompt_audio is not None:
             raise BadRequest("voice_id 与提示音频只能二选一", code="duplicate_audio")
-        return text, instruct, preset, prompt_text, long
+        return text, chars, instruct, preset, prompt_text, long
 
     def plan(self, req: TtsInput, voice: Voice, text: str, instruct: str, preset: str | None, prompt_text: str,
              long: bool) -> Plan:
@@ -249,8 +255,7 @@ class TtsPipeline:
         """(HTTP status, body): 200 with the audio, or 202 with a job to poll for long texts."""
         audit = {} if audit is None else audit
         with timings.stage("validate"):
-            text, instruct, preset, prompt_text, long = self.validate(req)
-            chars = len(check_markup(text))
+            text, chars, instruct, preset, prompt_text, long = self.validate(req)
             audit.update(text_sha256=hashlib.sha256(text.encode()).hexdigest(), text_len=chars, voice_id=req.voice_id)
             if self.settings.audit_text:
                 audit["text"] = text
@@ -288,7 +293,7 @@ class TtsPipeline:
     def endpoint_cold(self) -> bool:
         """True when a scale-to-zero endpoint is not ready: misses become jobs and the endpoint is woken.
         (A static endpoint that is down is an outage, answered 503, not a reason to queue.)"""
-        if self.controller is None or self.controller.name == "static" or self.queue is None:
+        if self.controller is None or not self.controller.scales_to_zero or self.queue is None:
             return False
         checked_at, cold = self._cold_checked
         if time.monotonic() - checked_at > 2.0:
@@ -370,7 +375,7 @@ class TtsPipeline:
                 raise DependencyDown("任务队列暂时不可用，请稍后重试", code="queue_unavailable",
                                      retry_after=self.settings.retry_after_s, detail=str(exc)) from exc
             self._state(self.state.put_task, key, record, self.settings.task_ttl_s)
-            if self.controller is not None and self.controller.name != "static":
+            if self.controller is not None and self.controller.scales_to_zero:
                 try:
                     self.controller.start()
                 except Exception as exc:  # noqa: BLE001 - the scheduled drain starts it otherwise

@@ -49,7 +49,7 @@ class VoiceService:
         fmt = fields.get("format")
         if fmt is not None and not isinstance(fmt, str):
             raise BadRequest("format 必须是字符串", code="invalid_type")
-        if len(self.store.list(owner)) >= s.max_voices_per_owner:
+        if self.store.count(owner) >= s.max_voices_per_owner:
             raise TooManyVoices()
         with timings.stage("decode"):
             decoded = decode_prompt(audio, fmt, pcm_rate=_number(fields.get("sample_rate"), "sample_rate", int,

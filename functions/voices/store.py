@@ -94,6 +94,10 @@ class VoiceStore:
                     continue  # deleted meanwhile
         return sorted(voices, key=lambda v: v.get("created_at", ""), reverse=True)
 
+    def count(self, owner: str) -> int:
+        """How many voices the owner has (one listing, no reads)."""
+        return sum(key.endswith("/meta.json") for key in self.storage.list_keys(f"voices/{owner}/"))
+
     def delete(self, owner: str, voice_id: str) -> None:
         self.get(owner, voice_id)  # 404 unless it is the caller's
         base = self.prefix(owner, voice_id)

@@ -198,6 +198,13 @@ def test_body_limits(make_app):
     assert r.status_code == 413
 
 
+def test_hostile_json_shapes(client):
+    deep = "[" * 100_000 + "]" * 100_000
+    assert client.post("/v1/tts", data=deep, content_type="application/json").json["error"]["code"] == "invalid_json"
+    r = post_json(client, {"text": "hi", "voice_id": "v_" + "x" * 100_000})
+    assert r.status_code == 404 and r.json["error"]["code"] == "voice_not_found"
+
+
 def test_content_type_routes_and_methods(client):
     assert client.post("/v1/tts", data="text=hi", content_type="text/plain").status_code == 415
     assert client.post("/v1/tts", data="{bad json", content_type="application/json").json["error"]["code"] == \

@@ -87,6 +87,7 @@ def test_identical_queued_requests_share_one_job(make_app, triton):
 
 class _Asleep:
     name = "test-asleep"
+    scales_to_zero = True
     started = 0
 
     def state(self):
