@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Enrollment time for a 10 s recording: decode, VAD trim, normalize, fingerprint and store (no ASR).
+"""Enrollment time for a 10 s recording: decode, VAD trim, normalize, hash and store (no ASR).
 
 Runs the real VoiceService against local storage and in-process state; prints p50/p95 per stage and in total
 (target: total p50 <= 150 ms), for aac, m4a, mp3 and wav inputs, and writes a PNG of the stage breakdown.

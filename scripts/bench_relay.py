@@ -12,7 +12,7 @@ Starts a real Triton (espeak engine) and the app under gunicorn (2 sync workers)
    Server-Timing `total` minus `infer` (everything but inference); `infer` is also compared with the same
    synthesis done by the engine in-process (the cost of Triton + gRPC). Target: overhead <= 50 ms.
 3. Prompt processing in-process: decode a 10 s ADTS AAC 44.1 kHz clip (`decode_prompt`) and compute its voice
-   hash (`VoiceIdentity.voice_hash`). Target: p50 <= 30 ms.
+   hash (`pcm_hash`). Target: p50 <= 30 ms.
 
 Writes a PNG with the latency distributions (cache hit vs bare endpoint) and the miss-path stage breakdown.
 
@@ -329,8 +329,7 @@ def prompt_phase(engine, base_text: str) -> dict:
     import soxr
 
     from functions.audio.decode import decode_prompt
-    from functions.state.memory import MemoryState
-    from functions.tts.voice_identity import VoiceIdentity
+    from functions.tts.voice_identity import pcm_hash
     from inference.engines import build_request
 
     speech = engine.synthesize(build_request(text=base_text))
@@ -356,7 +355,7 @@ def prompt_phase(engine, base_text: str) -> dict:
         t0 = time.perf_counter()
         prompt = decode_prompt(data, "aac")
         t1 = time.perf_counter()
-        VoiceIdentity(MemoryState()).voice_hash(prompt.samples)
+        pcm_hash(prompt.samples)
         t2 = time.perf_counter()
         decodes.append((t1 - t0) * 1000)
         hashes.append((t2 - t1) * 1000)

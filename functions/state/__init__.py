@@ -1,4 +1,4 @@
-"""Shared state: task records, single-flight locks and the voice-fingerprint index.
+"""Shared state: task records, single-flight locks and small aliases (upload digest -> voice hash).
 
 In-process by default; Redis when REDIS_URL is set. Object storage stays the source of truth: losing the
 state loses no audio, only speed (cache lookups fall back to storage, single-flight to one process).

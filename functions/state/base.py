@@ -21,10 +21,6 @@ class State(Protocol):
 
     def is_locked(self, name: str) -> bool: ...
 
-    def fingerprints(self, bucket: str) -> list[tuple[str, bytes]]: ...
-
-    def add_fingerprint(self, bucket: str, voice_hash: str, fingerprint: bytes, cap: int, ttl_s: int) -> None: ...
-
     def get_alias(self, name: str) -> str | None:
         """A small remembered value (e.g. upload digest -> voice hash)."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections import OrderedDict, deque
+from collections import OrderedDict
 
 
 class MemoryState:
@@ -13,7 +13,6 @@ class MemoryState:
         self._lock = threading.Lock()
         self._tasks: OrderedDict[str, tuple[float, dict]] = OrderedDict()
         self._locks: dict[str, tuple[str, float]] = {}
-        self._fps: dict[str, deque] = {}
         self._max_tasks = max_tasks
         self._clock = clock
 
@@ -53,14 +52,6 @@ class MemoryState:
         with self._lock:
             held = self._locks.get(name)
             return held is not None and held[1] > self._clock()
-
-    def fingerprints(self, bucket: str) -> list[tuple[str, bytes]]:
-        with self._lock:
-            return list(self._fps.get(bucket, ()))
-
-    def add_fingerprint(self, bucket: str, voice_hash: str, fingerprint: bytes, cap: int, ttl_s: int) -> None:
-        with self._lock:
-            self._fps.setdefault(bucket, deque(maxlen=cap)).appendleft((voice_hash, fingerprint))
 
     def get_alias(self, name: str) -> str | None:
         record = self.get_task(f"alias:{name}")

@@ -54,17 +54,6 @@ class RedisState:
     def is_locked(self, name: str) -> bool:
         return bool(self.r.exists(self.k("lock", name)))
 
-    def fingerprints(self, bucket: str) -> list[tuple[str, bytes]]:
-        return [(raw[:64].decode(), raw[64:]) for raw in self.r.lrange(self.k("fp", bucket), 0, -1)]
-
-    def add_fingerprint(self, bucket: str, voice_hash: str, fingerprint: bytes, cap: int, ttl_s: int) -> None:
-        key = self.k("fp", bucket)
-        pipe = self.r.pipeline()
-        pipe.lpush(key, voice_hash.encode() + fingerprint)
-        pipe.ltrim(key, 0, cap - 1)
-        pipe.expire(key, ttl_s)
-        pipe.execute()
-
     def get_alias(self, name: str) -> str | None:
         raw = self.r.get(self.k("alias", name))
         return None if raw is None else raw.decode()

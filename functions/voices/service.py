@@ -11,7 +11,7 @@ from ..errors import ApiError, BadRequest
 from ..moderation import Subject
 from ..tts.parse import _number
 from ..tts.text import normalize_text
-from ..tts.voice_identity import VoiceIdentity
+from ..tts.voice_identity import pcm_hash
 from .prepare import prepare
 from .store import VoiceStore, new_voice_id, wav_bytes
 
@@ -33,7 +33,6 @@ class TooManyVoices(ApiError):
 class VoiceService:
     def __init__(self, settings, store: VoiceStore, state, transcriber=None, moderation=None) -> None:
         self.settings, self.store, self.transcriber, self.moderation = settings, store, transcriber, moderation
-        self.identity = VoiceIdentity(state)
         self.limits = DecodeLimits(max_bytes=settings.max_prompt_bytes, min_seconds=settings.min_prompt_s,
                                    max_seconds=settings.max_prompt_s, min_rate=settings.min_prompt_rate,
                                    timeout_s=settings.decode_timeout_s)
@@ -59,7 +58,7 @@ class VoiceService:
         with timings.stage("vad"):
             voice = prepare(decoded.samples, min_speech_s=s.min_speech_s)
         with timings.stage("hash"):
-            voice_hash = self.identity.voice_hash(voice.samples)
+            voice_hash = pcm_hash(voice.samples)
         source = "caller" if prompt_text else None
         if not prompt_text and self.transcriber is not None:
             with timings.stage("asr"):

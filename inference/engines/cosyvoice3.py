@@ -95,6 +95,7 @@ class CosyVoice3Engine:
         self.sample_rate = int(self.model.sample_rate)
         self.speaker_cache_size = speaker_cache_size
         self._speakers: OrderedDict[str, None] = OrderedDict()
+        self._key_audio: OrderedDict[str, str] = OrderedDict()
         self._seed = seed_everything
         self._lock = threading.Lock()
         self.stats = {"speaker_hits": 0, "speaker_misses": 0, "speaker_evictions": 0}
@@ -104,9 +105,25 @@ class CosyVoice3Engine:
 
     # -- speaker-feature cache --------------------------------------------------------------------------
     @staticmethod
-    def speaker_id(voice_key: str, mode: str, prompt_text: str) -> str:
-        digest = hashlib.sha256(f"{mode}\0{prompt_text}".encode()).hexdigest()[:16]
+    def speaker_id(voice_key: str, audio_digest: str, mode: str, prompt_text: str) -> str:
+        """The cache entry of one speaker: bound to the audio its features came from, not only to the key a
+        caller names, so a wrong or colliding key can never select another speaker's features."""
+        digest = hashlib.sha256(f"{audio_digest}\0{mode}\0{prompt_text}".encode()).hexdigest()
         return f"{voice_key}:{digest}"
+
+    def _audio_digest(self, voice_key: str, reference_wav: np.ndarray | None) -> str:
+        """sha256 of the audio sent with the key (remembered for later keyed requests without audio)."""
+        if reference_wav is None:
+            digest = self._key_audio.get(voice_key)
+            if digest is None:
+                raise InvalidRequest("voice_key is not cached on this instance; send reference_wav with it")
+            return digest
+        digest = hashlib.sha256(np.ascontiguousarray(reference_wav, dtype="<f4").tobytes()).hexdigest()
+        self._key_audio[voice_key] = digest
+        self._key_audio.move_to_end(voice_key)
+        while len(self._key_audio) > 4 * self.speaker_cache_size:
+            self._key_audio.popitem(last=False)
+        return digest
 
     def _cached_speaker(self, spk_id: str) -> bool:
         if spk_id in self._speakers:
@@ -147,7 +164,8 @@ class CosyVoice3Engine:
                 write_prompt_wav(request.reference_wav, wav_path)
             spk_id = ""
             if request.voice_key:
-                spk_id = self.speaker_id(request.voice_key, request.mode, prompt_text)
+                audio = self._audio_digest(request.voice_key, request.reference_wav)
+                spk_id = self.speaker_id(request.voice_key, audio, request.mode, prompt_text)
                 if not self._cached_speaker(spk_id):
                     if not wav_path:
                         raise InvalidRequest("voice_key is not cached on this instance; send reference_wav with it")

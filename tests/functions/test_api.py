@@ -60,17 +60,6 @@ def test_repeat_is_a_cache_hit_without_inference(client, triton):
     assert "decode;" not in again.headers["Server-Timing"]  # the same upload is not decoded twice
 
 
-def test_same_voice_as_aac_and_wav_is_one_cache_entry(client, triton):
-    files = recorder_files()
-    wav = post_multipart(client, files["wav_16k_mono"][0], text=TEXT + "二")
-    before = triton_inference_count(triton)
-    aac = post_multipart(client, files["aac_adts_44k"][0], text=TEXT + "二")
-    m4a = post_multipart(client, files["m4a_48k_stereo"][0], text=TEXT + "二")
-    assert aac.json["task_id"] == wav.json["task_id"] == m4a.json["task_id"]
-    assert aac.json["cached"] and m4a.json["cached"]
-    assert triton_inference_count(triton) == before
-
-
 def test_json_with_base64_prompt_and_output_formats(client):
     audio = recorder_files()["mp3_16k"][0]
     body = {"text": TEXT, "prompt_audio_base64": base64.b64encode(audio).decode(), "prompt_format": "mp3"}

@@ -101,6 +101,21 @@ def test_cached_features_are_per_mode_and_prompt(prompt_16k):
     assert model.calls[-1][0] == "instruct2"
 
 
+def test_a_voice_key_never_selects_features_of_other_audio(prompt_16k):
+    """Two callers sending the same voice_key with different recordings (a relay bug, a hash collision, a
+    hostile client of the endpoint): each is spoken with the features of the audio it sent."""
+    engine, model = make_engine()
+    other = (prompt_16k[::-1] * 0.5).astype(np.float32)
+    engine.synthesize(req("你好。", reference_wav=prompt_16k, reference_text=TRANSCRIPT, voice_key="shared"))
+    engine.synthesize(req("你好。", reference_wav=other, reference_text=TRANSCRIPT, voice_key="shared"))
+    assert model.feature_extractions == 2 and len(model.frontend.spk2info) == 2
+    first_spk, second_spk = model.calls[-2][4], model.calls[-1][4]
+    assert first_spk != second_spk
+    # a keyed request without audio uses the audio last sent with that key
+    engine.synthesize(req("再见。", reference_text=TRANSCRIPT, voice_key="shared"))
+    assert model.calls[-1][4] == second_spk and model.feature_extractions == 2
+
+
 def test_unknown_voice_key_without_audio_is_a_client_error():
     engine, _ = make_engine()
     with pytest.raises(InvalidRequest, match="voice_key"):
