@@ -31,6 +31,7 @@ from .settings import Settings
 from .state import build_state
 from .storage import build_storage
 from .tts import presets
+from .tts.cache_key import is_media_key
 from .tts.parse import parse_tts_request, read_body
 from .tts.pipeline import Timings, TtsPipeline
 from .voices.service import FIELDS as VOICE_FIELDS
@@ -193,14 +194,12 @@ class App:
         return Response(OPENAPI.read_bytes(), content_type="application/yaml; charset=utf-8")
 
     def on_media(self, request: Request, key: str) -> Response:
-        if not key.startswith("tts/"):
-            # only synthesized audio is public by URL; enrolled recordings and uploaded prompts never are
+        # Only synthesized audio is public by URL, under exactly the names the service gives it: never
+        # enrolled recordings, uploaded prompts, secrets or metadata sidecars, and no absurd names reach disk.
+        if not is_media_key(key):
             raise NotFound("文件不存在", code="media_not_found")
-        try:
-            path = self.storage.path(key)
-            info = self.storage.head(key)
-        except ValueError:
-            info = None
+        path = self.storage.path(key)
+        info = self.storage.head(key)
         if info is None:
             raise NotFound("文件不存在", code="media_not_found")
         # conditional=True gives ETag, Last-Modified and HTTP Range (206), which iOS playback requires.

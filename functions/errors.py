@@ -62,3 +62,19 @@ class UpstreamTimeout(ApiError):
 
 class InternalError(ApiError):
     status, code, message = 500, "internal_error", "服务内部错误"
+
+
+_HTTP_CODES = {
+    400: ("bad_request", "请求无效"),
+    412: ("precondition_failed", "请求条件不满足"),
+    413: ("payload_too_large", "请求体过大"),
+    416: ("range_not_satisfiable", "请求的字节范围无效"),
+}
+
+
+def from_http_exception(exc) -> ApiError:
+    """A werkzeug HTTPException as an ApiError with its status and headers (Content-Range on a 416)."""
+    status = int(exc.code or 500)
+    code, message = _HTTP_CODES.get(status, ("http_error", "请求无法处理"))
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    return ApiError(message, code=code, status=status, headers=headers, detail=exc.__class__.__name__)

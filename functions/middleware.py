@@ -9,10 +9,11 @@ import time
 import uuid
 from typing import Callable
 
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from . import metrics
-from .errors import ApiError, DependencyDown, InternalError
+from .errors import ApiError, DependencyDown, InternalError, from_http_exception
 from .state import StateUnavailable
 from .storage import StorageUnavailable
 
@@ -53,6 +54,8 @@ def errors(request: Request, next: Handler) -> Response:
             raise DependencyDown("存储服务暂时不可用，请稍后重试", code="storage_unavailable", detail=str(exc)) from exc
         except StateUnavailable as exc:
             raise DependencyDown("状态服务暂时不可用，请稍后重试", code="state_unavailable", detail=str(exc)) from exc
+        except HTTPException as exc:  # werkzeug's own (416 from a Range request, 413, ...): same JSON format
+            raise from_http_exception(exc) from exc
     except ApiError as exc:
         request.environ["app.error"] = exc
         return error_response(exc, request.environ.get("app.request_id", ""))

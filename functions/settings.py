@@ -54,6 +54,7 @@ class Settings:
     retry_after_s: int = 5
     mp3_bitrate: int = 64000
     # identity
+    task_id_secret: str = ""  # HMAC key of task ids and cached objects; empty: created once in the store
     api_keys: str = ""  # "name:<sha256 hex>,..." (python -m functions.auth.api_keys NAME)
     dev_mode: bool = False  # loopback without credentials; only the local dev server sets it (not from env)
     jwt_keys: str = ""  # "kid:secret,..." (HS256, >= 32 chars) or "kid:<PEM with \n>" for RS256/ES256
@@ -155,5 +156,7 @@ class Settings:
             raise ValueError("STORAGE must be local or s3")
         if self.storage == "s3" and not self.s3_bucket:
             raise ValueError("STORAGE=s3 needs S3_BUCKET")
+        if self.task_id_secret and len(self.task_id_secret) < 32:
+            raise ValueError("TASK_ID_SECRET must be at least 32 characters")
         if self.redis_failure_mode not in ("degrade", "fail"):
             raise ValueError("REDIS_FAILURE_MODE must be degrade or fail")

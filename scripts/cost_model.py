@@ -103,7 +103,7 @@ def audit_trace(path: Path) -> list[Request]:
 def cache_key(settings: Settings, r: Request) -> str:
     return CacheKeyFields(model=settings.triton_model, model_version=settings.model_version, engine="cosyvoice3",
                           mode="zero_shot", text=r.text, instruct="", voice_hash=r.voice, prompt_text="",
-                          speed=1.0, seed=None, format="mp3", sample_rate=24000).key()
+                          speed=1.0, seed=None, format="mp3", sample_rate=24000).key(b"cost-model")
 
 
 def billed_seconds(seconds: float, minimum_s: float, increment_s: float) -> float:

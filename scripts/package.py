@@ -33,9 +33,11 @@ LIMIT_UNZIPPED_MB = {"aws": 250, "tencent": 500}
 
 PURE = ["werkzeug>=3.0", "serverless-wsgi>=3.0", "redis>=5", "pyjwt>=2.8",
         "tencentcloud-sdk-python-common>=3.0.1000", "tencentcloud-sdk-python-asr>=3.0.1000",
-        "tencentcloud-sdk-python-tms>=3.0.1000", "tencentcloud-sdk-python-cvm>=3.0.1000"]
+        "tencentcloud-sdk-python-tms>=3.0.1000", "tencentcloud-sdk-python-cvm>=3.0.1000", "pypinyin>=0.50",
+        "confusable-homoglyphs>=3.2"]
 AUDIO = ["av>=12"]
-NATIVE = ["soxr>=0.3", "onnxruntime>=1.16.3,<1.17", "tritonclient[grpc]>=2.40", "pyahocorasick>=2.0", "numpy>=1.24,<2"]
+NATIVE = ["soxr>=0.3", "onnxruntime>=1.16.3,<1.17", "tritonclient[grpc]>=2.40", "pyahocorasick>=2.0", "numpy>=1.24,<2",
+          "opencc>=1.1.9"]
 BOTO = ["boto3>=1.34"]
 DROP_DIRS = {"__pycache__", "tests", "sympy", "mpmath", "coloredlogs", "humanfriendly", "isympy"}
 DROP_SUFFIXES = (".pyi", ".pyc", ".pxd", ".pyx")

@@ -7,11 +7,13 @@ MODERATION_FAILURE (refuse by default: unchecked text must not be spoken in a re
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Protocol
 
 from ..errors import ApiError, DependencyDown
+from ..tts.markup import Markup, parse_markup
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,16 @@ class Subject:
     identity_method: str
     subject: str
     scene: int = 1  # WeChat: 1 profile, 2 comment, 3 forum, 4 social log
+
+    @functools.cached_property
+    def markup(self) -> Markup:
+        """The text's markup, parsed leniently: what is not valid markup stays text and is checked."""
+        return parse_markup(self.text, strict=False)
+
+    @property
+    def spoken(self) -> str:
+        """The text without markup: what providers judge (`违[breath]禁` is `违禁`)."""
+        return self.markup.plain
 
 
 class Provider(Protocol):

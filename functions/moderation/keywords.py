@@ -1,26 +1,30 @@
 """A local keyword list matched with an Aho-Corasick automaton (pyahocorasick): one pass over the text,
 whatever the number of words, so thousands of words cost microseconds.
 
-Matching ignores case, full-width/half-width differences and spacing or punctuation inserted between the
-characters of a word (a common way around naive filters).
+Texts are matched as they will be spoken (`spoken.py`): markup removed, traditional characters simplified,
+look-alike letters folded, spacing and punctuation ignored, and texts with pinyin also by their syllables.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from pathlib import Path
 
 import ahocorasick
 
 from . import Subject, Verdict
+from .spoken import fold, spoken_syllables, word_syllables
 
 DEFAULT_LIST = Path(__file__).with_name("keywords.txt")
-_NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
-def fold(text: str) -> str:
-    return _NOISE.sub("", unicodedata.normalize("NFKC", text).casefold())
+def _automaton(words) -> ahocorasick.Automaton | None:
+    automaton = ahocorasick.Automaton()
+    for word in words:
+        automaton.add_word(word, word)
+    if len(automaton) == 0:
+        return None
+    automaton.make_automaton()
+    return automaton
 
 
 class KeywordFilter:
@@ -28,16 +32,11 @@ class KeywordFilter:
     local = True
 
     def __init__(self, words) -> None:
-        self.automaton = ahocorasick.Automaton()
-        count = 0
-        for word in words:
-            folded = fold(word)
-            if folded:
-                self.automaton.add_word(folded, folded)
-                count += 1
-        self.size = count
-        if count:
-            self.automaton.make_automaton()
+        words = list(words)
+        folded = {f for f in map(fold, words) if f}
+        self.size = len(folded)
+        self.automaton = _automaton(folded)
+        self.syllables = _automaton({s for s in map(word_syllables, words) if s})
 
     @classmethod
     def from_file(cls, path: str | Path) -> "KeywordFilter":
@@ -49,7 +48,14 @@ class KeywordFilter:
         return cls.from_file(settings.keyword_file or DEFAULT_LIST)
 
     def check(self, item: Subject) -> Verdict:
-        if self.size:
-            for _end, _word in self.automaton.iter(fold(item.text)):
-                return Verdict("refuse", self.name, "keyword")
+        if self.automaton is not None and _hits(self.automaton, fold(item.markup.plain)):
+            return Verdict("refuse", self.name, "keyword")
+        if self.syllables is not None:
+            for form in spoken_syllables(item.markup):
+                if _hits(self.syllables, form):
+                    return Verdict("refuse", self.name, "keyword_pinyin")
         return Verdict("pass", self.name)
+
+
+def _hits(automaton: ahocorasick.Automaton, text: str) -> bool:
+    return next(automaton.iter(text), None) is not None

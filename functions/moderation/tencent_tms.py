@@ -29,7 +29,7 @@ class TencentTextModeration:
         from tencentcloud.tms.v20201229 import models
 
         request = models.TextModerationRequest()
-        request.Content = base64.b64encode(item.text.encode("utf-8")).decode("ascii")
+        request.Content = base64.b64encode(item.spoken.encode("utf-8")).decode("ascii")
         if self.biz_type:
             request.BizType = self.biz_type
         try:

@@ -68,7 +68,7 @@ class WeChatMsgSecCheck:
     def check(self, item: Subject) -> Verdict:
         if item.identity_method != "wechat":
             return Verdict("pass", self.name, "not_a_wechat_user")  # the API only judges a WeChat user's text
-        body = {"content": item.text, "version": 2, "scene": item.scene, "openid": item.subject}
+        body = {"content": item.spoken, "version": 2, "scene": item.scene, "openid": item.subject}
         for attempt in range(2):
             url = f"{self.api_base}/wxa/msg_sec_check"
             if not self.open_interface:

@@ -29,6 +29,9 @@ class ObjectStore(Protocol):
 
     def put(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> None: ...
 
+    def put_if_absent(self, key: str, data: bytes, content_type: str) -> bool:
+        """Create the object unless it exists (atomically: of concurrent callers exactly one wins)."""
+
     def get(self, key: str) -> bytes: ...
 
     def delete(self, key: str) -> None: ...

@@ -71,6 +71,23 @@ class LocalStore:
         except OSError as exc:
             raise StorageUnavailable(str(exc)) from exc
 
+    def put_if_absent(self, key: str, data: bytes, content_type: str) -> bool:
+        target = self.path(key)
+        try:
+            self._atomic_write(self._meta_path(key), json.dumps({"content_type": content_type}).encode())
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            try:
+                os.link(tmp, target)  # fails if the target exists: the first writer wins
+                return True
+            except FileExistsError:
+                return False
+            finally:
+                os.unlink(tmp)
+        except OSError as exc:
+            raise StorageUnavailable(str(exc)) from exc
+
     def get(self, key: str) -> bytes:
         try:
             return self.path(key).read_bytes()

@@ -62,6 +62,17 @@ class S3Store:
         except _errors() as exc:
             raise StorageUnavailable(f"put {key}: {exc}") from exc
 
+    def put_if_absent(self, key: str, data: bytes, content_type: str) -> bool:
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type,
+                                   IfNoneMatch="*")  # S3 conditional write: 412 when the key exists
+            return True
+        except _errors() as exc:
+            code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+            if code in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
+                return False
+            raise StorageUnavailable(f"put {key}: {exc}") from exc
+
     def get(self, key: str) -> bytes:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()

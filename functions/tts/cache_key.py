@@ -1,10 +1,22 @@
-"""The cache key: sha256 over a canonical encoding of everything that changes the audio (DESIGN.md)."""
+"""The cache key: a keyed hash over a canonical encoding of everything that changes the audio (DESIGN.md).
+
+The key is also the task id and names the object, so it must not be computable by someone who did not make
+the request: with a plain hash, anyone who guessed a text spoken in the `default` voice could learn whether
+it was ever synthesized (and fetch it). It is HMAC-SHA256 under a server secret: TASK_ID_SECRET, or one
+created once in the object store (`keys/`, never served) and so shared by every instance that uses it.
+Changing the secret starts a new cache.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import secrets
+import threading
 from dataclasses import asdict, dataclass
+
+from ..storage import ObjectNotFound
 
 KEY_SCHEMA = 1
 EXTENSIONS = {"mp3": "mp3", "wav": "wav", "pcm": "pcm", "opus": "opus", "aac": "aac", "flac": "flac"}
@@ -31,8 +43,36 @@ class CacheKeyFields:
         fields["v"] = KEY_SCHEMA
         return json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
-    def key(self) -> str:
-        return hashlib.sha256(self.canonical()).hexdigest()
+    def key(self, secret: bytes) -> str:
+        return hmac.new(secret, self.canonical(), hashlib.sha256).hexdigest()
+
+
+SECRET_OBJECT = "keys/task-id.key"
+
+
+class TaskIdSecret:
+    """The HMAC key of task ids, loaded on first use (a store that is down then is a 503, not a dead worker)."""
+
+    def __init__(self, storage, configured: str = "") -> None:
+        self._storage = storage
+        self._secret = configured.encode() or None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> bytes:
+        if self._secret is None:
+            with self._lock:
+                if self._secret is None:
+                    self._secret = self._load()
+        return self._secret
+
+    def _load(self) -> bytes:
+        for _ in range(3):
+            try:
+                return self._storage.get(SECRET_OBJECT)
+            except ObjectNotFound:
+                # Of instances starting together exactly one creates it; every one then reads the winner's.
+                self._storage.put_if_absent(SECRET_OBJECT, secrets.token_bytes(32), "application/octet-stream")
+        return self._storage.get(SECRET_OBJECT)
 
 
 def object_key(key: str, fmt: str) -> str:
@@ -41,3 +81,10 @@ def object_key(key: str, fmt: str) -> str:
 
 def is_task_id(value: str) -> bool:
     return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def is_media_key(key: str) -> bool:
+    """True only for `object_key(task_id, fmt)` names: what /media may serve."""
+    name, _, ext = key.rpartition(".")
+    return (len(key) <= 80 and ext in EXTENSIONS.values() and name.startswith("tts/")
+            and is_task_id(name[7:]) and name == f"tts/{name[7:9]}/{name[7:]}")

@@ -85,6 +85,14 @@ def _refuse_constant(name: str):
     raise ValueError(f"non-finite number {name}")
 
 
+def _refuse_unknown(names: set, what: str = "未知字段") -> None:
+    """Refuse unknown fields by name, echoing no more than a short prefix of each (names are caller input:
+    a 2 MB name must not come back in the error, and a part without a name is still refused)."""
+    if names:
+        shown = sorted(("（无名）" if n is None else str(n)[:20] + ("…" if len(str(n)) > 20 else "")) for n in names)
+        raise BadRequest(f"{what}：{', '.join(shown[:5])}", code="unknown_field")
+
+
 def build_input(fields: dict, audio: bytes | None, max_prompt_bytes: int) -> TtsInput:
     voice_id = fields.get("voice_id")
     if voice_id is not None and not isinstance(voice_id, str):
@@ -126,18 +134,12 @@ def read_body(request, *, max_body_bytes: int, max_audio_bytes: int, fields: set
                 raise BadRequest("请求体不是有效的 JSON", code="invalid_json") from None
             if not isinstance(body, dict):
                 raise BadRequest("请求体必须是 JSON 对象", code="invalid_json")
-            unknown = sorted(set(body) - fields)
-            if unknown:
-                raise BadRequest(f"未知字段：{', '.join(map(str, unknown[:5]))}", code="unknown_field")
+            _refuse_unknown(set(body) - fields)
             return body, _b64(body.pop(b64_field, None), max_audio_bytes, b64_field)
         if mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
             form = {k: request.form.get(k) for k in request.form}
-            unknown = sorted(set(form) - fields)
-            if unknown:
-                raise BadRequest(f"未知字段：{', '.join(unknown[:5])}", code="unknown_field")
-            extra_files = set(request.files) - set(FILE_FIELDS)
-            if extra_files:
-                raise BadRequest(f"未知文件字段：{', '.join(sorted(extra_files)[:3])}", code="unknown_field")
+            _refuse_unknown(set(form) - fields)
+            _refuse_unknown(set(request.files) - set(FILE_FIELDS), "未知文件字段")
             audio = None
             for name in FILE_FIELDS:
                 if name in request.files:

@@ -32,19 +32,20 @@ from ..limits import Busy, raise_for
 from ..moderation import Subject
 from ..state import StateUnavailable
 from ..storage import ObjectNotFound, StorageUnavailable
-from .markup import check_markup
-from .cache_key import EXTENSIONS, CacheKeyFields, is_task_id, object_key
+from .cache_key import EXTENSIONS, CacheKeyFields, TaskIdSecret, is_task_id, object_key
 from .parse import TtsInput
 from .presets import resolve_instruct
 from .segments import split_text
 from .single_flight import SingleFlight
-from .text import normalize_text
+from .text import normalize_spoken_text, normalize_text
 from ..voices.store import wav_bytes, wav_samples
-from .voice_identity import VoiceIdentity, pcm_hash
+from .voice_identity import pcm_hash
 
 log = logging.getLogger(__name__)
 OUTPUT_RATE = 24000
 JOB_POLL_S = 2
+MODERATION_WINDOW, MODERATION_OVERLAP = 2500, 50
+UPLOAD_ALIAS_TTL_S = 7 * 86400
 DEFAULT_VOICE_ID = "default"
 DEFAULT_VOICE_WAV = Path(__file__).resolve().parent.parent / "assets" / "default_voice.wav"
 DEFAULT_VOICE_TRANSCRIPT = "希望你以后能够做的比我还好呦。"
@@ -121,7 +122,7 @@ class TtsPipeline:
         self.limiter, self.moderation = limiter, moderation
         self._sleep = sleep
         self._cold_checked = (-1e9, False)
-        self.voices = VoiceIdentity(state)
+        self.task_id_secret = TaskIdSecret(storage, settings.task_id_secret)
         self.flight = SingleFlight(state, wait_s=settings.single_flight_wait_s,
                                    lock_ttl_s=settings.triton_request_timeout_s * (settings.triton_retries + 1) + 10)
         self.limits = DecodeLimits(max_bytes=settings.max_prompt_bytes, min_seconds=settings.min_prompt_s,
@@ -131,12 +132,12 @@ class TtsPipeline:
 
     # -- stages -------------------------------------------------------------------------------------------
     def validate(self, req: TtsInput) -> tuple[str, int, str, str | None, str, bool]:
-        """(text, its length without markup, instruct text, preset id, prompt text, long): normalized and
-        checked."""
+        """(text, its charged length, instruct text, preset id, prompt text, long): normalized and checked.
+        The charged length counts what the model speaks: characters, pinyin syllables and sound tags."""
         s = self.settings
-        text = normalize_text(req.text, field="text", max_chars=s.max_long_text_chars, markup=True,
-                              keep_newlines=True)
-        chars = len(check_markup(text))
+        text, markup = normalize_spoken_text(req.text, field="text", max_units=s.max_long_text_chars,
+                                             keep_newlines=True)
+        chars = markup.units
         long = chars > s.max_text_chars
         if long and self.queue is None:
             raise BadRequest(f"text 过长：上限 {s.max_text_chars} 字", code="text_too_long")
@@ -173,7 +174,8 @@ class TtsPipeline:
                          lambda: self.voice_store.samples(owner, req.voice_id), req.voice_id,
                          object_key=f"{self.voice_store.prefix(owner, req.voice_id)}/prompt.wav")
         # A prompt seen before (same bytes, same limits) maps straight to its voice hash: a cache hit then
-        # needs no decoding at all. New bytes are decoded, validated and fingerprinted once.
+        # needs no decoding at all. The alias is a pure function of the bytes (the hash of what they decode
+        # to), so no caller can point it at another caller's voice.
         upload = self._upload_digest(req)
         voice_hash = self._state(self.state.get_alias, f"upload:{upload}")
         if voice_hash is not None:
@@ -183,8 +185,8 @@ class TtsPipeline:
             return Voice(voice_hash, "", load)
         with timings.stage("decode"):
             prompt = self.decode(req)
-        voice_hash = self._state(self.voices.voice_hash, prompt.samples)
-        self._state(self.state.set_alias, f"upload:{upload}", voice_hash, self.voices.ttl_s)
+        voice_hash = pcm_hash(prompt.samples)
+        self._state(self.state.set_alias, f"upload:{upload}", voice_hash, UPLOAD_ALIAS_TTL_S)
         return Voice(voice_hash, "", lambda: prompt.samples, None, prompt.samples)
 
     def decode(self, req: TtsInput) -> PromptAudio:
@@ -198,7 +200,7 @@ class TtsPipeline:
             text=plan.text if text is None else text, instruct=plan.instruct, voice_hash=plan.voice_hash,
             prompt_text=plan.prompt_text, speed=plan.speed, seed=plan.seed, format=fmt or plan.format,
             sample_rate=OUTPUT_RATE,
-        ).key()
+        ).key(self._storage(self.task_id_secret))
 
     def lookup(self, key: str, fmt: str) -> dict | None:
         """A finished task: the state record when present, else the object in storage (the truth)."""
@@ -219,7 +221,7 @@ class TtsPipeline:
             return self.endpoint.synthesize(SynthesisInput(
                 text=text, reference_wav=voice.samples(), reference_text=plan.prompt_text or None, mode=plan.mode,
                 instruct_text=plan.instruct or None, speed=plan.speed, seed=plan.seed,
-                voice_key=plan.voice_hash[:32], request_id=request_id))
+                voice_key=plan.voice_hash, request_id=request_id))
         except InferenceUnavailable as exc:
             raise DependencyDown("语音合成服务暂时不可用，请稍后重试", code="inference_unavailable",
                                  retry_after=self.settings.retry_after_s, detail=str(exc)) from exc
@@ -260,7 +262,7 @@ class TtsPipeline:
             if self.settings.audit_text:
                 audit["text"] = text
         with timings.stage("moderate"):
-            self.moderate(text, instruct, identity, remote=False)
+            self.moderate((text, instruct, prompt_text), identity, remote=False)
         if self.settings.limit_cache_hits:
             with timings.stage("limit"):  # before decoding: a limited caller must not cost CPU either
                 self.charge(identity, chars)
@@ -277,7 +279,7 @@ class TtsPipeline:
         if hit is not None:
             return 200, self.respond(key, hit, cached=True, plan=plan)
         with timings.stage("moderate"):
-            self.moderate(text, instruct, identity, remote=True)
+            self.moderate((text, instruct, prompt_text), identity, remote=True)
         if plan.long or self.endpoint_cold():
             return 202, self.enqueue_job(key, plan, voice)
         try:
@@ -313,14 +315,19 @@ class TtsPipeline:
             return
         raise_for(self._state(self.limiter.charge, f"{identity.method}:{identity.subject}", chars))
 
-    def moderate(self, text: str, instruct: str, identity, *, remote: bool) -> None:
+    def moderate(self, texts: tuple[str, ...], identity, *, remote: bool) -> None:
+        """Every text of the request that reaches the model: what is spoken, the style, the transcript."""
         if self.moderation is None:
             return
         method, subject = (identity.method, identity.subject) if identity else ("", "")
         check = self.moderation.check_remote if remote else self.moderation.check_local
-        for value in filter(None, (text, instruct)):
-            for start in range(0, len(value), 2500):  # WeChat's content limit per call
-                check(Subject(value[start:start + 2500], method, subject))
+        for value in filter(None, texts):
+            if not remote:
+                check(Subject(value, method, subject))
+                continue
+            # WeChat takes 2,500 characters a call; windows overlap so no word hides across a boundary.
+            for start in range(0, max(1, len(value) - MODERATION_OVERLAP), MODERATION_WINDOW - MODERATION_OVERLAP):
+                check(Subject(value[start:start + MODERATION_WINDOW], method, subject))
 
     @contextmanager
     def gpu_slot(self, wait_s: float = 0.0):

@@ -6,26 +6,54 @@ import re
 import unicodedata
 
 from ..errors import BadRequest
-from .markup import check_markup
+from .markup import Markup, parse_markup
 
 _WS = re.compile(r"\s+")
 # Bidirectional overrides and isolates can disguise text in logs and review tools.
 _BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\ufeff"), None)
+# Raw input is bounded before any work: generous enough for dense markup and whitespace, small enough that
+# a 160 KB "text" is refused here, not by the inference server.
+RAW_FACTOR = 16
+
+
+def _too_long(field: str, length: int, max_chars: int) -> BadRequest:
+    return BadRequest(f"{field} 过长：{length} 字，上限 {max_chars} 字", code=f"{field}_too_long")
 
 
 def normalize_text(value, *, field: str = "text", max_chars: int = 200, required: bool = True,
-                   markup: bool = False, keep_newlines: bool = False) -> str:
+                   keep_newlines: bool = False) -> str:
     """NFC, zero-width characters removed, whitespace collapsed; refuses control characters and model tokens.
 
-    With `markup`, CosyVoice3 markup is checked and does not count towards `max_chars`. With `keep_newlines`,
-    paragraph breaks survive (long texts are split at them)."""
+    With `keep_newlines`, paragraph breaks survive (long texts are split at them)."""
+    text = _clean(value, field=field, max_chars=max_chars, required=required, keep_newlines=keep_newlines)
+    if len(text) > max_chars:
+        raise _too_long(field, len(text), max_chars)
+    return text
+
+
+def normalize_spoken_text(value, *, field: str = "text", max_units: int = 200,
+                          keep_newlines: bool = False) -> tuple[str, Markup]:
+    """Like `normalize_text` for text the model speaks: its markup is parsed (strictly) and the limit counts
+    what will be spoken (`Markup.units`: characters, pinyin syllables and sound tags)."""
+    text = _clean(value, field=field, max_chars=max_units, required=True, keep_newlines=keep_newlines)
+    markup = parse_markup(text)
+    if not markup.plain.strip():
+        raise BadRequest(f"{field} 不能只有标记", code=f"{field}_required")
+    if markup.units > max_units:
+        raise _too_long(field, markup.units, max_units)
+    return text, markup
+
+
+def _clean(value, *, field: str, max_chars: int, required: bool, keep_newlines: bool) -> str:
     if value is None or value == "":
         if required:
             raise BadRequest(f"缺少 {field}", code=f"{field}_required")
         return ""
     if not isinstance(value, str):
         raise BadRequest(f"{field} 必须是字符串", code="invalid_type")
+    if len(value) > max_chars * RAW_FACTOR + 64:
+        raise _too_long(field, len(value), max_chars)
     text = unicodedata.normalize("NFC", value).translate(_ZERO_WIDTH)
     for ch in text:
         if ch in "\t\n\r":
@@ -41,9 +69,4 @@ def normalize_text(value, *, field: str = "text", max_chars: int = 200, required
         text = _WS.sub(" ", text).strip()
     if not text and required:
         raise BadRequest(f"{field} 不能为空", code=f"{field}_required")
-    counted = check_markup(text) if markup else text
-    if len(counted.strip()) == 0 and required:
-        raise BadRequest(f"{field} 不能只有标记", code=f"{field}_required")
-    if len(counted) > max_chars:
-        raise BadRequest(f"{field} 过长：{len(counted)} 字，上限 {max_chars} 字", code=f"{field}_too_long")
     return text

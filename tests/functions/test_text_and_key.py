@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from functions.errors import ApiError
-from functions.tts.cache_key import CacheKeyFields, object_key
+from functions.tts.cache_key import CacheKeyFields, TaskIdSecret, is_media_key, object_key
 from functions.tts.text import normalize_text
 
 
@@ -33,15 +33,50 @@ def fields(**kw):
     return CacheKeyFields(**{**base, **kw})
 
 
+SECRET = b"s" * 32
+
+
 def test_key_changes_with_everything_that_changes_audio():
-    base = fields().key()
+    base = fields().key(SECRET)
     for change in [dict(model_version="v2"), dict(engine="cosyvoice3"), dict(mode="instruct"), dict(text="您好"),
                    dict(instruct="温柔"), dict(voice_hash="cd" * 32), dict(prompt_text="u"), dict(speed=1.1),
                    dict(seed=1), dict(format="wav"), dict(sample_rate=22050)]:
-        assert fields(**change).key() != base, change
+        assert fields(**change).key(SECRET) != base, change
 
 
 def test_key_is_stable_and_speed_canonical():
-    assert fields(speed=1.0).key() == fields(speed=1.0000001).key()
-    assert len(fields().key()) == 64
-    assert object_key(fields().key(), "mp3") == f"tts/{fields().key()[:2]}/{fields().key()}.mp3"
+    key = fields().key(SECRET)
+    assert fields(speed=1.0).key(SECRET) == fields(speed=1.0000001).key(SECRET)
+    assert len(key) == 64
+    assert object_key(key, "mp3") == f"tts/{key[:2]}/{key}.mp3"
+
+
+def test_task_ids_cannot_be_computed_without_the_server_secret():
+    """Whoever guesses a request (a common text in the default voice) cannot derive its task id or object
+    name: the key is an HMAC, so a plain hash of the canonical fields, or another server's secret, misses."""
+    import hashlib
+
+    key = fields().key(SECRET)
+    assert key != hashlib.sha256(fields().canonical()).hexdigest()
+    assert key != fields().key(b"t" * 32)
+
+
+def test_task_id_secret_is_created_once_and_shared_through_storage(tmp_path):
+    from functions.storage.local import LocalStore
+
+    store = LocalStore(tmp_path, "http://x")
+    first, second = TaskIdSecret(store), TaskIdSecret(LocalStore(tmp_path, "http://x"))  # two instances
+    assert first() == second() and len(first()) == 32
+    assert TaskIdSecret(store, "c" * 32)() == b"c" * 32  # TASK_ID_SECRET wins
+    assert not store.put_if_absent("keys/task-id.key", b"other", "application/octet-stream")
+    assert TaskIdSecret(store)() == first()
+
+
+@pytest.mark.parametrize("key, ok", [
+    ("tts/ab/ab" + "0" * 62 + ".mp3", True), ("tts/ab/ab" + "0" * 62 + ".flac", True),
+    ("tts/ac/ab" + "0" * 62 + ".mp3", False), ("tts/ab/ab" + "0" * 62 + ".mp3.meta.json", False),
+    ("tts/ab/ab" + "0" * 62 + ".exe", False), ("voices/o/v_x/prompt.wav", False), ("keys/task-id.key", False),
+    ("tts/" + "a" * 5000, False), ("tts/ab/AB" + "0" * 62 + ".mp3", False), ("tts/ab/../ab" + "0" * 59 + ".mp3", False),
+])
+def test_media_serves_only_names_the_service_gives(key, ok):
+    assert is_media_key(key) is ok

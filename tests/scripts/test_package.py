@@ -50,6 +50,10 @@ tone = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
 mp3 = encode(tone, 16000, "mp3").data
 print("decoded", round(decode_prompt(mp3, "mp3").duration_s, 1), "vad", find_speech(tone))
 import tritonclient.grpc, jwt, ahocorasick, soxr, onnxruntime
+from functions.moderation.keywords import KeywordFilter
+from functions.moderation import Subject
+assert KeywordFilter(["违禁测试词"]).check(Subject("違[breath]禁測試詞", "", "")).outcome == "refuse"
+assert KeywordFilter(["违禁测试词"]).check(Subject("啊[wei2]啊[jin4]啊[ce4]啊[shi4]啊[ci2]", "", "")).outcome == "refuse"
 print("ok")
 """
     env = {"PYTHONPATH": f"{runtime / 'task'}:{runtime / 'opt' / 'python'}", "PATH": "/usr/bin:/bin",
