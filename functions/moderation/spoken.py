@@ -4,7 +4,7 @@ A text is checked as it will be spoken, not as it was typed:
 - markup removed (`违[breath]禁`, `违<strong>禁</strong>` are the word);
 - traditional characters folded to simplified (OpenCC's t2s data: `違禁` is `违禁`);
 - letters folded to their Latin look-alike (Unicode's confusables data: Cyrillic `о` is `o`), after NFKC
-  (full-width and mathematical letters) and case folding;
+  (full-width and mathematical letters), case folding and dropping accents;
 - spacing and punctuation between characters ignored;
 - and, when the text carries pinyin, its syllables (pypinyin for the characters, the tags as written),
   matched against the syllables of each listed word: `啊[wei2]啊[jin4]` is heard as "wei jin" whether the
@@ -41,7 +41,8 @@ def _skeleton() -> dict[int, str]:
     table: dict[int, str] = {}
     for char in sorted(data):
         members = [char] + [h["c"].strip("\u200e") for h in data[char]]
-        ascii_ = sorted(c.casefold() for c in members if len(c) == 1 and c.isascii() and c.isalnum())
+        bases = (_strip_marks(m) for m in members)  # `ƒ` is listed as `f` with a comma below
+        ascii_ = sorted(c.casefold() for c in bases if len(c) == 1 and c.isascii() and c.isalnum())
         if not ascii_:
             continue
         for c in members:
@@ -50,11 +51,15 @@ def _skeleton() -> dict[int, str]:
     return table
 
 
+def _strip_marks(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+
+
 def fold(text: str) -> str:
-    """The comparison form of a text: NFKC, case-folded, simplified, confusables to ASCII, no punctuation."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = _t2s().convert(text).translate(_skeleton())
-    return _NOISE.sub("", text)
+    """The comparison form of a text: NFKC, case-folded, simplified, accents dropped, confusables to ASCII,
+    no spacing or punctuation."""
+    text = _t2s().convert(unicodedata.normalize("NFKC", text).casefold())
+    return _NOISE.sub("", _strip_marks(text).translate(_skeleton()))
 
 
 def _han_syllables(text: str) -> list[str]:

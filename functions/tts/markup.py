@@ -6,8 +6,8 @@ spans (`<strong>...</strong>`, `<laughter>...</laughter>`). Well-formed markup p
 malformed markup is refused with a clear message.
 
 Markup is not free: a pinyin syllable is spoken and a sound tag is heard, so limits and quotas charge
-`units` = plain characters + pinyin syllables + sound tags. Density is bounded (at most one tag per plain
-character) and every pinyin run must touch a letter or a Han character, so no text is mostly markup (one
+`units` = plain characters + pinyin syllables + sound tags. Density is bounded (at most one sound tag,
+pinyin syllable or span per plain character) and every pinyin run must touch a letter or a Han character, so no text is mostly markup (one
 character followed by 450 `[breath]` tags, or hundreds of bare syllables, was 140-275 s of audio for one
 character's charge).
 """
@@ -160,7 +160,7 @@ def _check_density(markup: Markup) -> None:
         after = plain[run.at] if run.at < len(plain) else ""
         if not (before.isalnum() or after.isalnum()):
             raise _refuse("拼音标记必须紧挨着一个汉字或字母（它代替的字），不能单独成句")
-    tags = markup.sound_tags + markup.pinyin_tags + markup.spans
+    tags = markup.sound_tags + markup.syllables + markup.spans  # `[h][ào]` is one syllable, one mark
     allowed = max(1, int(len(plain.strip()) * MAX_TAGS_PER_CHAR))
     if tags > allowed:
         raise _refuse(f"标记过多：{tags} 个标记，{len(plain.strip())} 个字（每个字最多 {MAX_TAGS_PER_CHAR:g} 个标记）")

@@ -109,6 +109,38 @@ def test_media_serves_ranges(client):
     assert client.get("/media/tts/xx/nothing.mp3").status_code == 404
 
 
+@pytest.mark.parametrize("header", ["bytes=999999999-", "bytes=5-2", "bytes=abc", "bytes=0-1,5-6,9-", "items=0-5"])
+def test_unsatisfiable_ranges_are_416_not_500(client, header, caplog):
+    audio = recorder_files()["wav_16k_mono"][0]
+    url = post_multipart(client, audio, text=TEXT + "四").json["audio_url"].replace("http://testserver", "")
+    r = client.get(url, headers={"Range": header})
+    assert r.status_code in (200, 206, 416), r.status_code  # never a 5xx
+    if r.status_code == 416:
+        assert r.json["error"]["code"] == "range_not_satisfiable" and r.headers["Content-Range"].startswith("bytes */")
+    assert "Traceback" not in caplog.text and "unhandled error" not in caplog.text
+
+
+def test_media_never_serves_sidecars_secrets_or_absurd_names(client):
+    audio = recorder_files()["wav_16k_mono"][0]
+    url = post_multipart(client, audio, text=TEXT + "四").json["audio_url"].replace("http://testserver", "")
+    assert client.get(url).status_code == 200
+    for path in (url + ".meta.json", "/media/keys/task-id.key", "/media/tts/" + "a" * 5000,
+                 url.replace(".mp3", ".wav.meta.json"), "/media/" + url[len("/media/"):].upper()):
+        r = client.get(path)
+        assert r.status_code == 404 and r.json["error"]["code"] == "media_not_found", path
+    assert client.application.storage.head("keys/task-id.key") is not None  # it exists, and stays private
+
+
+def test_error_messages_echo_only_a_short_prefix_of_field_names(client):
+    name = "x" * 2_000_000
+    r = client.post("/v1/tts", data={name: "1", "text": "你好"}, content_type="multipart/form-data")
+    assert r.status_code == 400 and r.json["error"]["code"] == "unknown_field"
+    assert len(r.get_data()) < 400
+    nameless = (b"--XB\r\nContent-Disposition: form-data\r\n\r\n1\r\n--XB--\r\n")
+    r = client.post("/v1/tts", data=nameless, content_type="multipart/form-data; boundary=XB")
+    assert r.status_code == 400, r.get_data()
+
+
 def test_twenty_identical_misses_make_one_inference(make_app, triton):
     app = make_app()
     audio = recorder_files()["wav_16k_mono"][0]

@@ -162,6 +162,14 @@ def test_api_keys_and_dev_mode(make_app):
     assert client_for(dev, "wrong").get("/v1/voices").status_code == 401  # remote address, no key
 
 
+@pytest.mark.parametrize("header", [("X-Forwarded-For", ""), ("X-Real-IP", "198.51.100.1"), ("Via", "1.1 proxy"),
+                                    ("X-Forwarded-Host", "example.com"), ("Forwarded", "for=1.2.3.4"),
+                                    ("x-forwarded-proto", "https"), ("True-Client-IP", "1.2.3.4")])
+def test_dev_mode_refuses_any_proxy_header(make_app, header):
+    dev = make_app(dev_mode=True)
+    assert client_for(dev).get("/v1/voices", headers=[header]).status_code == 401
+
+
 def test_dev_mode_cannot_come_from_the_environment():
     from functions.settings import Settings
 

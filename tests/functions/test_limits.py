@@ -89,6 +89,26 @@ def test_quota_in_http(make_app):
     assert r.status_code == 429 and r.json["error"]["code"] == "daily_quota_exceeded" and r.headers["Retry-After"]
 
 
+def test_markup_is_charged_as_spoken(make_app, triton):
+    """Each pinyin syllable is spoken and each sound tag heard: they are charged like characters."""
+    from ..conftest import triton_inference_count
+
+    app = make_app(rate_limit_per_minute=0, daily_char_quota=9, dev_mode=False)
+    alice = client_for(app, ALICE_KEY)
+    assert post(alice, "她[h][ào]干净[breath]").status_code == 200  # 3 characters + 1 syllable + 1 tag = 5
+    r = post(alice, "他[h][ào]干净[breath]")  # another 5: over 9 (3 + 3 if markup were free)
+    assert r.status_code == 429 and r.json["error"]["code"] == "daily_quota_exceeded"
+    before = triton_inference_count(triton)
+    bob = client_for(app, BOB_KEY)
+    for text in ["好" + "[breath]" * 450, "。" + "[ni3][hao3]" * 330, "你" + "[ni3][hao3]" * 330,
+                 "[breath]" * 3, "<strong></strong>好", "好[laughter]" + "[breath]" * 2]:
+        r = post(bob, text)  # mostly markup: refused before any charge or inference
+        assert r.status_code == 400 and r.json["error"]["code"] in ("invalid_markup", "text_required"), text[:30]
+    huge = post(bob, "好[breath]" * 20_000)  # 160 KB of markup: refused by the relay, never sent on
+    assert huge.status_code == 400 and huge.json["error"]["code"] == "text_too_long"
+    assert triton_inference_count(triton) == before
+
+
 def test_global_cap_on_inflight_misses(redis_url, redis_prefix):
     a = redis_limiter(redis_url, redis_prefix, max_inflight_misses=2)
     b = redis_limiter(redis_url, redis_prefix, max_inflight_misses=2)

@@ -41,6 +41,30 @@ def test_keyword_list_refuses_without_echoing(make_app, tmp_path):
     assert post(client, "普通的一句话。").status_code == 200
 
 
+@pytest.mark.parametrize("text", [
+    "违[breath]禁测试词", "违禁[mn]测试词", "违<strong>禁</strong>测试词",  # markup inside the word
+    "違禁測試詞", "这是违禁測試詞吗",  # traditional (or half-traditional) characters
+    "f\u043erbidden-t\u0435st-phrase", "FORBIDDEN test phrase", "ｆｏｒｂｉｄｄｅｎ　ｔｅｓｔ　ｐｈｒａｓｅ",  # look-alikes
+    "\u0192\u03bfrbidden test phrase",  # Latin f-hook and Greek omicron
+    "啊[wei2]啊[jin4]啊[ce4]啊[shi4]啊[ci2]", "我们今天说[w][éi][j][ìn][c][è][sh][ì][c][í]了吗，好不好呀",  # spelled in pinyin
+    "为[j][ìn]测试词",  # pinyin standing in for one character of the word
+])
+def test_each_former_bypass_is_refused(make_app, text):
+    """Moderation judges what will be spoken, however it was typed (the default list has 违禁测试词 and
+    forbidden-test-phrase)."""
+    client = client_for(make_app())
+    r = post(client, text)
+    assert r.status_code == 422 and r.json["error"]["code"] == "content_refused", (text, r.json)
+
+
+def test_the_transcript_and_style_are_moderated_too(make_app):
+    client = client_for(make_app())
+    assert post(client, "普通的一句话。", prompt_text="违禁测试词").status_code == 422
+    assert post(client, "普通的一句话。", instruct="用違禁測試詞的语气").status_code == 422
+    assert post(client, "普通的一句话。", prompt_text=PROMPT_TEXT).status_code == 200
+    assert post(client, "她[h][ào]干净，为什么禁止测试？").status_code == 200  # no listed word is spoken
+
+
 def test_keyword_automaton_scales():
     words = [f"敏感词{i:05d}" for i in range(10_000)]
     f = KeywordFilter(words)

@@ -80,3 +80,23 @@ def test_task_id_secret_is_created_once_and_shared_through_storage(tmp_path):
 ])
 def test_media_serves_only_names_the_service_gives(key, ok):
     assert is_media_key(key) is ok
+
+
+@pytest.mark.parametrize("text, units, syllables", [
+    ("她[h][ào]干净", 4, ("hao",)), ("报道[j][ǐ]予好评", 6, ("ji",)), ("你好[breath]", 3, ()),
+    ("他[ni3][hao3]们", 4, ("ni", "hao")), ("这是<strong>重点</strong>。", 5, ()), ("绿[l][ǜ]色", 3, ("lv",)),
+])
+def test_markup_units_count_what_is_spoken(text, units, syllables):
+    from functions.tts.markup import parse_markup
+
+    markup = parse_markup(text)
+    assert markup.units == units and tuple(s for r in markup.runs for s in r.syllables) == syllables
+
+
+@pytest.mark.parametrize("text", ["好" + "[breath]" * 2, "。[ni3]", "[h][ào]", "你" + "[ni3]" * 2, "<strong></strong>好"])
+def test_markup_density_and_attachment(text):
+    from functions.tts.markup import parse_markup
+
+    with pytest.raises(ApiError) as err:
+        parse_markup(text)
+    assert err.value.code == "invalid_markup"

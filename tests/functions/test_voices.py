@@ -186,10 +186,14 @@ def test_markup(app, text, ok):
         assert r.status_code == 400 and r.json["error"]["code"] == "invalid_markup"
 
 
-def test_markup_does_not_count_towards_the_limit(make_app):
+def test_the_length_limit_counts_what_is_spoken(make_app):
     app = make_app(max_text_chars=10, max_long_text_chars=10)
     audio = base64.b64encode(recorder_files()["wav_16k_mono"][0]).decode()
-    text = "[breath]她[h][ào]干净[breath]好吗"  # 6 characters once the markup is removed
-    r = client_for(app).post("/v1/tts", data=json.dumps({"text": text, "prompt_audio_base64": audio}),
-                             content_type="application/json")
-    assert r.status_code == 200, r.json
+
+    def post(text):
+        return client_for(app).post("/v1/tts", data=json.dumps({"text": text, "prompt_audio_base64": audio}),
+                                    content_type="application/json")
+
+    assert post("[breath]她[h][ào]干净[breath]好吗").status_code == 200  # 5 characters + 1 syllable + 2 tags
+    r = post("[breath]她[h][ào]干净[breath]好吗，真的")  # 8 characters + 3 = 11: markup is not free
+    assert r.status_code == 400 and r.json["error"]["code"] == "text_too_long"
