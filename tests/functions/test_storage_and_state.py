@@ -51,6 +51,20 @@ def test_s3_store_roundtrip_and_presigned_url(s3_server, s3_bucket):
     assert cdn.url("tts/ab/x.mp3") == ("https://cdn.example.com/tts/ab/x.mp3", None)
 
 
+def test_task_id_secret_is_created_once_on_s3_and_shared_by_instances(s3_server, s3_bucket):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from functions.tts.cache_key import TaskIdSecret
+
+    instances = [TaskIdSecret(s3_store(s3_server, s3_bucket)) for _ in range(6)]
+    with ThreadPoolExecutor(6) as pool:  # instances starting together: one secret wins, all read it
+        secrets = set(pool.map(lambda secret: secret(), instances))
+    assert len(secrets) == 1 and len(secrets.pop()) == 32
+    store = s3_store(s3_server, s3_bucket)
+    assert store.put_if_absent("keys/other", b"1", "text/plain") is True
+    assert store.put_if_absent("keys/other", b"2", "text/plain") is False and store.get("keys/other") == b"1"
+
+
 def test_end_to_end_on_s3(make_app, s3_server, s3_bucket, triton):
     client = Client(make_app(storage=s3_store(s3_server, s3_bucket)))
     first = post(client)
@@ -80,7 +94,7 @@ def test_inference_down_gives_503_and_stores_nothing(make_app, tmp_path):
     r = post(client, text=TEXT + "推理故障")
     assert r.status_code == 503 and r.json["error"]["code"] == "inference_unavailable"
     assert int(r.headers["Retry-After"]) > 0
-    assert not any(p.is_file() for p in storage_dir.rglob("*"))
+    assert not any(p.is_file() for p in (storage_dir / "tts").rglob("*"))  # no audio, not even a partial one
     ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.json["checks"]["inference"]["ok"] is False
 
