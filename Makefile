@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(PY) scripts/bench_inference.py
 	$(PY) scripts/bench_relay.py
 	$(PY) scripts/bench_enroll.py
+	$(PY) scripts/bench_voice_identity.py
 
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=5000 SCHEMATHESIS_EXAMPLES=200 $(PY) -m pytest tests/functions/test_decode_fuzz.py \

@@ -54,7 +54,7 @@ class App:
         self.limiter = limiter or build_limiter(settings)
         self.moderation = moderation or build_chain(settings)
         self.voice_store = VoiceStore(storage)
-        self.voices = VoiceService(settings, self.voice_store, state, transcriber, moderation=self.moderation)
+        self.voices = VoiceService(settings, self.voice_store, transcriber, moderation=self.moderation)
         self.queue = queue or build_queue(settings)
         self.controller = controller or build_controller(settings, endpoint)
         self.tts = TtsPipeline(settings, storage=storage, state=state, endpoint=endpoint, voices=self.voice_store,

@@ -20,7 +20,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from functions.settings import Settings  # noqa: E402
-from functions.state import MemoryState  # noqa: E402
 from functions.storage.local import LocalStore  # noqa: E402
 from functions.tts.pipeline import Timings  # noqa: E402
 from functions.voices.service import VoiceService  # noqa: E402
@@ -53,7 +52,7 @@ def main() -> int:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.from_env({}, max_voices_per_owner=10_000)
-        service = VoiceService(settings, VoiceStore(LocalStore(tmp, "http://x")), MemoryState())
+        service = VoiceService(settings, VoiceStore(LocalStore(tmp, "http://x")))
         service.enroll("warmup", {}, inputs["wav 16k"], Timings())  # loads the VAD model once
         for name, data in inputs.items():
             totals, stages = [], {}

@@ -3,33 +3,38 @@
 Switched on only by `python -m functions.serve` (the `make run` stack, bound to 127.0.0.1); there is no
 environment variable for it, so no deployment can turn it on. A request carrying any proxy header (present
 at all, even empty) is not local, since a reverse proxy or tunnel on the same host would make every caller
-look local; which header a given proxy adds varies, so the whole family counts.
+look local; which header a given proxy adds varies, so the whole family counts. The Host must name this
+machine too: a port forward or tunnel adds no header but carries the name the caller used.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from . import Identity
 
 
-PROXY_HEADERS = {"forwarded", "via", "x-real-ip", "x-client-ip", "client-ip", "true-client-ip",
-                 "cf-connecting-ip", "fastly-client-ip", "x-cluster-client-ip", "x-proxyuser-ip", "x-original-url",
-                 "x-envoy-external-address", "x-appengine-user-ip", "ali-cdn-real-ip", "cdn-src-ip"}
-PROXY_PREFIXES = ("x-forwarded-", "x-original-forwarded")
+# Header names proxies, tunnels and CDNs add (matched by family, since each names them its own way).
+PROXY_HEADER = re.compile(r"^(forwarded|via|x-forwarded.*|x-original.*|x-real-ip|x-host|x-proxy.*|.*client-?ip"
+                          r"|.*-ip|x-envoy-.*|cf-.*|fly-.*|x-azure-.*|x-amzn-.*|x-vercel-.*|cdn-loop|tailscale-.*"
+                          r"|ali-.*|x-tencent-.*|x-scf-.*|x-apigw-.*)$")
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
 def proxied(headers) -> bool:
-    for name in headers.keys():
-        lower = name.lower()
-        if lower in PROXY_HEADERS or lower.startswith(PROXY_PREFIXES):
-            return True
-    return False
+    return any(PROXY_HEADER.match(name.lower()) for name in headers.keys())
+
+
+def local_host(host: str) -> bool:
+    """The Host the client asked for is this machine (a tunnel or a port forward carries the public name)."""
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 or host.startswith("[") else host
+    return name.lower() in LOCAL_HOSTS or name.startswith("127.")
 
 
 class DevLoopbackAuth:
     def __call__(self, request) -> Identity | None:
-        if proxied(request.headers):
+        if proxied(request.headers) or not local_host(request.host or ""):
             return None
         if request.headers.get("Authorization") or request.headers.get("X-Api-Key"):
             return None  # credentials that the real authenticators refused stay refused, even locally

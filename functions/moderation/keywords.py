@@ -12,7 +12,7 @@ from pathlib import Path
 import ahocorasick
 
 from . import Subject, Verdict
-from .spoken import fold, spoken_syllables, word_syllables
+from .spoken import MIN_HOMOPHONE_SYLLABLES, fold, spoken_syllables, word_syllables
 
 DEFAULT_LIST = Path(__file__).with_name("keywords.txt")
 
@@ -20,7 +20,7 @@ DEFAULT_LIST = Path(__file__).with_name("keywords.txt")
 def _automaton(words) -> ahocorasick.Automaton | None:
     automaton = ahocorasick.Automaton()
     for word in words:
-        automaton.add_word(word, word)
+        automaton.add_word(word, word.count("|") - 1)  # value: syllables in a syllable form
     if len(automaton) == 0:
         return None
     automaton.make_automaton()
@@ -36,7 +36,7 @@ class KeywordFilter:
         folded = {f for f in map(fold, words) if f}
         self.size = len(folded)
         self.automaton = _automaton(folded)
-        self.syllables = _automaton({s for s in map(word_syllables, words) if s})
+        self.syllables = _automaton({form for word in words for form in word_syllables(word)})
 
     @classmethod
     def from_file(cls, path: str | Path) -> "KeywordFilter":
@@ -51,11 +51,13 @@ class KeywordFilter:
         if self.automaton is not None and _hits(self.automaton, fold(item.markup.plain)):
             return Verdict("refuse", self.name, "keyword")
         if self.syllables is not None:
+            # without pinyin markup, only long words by sound: short homophones are everyday words
+            shortest = 1 if item.markup.runs else MIN_HOMOPHONE_SYLLABLES
             for form in spoken_syllables(item.markup):
-                if _hits(self.syllables, form):
-                    return Verdict("refuse", self.name, "keyword_pinyin")
+                if _hits(self.syllables, form, shortest):
+                    return Verdict("refuse", self.name, "keyword_sound")
         return Verdict("pass", self.name)
 
 
-def _hits(automaton: ahocorasick.Automaton, text: str) -> bool:
-    return next(automaton.iter(text), None) is not None
+def _hits(automaton: ahocorasick.Automaton, text: str, shortest: int | None = None) -> bool:
+    return any(shortest is None or count >= shortest for _end, count in automaton.iter(text))

@@ -1,28 +1,44 @@
 """What a listener will hear, in the forms the keyword list is matched against.
 
 A text is checked as it will be spoken, not as it was typed:
-- markup removed (`违[breath]禁`, `违<strong>禁</strong>` are the word);
+- markup removed (`违[breath]禁`, `违<strong>禁</strong>` are the word), also markup typed with full-width
+  brackets, in case the model's text normalizer reads it as markup;
+- invisible characters removed (Unicode's default-ignorable code points: soft hyphens, joiners, variation
+  selectors, tag characters, Hangul fillers), and spacing and punctuation between characters ignored;
 - traditional characters folded to simplified (OpenCC's t2s data: `違禁` is `违禁`);
-- letters folded to their Latin look-alike (Unicode's confusables data: Cyrillic `о` is `o`), after NFKC
-  (full-width and mathematical letters), case folding and dropping accents;
-- spacing and punctuation between characters ignored;
-- and, when the text carries pinyin, its syllables (pypinyin for the characters, the tags as written),
-  matched against the syllables of each listed word: `啊[wei2]啊[jin4]` is heard as "wei jin" whether the
-  pinyin stands in for a character or overrides the one before it, so both readings are checked.
+- letters folded to their plain Latin letter: NFKC (full-width, mathematical), case folding, accents dropped,
+  Unicode's confusables data (Cyrillic `о` is `o`) and letter names (small capitals, hooked letters), and
+  repeated Latin letters squeezed (`teßt` casefolds to `tesst`);
+- syllables (toneless pinyin): a text with pinyin markup is matched by its syllables, whether the pinyin
+  stands in for a character or overrides the one before it (`啊[wei2]啊[jin4]` is heard as "wei jin"),
+  with consonant-only tags also dropped (`[h][wei2]`); and any text is matched by the syllables of its
+  characters against listed words of three or more syllables (homophones: `围进策是词`). Shorter words are
+  matched by syllables only when pinyin is present, since two-syllable homophones are everyday words.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 import unicodedata
 from pathlib import Path
 
-from ..tts.markup import Markup
+from ..tts.markup import Markup, parse_markup, toneless
 
 _NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+_SQUEEZE = re.compile(r"([a-z])\1+")
+# DerivedCoreProperties.txt, Default_Ignorable_Code_Point (Unicode 15): rendered as nothing.
+_IGNORABLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+                        "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+                        "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]")
+_LETTER_NAME = re.compile(r"^LATIN (?:SMALL |CAPITAL )?LETTER (?:SMALL CAPITAL )?([A-Z])(?: WITH .*)?$")
+_LATIN_BLOCKS = ((0x80, 0x530), (0x1D00, 0x1DC0), (0x1E00, 0x1F00), (0x2100, 0x2150), (0x2C60, 0x2C80),
+                 (0xA720, 0xA800), (0xAB30, 0xAB70))
+MIN_HOMOPHONE_SYLLABLES = 3
+MAX_READINGS = 16  # spellings of one listed word (polyphonic characters), for its syllable forms
 
 
 @functools.lru_cache(maxsize=1)
@@ -32,9 +48,13 @@ def _t2s():
     return opencc.OpenCC("t2s")
 
 
+def _strip_marks(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+
+
 @functools.lru_cache(maxsize=1)
 def _skeleton() -> dict[int, str]:
-    """Non-ASCII letters and digits -> the ASCII character they are confusable with (UTS #39 data)."""
+    """Non-ASCII letters and digits -> the ASCII character they are mistaken for (UTS #39 data, then names)."""
     import confusable_homoglyphs
 
     data = json.loads((Path(confusable_homoglyphs.__file__).parent / "confusables.json").read_text("utf-8"))
@@ -48,49 +68,69 @@ def _skeleton() -> dict[int, str]:
         for c in members:
             if len(c) == 1 and not c.isascii() and c.isalnum() and not _HAN.match(c):
                 table.setdefault(ord(c), ascii_[0])
+    for lo, hi in _LATIN_BLOCKS:  # `ᴇ` LATIN LETTER SMALL CAPITAL E, `ɗ` LATIN SMALL LETTER D WITH HOOK
+        for cp in range(lo, hi):
+            m = _LETTER_NAME.match(unicodedata.name(chr(cp), ""))
+            if m:
+                table.setdefault(cp, m.group(1).lower())
     return table
 
 
-def _strip_marks(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
-
-
 def fold(text: str) -> str:
-    """The comparison form of a text: NFKC, case-folded, simplified, accents dropped, confusables to ASCII,
-    no spacing or punctuation."""
-    text = _t2s().convert(unicodedata.normalize("NFKC", text).casefold())
-    return _NOISE.sub("", _strip_marks(text).translate(_skeleton()))
+    """The comparison form of a text."""
+    text = unicodedata.normalize("NFKC", _IGNORABLE.sub("", text))
+    text = parse_markup(text, strict=False).plain if ("[" in text or "<" in text) else text
+    text = _strip_marks(_t2s().convert(text.casefold())).translate(_skeleton())
+    return _SQUEEZE.sub(r"\1", _NOISE.sub("", text))
+
+
+@functools.lru_cache(maxsize=65536)
+def _readings(char: str) -> tuple[str, ...]:
+    """The toneless readings of one Han character, most common first (pypinyin's character table)."""
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    raw = pinyin_dict.get(ord(_t2s().convert(char)), "") or pinyin_dict.get(ord(char), "")
+    return tuple(dict.fromkeys(toneless(r) for r in raw.split(",") if r)) or ("",)
 
 
 def _han_syllables(text: str) -> list[str]:
-    from pypinyin import Style, lazy_pinyin
-
-    return [s for s in lazy_pinyin(_t2s().convert(text), style=Style.NORMAL, errors="ignore") if s.isalpha()]
+    return [_readings(c)[0] for c in text if _HAN.match(c)]
 
 
-def word_syllables(word: str) -> str | None:
-    """`|wei|jin|` for a listed word made of Han characters; None for other words."""
-    han = "".join(_HAN.findall(word))
+def word_syllables(word: str) -> list[str]:
+    """`|wei|jin|ce|shi|ci|` (each spelling, for polyphonic characters) of a listed word of Han characters."""
+    word = _IGNORABLE.sub("", word)
+    han = _HAN.findall(word)
     if not han or len(han) != len(_NOISE.sub("", word)):
-        return None
-    return "|" + "|".join(_han_syllables(han)) + "|"
+        return []
+    spellings = itertools.islice(itertools.product(*(_readings(c) for c in han)), MAX_READINGS)
+    return ["|" + "|".join(s) + "|" for s in spellings]
+
+
+def _form(syllables: list[str]) -> str:
+    return "|" + "|".join(syllables) + "|"
 
 
 def spoken_syllables(markup: Markup) -> list[str]:
-    """The syllable strings of a text with pinyin: the pinyin standing in for characters, and overriding the
-    character before it. Empty when the text carries no pinyin (its characters are matched directly)."""
+    """The syllable strings a text may be heard as: its characters' readings alone, and, with pinyin, the
+    pinyin standing in for characters or overriding the one before it, each also without consonant-only
+    syllables."""
+    plain = _IGNORABLE.sub("", markup.plain)
     if not markup.runs:
-        return []
+        return [_form(_han_syllables(plain))]
     inserted: list[str] = []
     overridden: list[str] = []
     last = 0
     for run in markup.runs:
         piece = markup.plain[last:run.at]
         syllables = _han_syllables(piece)
-        inserted += syllables + list(run.syllables)
+        spoken = list(run.syllables)
+        inserted += syllables + spoken
         if piece and _HAN.match(piece[-1]) and syllables:
             syllables = syllables[:-1]
-        overridden += syllables + list(run.syllables)
+        overridden += syllables + spoken
         last = run.at
     tail = _han_syllables(markup.plain[last:])
-    return ["|" + "|".join(form + tail) + "|" for form in (inserted, overridden)]
+    forms = [inserted + tail, overridden + tail]
+    forms += [[s for s in form if not set(s).isdisjoint("aeiouv")] for form in forms]
+    return [_form(form) for form in forms]

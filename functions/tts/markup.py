@@ -7,7 +7,8 @@ malformed markup is refused with a clear message.
 
 Markup is not free: a pinyin syllable is spoken and a sound tag is heard, so limits and quotas charge
 `units` = plain characters + pinyin syllables + sound tags. Density is bounded (at most one sound tag,
-pinyin syllable or span per plain character) and every pinyin run must touch a letter or a Han character, so no text is mostly markup (one
+pinyin syllable or span per plain character) and every pinyin run must touch a letter or a Han character,
+so no text is mostly markup (one
 character followed by 450 `[breath]` tags, or hundreds of bare syllables, was 140-275 s of audio for one
 character's charge).
 """
@@ -66,17 +67,48 @@ def toneless(tag: str) -> str:
     return "".join(c for c in decomposed if c.isascii() and c.isalpha())
 
 
+# Pinyin finals as written after no initial, and after one (`[g][uèi]` is gui): the spelling pypinyin uses.
+_ZERO_INITIAL = {"i": "yi", "in": "yin", "ing": "ying", "ia": "ya", "ie": "ye", "iao": "yao", "iu": "you",
+                 "iou": "you", "ian": "yan", "iang": "yang", "iong": "yong", "u": "wu", "ua": "wa", "uo": "wo",
+                 "uai": "wai", "ui": "wei", "uei": "wei", "uan": "wan", "un": "wen", "uen": "wen", "uang": "wang",
+                 "ueng": "weng", "v": "yu", "ve": "yue", "ue": "yue", "van": "yuan", "vn": "yun"}
+_AFTER_INITIAL = {"uei": "ui", "iou": "iu", "uen": "un"}
+
+
+def written(syllable: str) -> str:
+    """A toneless syllable in its standard written form (`uei` -> wei, `guei` -> gui, `jv` -> ju)."""
+    if syllable in _ZERO_INITIAL:
+        return _ZERO_INITIAL[syllable]
+    for initial in ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q", "x", "r",
+                    "z", "c", "s"):
+        if syllable.startswith(initial) and len(syllable) > len(initial):
+            final = syllable[len(initial):]
+            final = _AFTER_INITIAL.get(final, final)
+            if initial in ("j", "q", "x") and final.startswith("v"):
+                final = "u" + final[1:]
+            return initial + final
+    return syllable
+
+
 def syllables_of(tags: list[str]) -> tuple[str, ...]:
-    """Initial and final tags join into one syllable (`[h][ào]` -> hao); a whole-syllable tag stands alone."""
+    """The syllables a pinyin run speaks. An initial tag joins the final after it (`[h][ào]` -> hao); a tag
+    that is a whole syllable (`[hao3]`) or has no vowel (`[hm]`, `[n2]`, a consonant phoneme) stands alone,
+    so every sound is counted and no tag can glue itself onto the next syllable to disguise it."""
     out: list[str] = []
     pending = ""
     for tag in tags:
         t = toneless(tag)
-        if _VOWELS.isdisjoint(t):
-            pending += t  # an initial (or a consonant phoneme): it belongs to the next final
+        if pending and t[:1] in _VOWELS:
+            out.append(written(pending + t))
+            pending = ""
             continue
-        out.append(pending + t)
-        pending = ""
+        if pending:
+            out.append(pending)
+            pending = ""
+        if _VOWELS.isdisjoint(t):
+            pending = t  # an initial, or a syllable without a vowel: decided by the next tag
+        else:
+            out.append(written(t))
     if pending:
         out.append(pending)
     return tuple(out)

@@ -352,6 +352,7 @@ class TtsPipeline:
         fmt = fmt or plan.format
         with self.gpu_slot(slot_wait_s), timings.stage("infer"):
             samples = self.infer(plan, text, voice, request_id)
+        self._cold_checked = (time.monotonic(), False)  # it just answered: warm, whatever was cached
         with timings.stage("encode"):
             audio = encode(samples, OUTPUT_RATE, fmt, mp3_bitrate=self.settings.mp3_bitrate)
         with timings.stage("store"):

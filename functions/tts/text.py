@@ -41,7 +41,8 @@ def normalize_spoken_text(value, *, field: str = "text", max_units: int = 200,
     if not markup.plain.strip():
         raise BadRequest(f"{field} 不能只有标记", code=f"{field}_required")
     if markup.units > max_units:
-        raise _too_long(field, markup.units, max_units)
+        raise BadRequest(f"{field} 过长：计 {markup.units} 字（拼音音节和音效标记各计一字），上限 {max_units} 字",
+                         code=f"{field}_too_long")
     return text, markup
 
 

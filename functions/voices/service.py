@@ -31,7 +31,7 @@ class TooManyVoices(ApiError):
 
 
 class VoiceService:
-    def __init__(self, settings, store: VoiceStore, state, transcriber=None, moderation=None) -> None:
+    def __init__(self, settings, store: VoiceStore, transcriber=None, moderation=None) -> None:
         self.settings, self.store, self.transcriber, self.moderation = settings, store, transcriber, moderation
         self.limits = DecodeLimits(max_bytes=settings.max_prompt_bytes, min_seconds=settings.min_prompt_s,
                                    max_seconds=settings.max_prompt_s, min_rate=settings.min_prompt_rate,

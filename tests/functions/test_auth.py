@@ -164,10 +164,16 @@ def test_api_keys_and_dev_mode(make_app):
 
 @pytest.mark.parametrize("header", [("X-Forwarded-For", ""), ("X-Real-IP", "198.51.100.1"), ("Via", "1.1 proxy"),
                                     ("X-Forwarded-Host", "example.com"), ("Forwarded", "for=1.2.3.4"),
-                                    ("x-forwarded-proto", "https"), ("True-Client-IP", "1.2.3.4")])
-def test_dev_mode_refuses_any_proxy_header(make_app, header):
+                                    ("x-forwarded-proto", "https"), ("True-Client-IP", "1.2.3.4"),
+                                    ("X-Forwarded", "for=1.2.3.4"), ("X-Original-Host", "a.example"),
+                                    ("Fly-Client-IP", "1.2.3.4"), ("CF-Ray", "abc"), ("X-Amzn-Trace-Id", "Root=1"),
+                                    ("Host", "api.example.com"), ("Host", "10.0.0.5:8080")])
+def test_dev_mode_refuses_any_proxy_header_or_foreign_host(make_app, header):
+    """A proxy, tunnel or port forward on the same host must not make every caller local: any proxy header
+    (present at all), or a Host that does not name this machine, ends development mode for the request."""
     dev = make_app(dev_mode=True)
     assert client_for(dev).get("/v1/voices", headers=[header]).status_code == 401
+    assert client_for(dev).get("/v1/voices", headers=[("Host", "127.0.0.1:8080")]).status_code == 200
 
 
 def test_dev_mode_cannot_come_from_the_environment():

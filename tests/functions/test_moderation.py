@@ -44,10 +44,20 @@ def test_keyword_list_refuses_without_echoing(make_app, tmp_path):
 @pytest.mark.parametrize("text", [
     "违[breath]禁测试词", "违禁[mn]测试词", "违<strong>禁</strong>测试词",  # markup inside the word
     "違禁測試詞", "这是违禁測試詞吗",  # traditional (or half-traditional) characters
-    "f\u043erbidden-t\u0435st-phrase", "FORBIDDEN test phrase", "ｆｏｒｂｉｄｄｅｎ　ｔｅｓｔ　ｐｈｒａｓｅ",  # look-alikes
+    "f\u043erbidden-t\u0435st-phrase", "FORBIDDEN test phrase",  # look-alike letters, case
+    "ｆｏｒｂｉｄｄｅｎ　ｔｅｓｔ　ｐｈｒａｓｅ",  # full width
     "\u0192\u03bfrbidden test phrase",  # Latin f-hook and Greek omicron
-    "啊[wei2]啊[jin4]啊[ce4]啊[shi4]啊[ci2]", "我们今天说[w][éi][j][ìn][c][è][sh][ì][c][í]了吗，好不好呀",  # spelled in pinyin
+    "啊[wei2]啊[jin4]啊[ce4]啊[shi4]啊[ci2]",  # spelled in pinyin
+    "我们今天说[w][éi][j][ìn][c][è][sh][ì][c][í]了吗，好不好呀",
     "为[j][ìn]测试词",  # pinyin standing in for one character of the word
+    "违\u3164禁测试词", "forbidden\u3164test phrase", "f\u00adorbidden te\u2060st phrase",  # invisible letters
+    "违禁测[sh][shi4]词", "啊啊啊啊啊啊[h][wei2][jin4][ce4][shi4][ci2]",  # consonant tags glued to a syllable
+    "啊[uei2]啊[jin4]啊[ce4]啊[shi4]啊[ci2]",  # a pinyin final spelled out (uei is wei)
+    "围进策是词",  # homophones of a long listed word, no markup at all
+    "forbidd\u1d07n test phrase",  # small capitals
+    "\ua730\u1d0f\u0280\u0299\u026a\u1d05\u1d05\u1d07\u0274 test phrase",
+    "te\u00dft forbidden te\u00dft phra\u00dfe",  # sharp s
+    "违\uff3bbreath\uff3d禁测试词",  # markup typed with full-width brackets
 ])
 def test_each_former_bypass_is_refused(make_app, text):
     """Moderation judges what will be spoken, however it was typed (the default list has 违禁测试词 and
@@ -63,6 +73,7 @@ def test_the_transcript_and_style_are_moderated_too(make_app):
     assert post(client, "普通的一句话。", instruct="用違禁測試詞的语气").status_code == 422
     assert post(client, "普通的一句话。", prompt_text=PROMPT_TEXT).status_code == 200
     assert post(client, "她[h][ào]干净，为什么禁止测试？").status_code == 200  # no listed word is spoken
+    assert post(client, "我们测试一下这个词语。").status_code == 200
 
 
 def test_keyword_automaton_scales():

@@ -93,7 +93,8 @@ def test_markup_units_count_what_is_spoken(text, units, syllables):
     assert markup.units == units and tuple(s for r in markup.runs for s in r.syllables) == syllables
 
 
-@pytest.mark.parametrize("text", ["好" + "[breath]" * 2, "。[ni3]", "[h][ào]", "你" + "[ni3]" * 2, "<strong></strong>好"])
+@pytest.mark.parametrize("text", ["好" + "[breath]" * 2, "。[ni3]", "[h][ào]", "你" + "[ni3]" * 2,
+                                  "<strong></strong>好"])
 def test_markup_density_and_attachment(text):
     from functions.tts.markup import parse_markup
 
