@@ -29,7 +29,10 @@ def proxied(headers) -> bool:
 def local_host(host: str) -> bool:
     """The Host the client asked for is this machine (a tunnel or a port forward carries the public name)."""
     name = host.rsplit(":", 1)[0] if host.count(":") == 1 or host.startswith("[") else host
-    return name.lower() in LOCAL_HOSTS or name.startswith("127.")
+    try:
+        return name.lower() in LOCAL_HOSTS or ipaddress.ip_address(name.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name that only resolves to loopback (DNS rebinding) is not local
 
 
 class DevLoopbackAuth:

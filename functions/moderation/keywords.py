@@ -12,7 +12,8 @@ from pathlib import Path
 import ahocorasick
 
 from . import Subject, Verdict
-from .spoken import MIN_HOMOPHONE_SYLLABLES, fold, spoken_syllables, word_syllables
+from .spoken import (MIN_HOMOPHONE_SYLLABLES, fold, spoken_sound_key, spoken_syllables, word_sound_key,
+                     word_syllables)
 
 DEFAULT_LIST = Path(__file__).with_name("keywords.txt")
 
@@ -37,6 +38,7 @@ class KeywordFilter:
         self.size = len(folded)
         self.automaton = _automaton(folded)
         self.syllables = _automaton({form for word in words for form in word_syllables(word)})
+        self.sounds = _automaton({key for key in map(word_sound_key, words) if key})
 
     @classmethod
     def from_file(cls, path: str | Path) -> "KeywordFilter":
@@ -48,7 +50,8 @@ class KeywordFilter:
         return cls.from_file(settings.keyword_file or DEFAULT_LIST)
 
     def check(self, item: Subject) -> Verdict:
-        if self.automaton is not None and _hits(self.automaton, fold(item.markup.plain)):
+        folded = fold(item.markup.plain)
+        if self.automaton is not None and _hits(self.automaton, folded):
             return Verdict("refuse", self.name, "keyword")
         if self.syllables is not None:
             # without pinyin markup, only long words by sound: short homophones are everyday words
@@ -56,6 +59,8 @@ class KeywordFilter:
             for form in spoken_syllables(item.markup):
                 if _hits(self.syllables, form, shortest):
                     return Verdict("refuse", self.name, "keyword_sound")
+        if self.sounds is not None and _hits(self.sounds, spoken_sound_key(item.markup, folded)):
+            return Verdict("refuse", self.name, "keyword_sound")
         return Verdict("pass", self.name)
 
 

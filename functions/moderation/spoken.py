@@ -9,6 +9,9 @@ A text is checked as it will be spoken, not as it was typed:
 - letters folded to their plain Latin letter: NFKC (full-width, mathematical), case folding, accents dropped,
   Unicode's confusables data (Cyrillic `о` is `o`) and letter names (small capitals, hooked letters), and
   repeated Latin letters squeezed (`teßt` casefolds to `tesst`);
+- English by sound: listed Latin words of six or more consonant sounds are also matched by a consonant
+  skeleton, so digits (`4bidden`), respellings (`fraze`) and ARPAbet phoneme markup (`[F][ER0][B]...`)
+  are heard as the word;
 - syllables (toneless pinyin): a text with pinyin markup is matched by its syllables, whether the pinyin
   stands in for a character or overrides the one before it (`啊[wei2]啊[jin4]` is heard as "wei jin"),
   with consonant-only tags also dropped (`[h][wei2]`); and any text is matched by the syllables of its
@@ -30,6 +33,7 @@ from ..tts.markup import Markup, parse_markup, toneless
 _NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 _SQUEEZE = re.compile(r"([a-z])\1+")
+_SQUEEZE_ANY = re.compile(r"(.)\1+")
 # DerivedCoreProperties.txt, Default_Ignorable_Code_Point (Unicode 15): rendered as nothing.
 _IGNORABLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
                         "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
@@ -38,6 +42,12 @@ _LETTER_NAME = re.compile(r"^LATIN (?:SMALL |CAPITAL )?LETTER (?:SMALL CAPITAL )
 _LATIN_BLOCKS = ((0x80, 0x530), (0x1D00, 0x1DC0), (0x1E00, 0x1F00), (0x2100, 0x2150), (0x2C60, 0x2C80),
                  (0xA720, 0xA800), (0xAB30, 0xAB70))
 MIN_HOMOPHONE_SYLLABLES = 3
+MIN_SOUND_KEY = 6  # shorter consonant skeletons are everyday words
+_DIGITS = dict(zip("0123456789", "zero one two three four five six seven eight nine".split()))
+_RESPELL = (("ph", "f"), ("ck", "k"), ("gh", "g"), ("c", "k"), ("q", "k"), ("x", "ks"), ("z", "s"))
+_PHONEME_KEY = {"B": "b", "CH": "k", "D": "d", "DH": "t", "F": "f", "G": "g", "JH": "j", "K": "k", "L": "l",
+                "M": "m", "N": "n", "NG": "ng", "P": "p", "R": "r", "S": "s", "SH": "s", "T": "t", "TH": "t",
+                "V": "v", "Z": "s", "ZH": "s", "ER": "r"}
 MAX_READINGS = 16  # spellings of one listed word (polyphonic characters), for its syllable forms
 
 
@@ -78,7 +88,7 @@ def _skeleton() -> dict[int, str]:
 
 def fold(text: str) -> str:
     """The comparison form of a text."""
-    text = unicodedata.normalize("NFKC", _IGNORABLE.sub("", text))
+    text = unicodedata.normalize("NFKC", _IGNORABLE.sub("", text.encode("utf-8", "replace").decode("utf-8")))
     text = parse_markup(text, strict=False).plain if ("[" in text or "<" in text) else text
     text = _strip_marks(_t2s().convert(text.casefold())).translate(_skeleton())
     return _SQUEEZE.sub(r"\1", _NOISE.sub("", text))
@@ -94,7 +104,7 @@ def _readings(char: str) -> tuple[str, ...]:
 
 
 def _han_syllables(text: str) -> list[str]:
-    return [_readings(c)[0] for c in text if _HAN.match(c)]
+    return [_readings(c)[0] for c in _HAN.findall(text)]
 
 
 def word_syllables(word: str) -> list[str]:
@@ -134,3 +144,35 @@ def spoken_syllables(markup: Markup) -> list[str]:
     forms = [inserted + tail, overridden + tail]
     forms += [[s for s in form if not set(s).isdisjoint("aeiouv")] for form in forms]
     return [_form(form) for form in forms]
+
+
+def sound_key(letters: str) -> str:
+    """A consonant skeleton of folded Latin text: digits spelled out, common respellings merged, vowels and
+    h, w, y dropped, repeats squeezed (`forbidden test phrase` and `4bidden test fraze` are `frbdntstfrs`)."""
+    text = "".join(_DIGITS.get(c, c) for c in letters if c.isascii() and c.isalnum())
+    for spelled, sound in _RESPELL:
+        text = text.replace(spelled, sound)
+    return _SQUEEZE_ANY.sub(r"\1", re.sub(r"[aeiouyhw]", "", text))
+
+
+def word_sound_key(word: str) -> str | None:
+    """The sound key of a listed Latin word or phrase, when long enough to match by sound."""
+    folded = fold(word)
+    if not folded.isascii():
+        return None
+    key = sound_key(folded)
+    return key if len(key) >= MIN_SOUND_KEY else None
+
+
+def spoken_sound_key(markup: Markup, folded: str) -> str:
+    """The sound key of a text as spoken, phoneme markup included (`folded`: `fold(markup.plain)`)."""
+    if not any(run.phonemes for run in markup.runs):
+        return sound_key(folded)
+    parts: list[str] = []
+    last = 0
+    for run in markup.runs:
+        parts.append(sound_key(fold(markup.plain[last:run.at])))
+        parts.append("".join(_PHONEME_KEY.get(p, "") for p in run.phonemes))
+        last = run.at
+    parts.append(sound_key(fold(markup.plain[last:])))
+    return _SQUEEZE_ANY.sub(r"\1", "".join(parts))

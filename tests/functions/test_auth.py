@@ -167,7 +167,8 @@ def test_api_keys_and_dev_mode(make_app):
                                     ("x-forwarded-proto", "https"), ("True-Client-IP", "1.2.3.4"),
                                     ("X-Forwarded", "for=1.2.3.4"), ("X-Original-Host", "a.example"),
                                     ("Fly-Client-IP", "1.2.3.4"), ("CF-Ray", "abc"), ("X-Amzn-Trace-Id", "Root=1"),
-                                    ("Host", "api.example.com"), ("Host", "10.0.0.5:8080")])
+                                    ("Host", "api.example.com"), ("Host", "10.0.0.5:8080"),
+                                    ("Host", "127.0.0.1.rebind.attacker.example:8080"), ("Host", "127.evil.example")])
 def test_dev_mode_refuses_any_proxy_header_or_foreign_host(make_app, header):
     """A proxy, tunnel or port forward on the same host must not make every caller local: any proxy header
     (present at all), or a Host that does not name this machine, ends development mode for the request."""

@@ -51,8 +51,8 @@ def test_keyword_list_refuses_without_echoing(make_app, tmp_path):
     "我们今天说[w][éi][j][ìn][c][è][sh][ì][c][í]了吗，好不好呀",
     "为[j][ìn]测试词",  # pinyin standing in for one character of the word
     "违\u3164禁测试词", "forbidden\u3164test phrase", "f\u00adorbidden te\u2060st phrase",  # invisible letters
-    "违禁测[sh][shi4]词", "啊啊啊啊啊啊[h][wei2][jin4][ce4][shi4][ci2]",  # consonant tags glued to a syllable
-    "啊[uei2]啊[jin4]啊[ce4]啊[shi4]啊[ci2]",  # a pinyin final spelled out (uei is wei)
+    "违[j]\u2060[ìn]测试词",  # an invisible character between an initial and its final
+    "for[B][IH1][D][AH0][N] test phrase", "4bidden test phrase", "forbidden test fraze",  # English by sound
     "围进策是词",  # homophones of a long listed word, no markup at all
     "forbidd\u1d07n test phrase",  # small capitals
     "\ua730\u1d0f\u0280\u0299\u026a\u1d05\u1d05\u1d07\u0274 test phrase",
@@ -65,6 +65,18 @@ def test_each_former_bypass_is_refused(make_app, text):
     client = client_for(make_app())
     r = post(client, text)
     assert r.status_code == 422 and r.json["error"]["code"] == "content_refused", (text, r.json)
+
+
+@pytest.mark.parametrize("text", [
+    "违禁测[sh][shi4]词", "啊啊啊啊啊啊[h][wei2][jin4][ce4][shi4][ci2]",  # an initial glued to a whole syllable
+    "违[j]in测试词", "<strong>违[j]</strong>[ìn]测试词",  # an initial without its final
+    "啊[uei2]啊[jin4]啊[ce4]啊[shi4]啊[ci2]", "forbidden[test]phrase",  # not the model's tokens: read as text
+])
+def test_markup_the_model_would_not_read_as_markup_is_refused(make_app, text):
+    """Only the model's own pinyin and phoneme tokens are markup; anything else in brackets would be read out
+    as text, so it is refused before it can hide a word from moderation or a syllable from the quota."""
+    r = post(client_for(make_app()), text)
+    assert r.status_code == 400 and r.json["error"]["code"] == "invalid_markup", (text, r.json)
 
 
 def test_the_transcript_and_style_are_moderated_too(make_app):

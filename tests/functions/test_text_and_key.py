@@ -101,3 +101,20 @@ def test_markup_density_and_attachment(text):
     with pytest.raises(ApiError) as err:
         parse_markup(text)
     assert err.value.code == "invalid_markup"
+
+
+@pytest.mark.parametrize("text, model_text", [
+    ("她[hao4]干净", "她[h][ào]干净"), ("她[h][ao3]干净", "她[h][ǎo]干净"), ("绿[lv4]色", "绿[l][ǜ]色"),
+    ("报道[j][ǐ]予", "报道[j][ǐ]予"), ("我[HH][AH0][L][OW1]你", "我[HH][AH0][L][OW1]你"),
+])
+def test_pinyin_reaches_the_model_as_its_own_tokens(text, model_text):
+    from functions.tts.text import normalize_spoken_text
+
+    assert normalize_spoken_text(text)[0] == model_text
+
+
+def test_invisible_characters_are_removed_and_whitespace_runs_are_cheap():
+    from functions.tts.text import normalize_spoken_text
+
+    assert normalize_spoken_text("违[j]\u2060[ìn]\u00ad测") == ("违[j][ìn]测", normalize_spoken_text("违[j][ìn]测")[1])
+    assert normalize_spoken_text(" " * 80_000 + "好", max_units=5000, keep_newlines=True)[0] == "好"
