@@ -25,7 +25,7 @@ from .jobs.worker import Worker, WorkerThreads
 from .auth.tokens import TokenService
 from .auth.wechat_login import WeChatLogin
 from .limits import build_limiter
-from .middleware import audit_log, chain, errors, json_response, request_id
+from .middleware import audit_log, chain, errors, json_response, request_deadline, request_id
 from .moderation import build_chain
 from .settings import Settings
 from .state import build_state
@@ -85,7 +85,7 @@ class App:
         if getattr(storage, "serves_media", False):
             rules.append(Rule("/media/<path:key>", endpoint="media", methods=["GET"]))
         self.urls = Map(rules, strict_slashes=False)
-        self.handler = chain([request_id, audit_log, errors,
+        self.handler = chain([request_id, request_deadline(settings.request_deadline_s), audit_log, errors,
                               authentication(build_authenticators(settings, self.tokens))], self.dispatch)
 
     def close(self) -> None:
@@ -116,7 +116,7 @@ class App:
     def on_readyz(self, request: Request) -> Response:
         checks = {}
         for name, probe in (("inference", self._probe_inference), ("storage", self.storage.ping),
-                            ("state", self.state.ping)):
+                            ("state", self.state.ping), ("queue", self.queue.ping)):
             try:
                 probe()
                 checks[name] = {"ok": True}

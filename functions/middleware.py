@@ -12,7 +12,7 @@ from typing import Callable
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from . import metrics
+from . import deadline, metrics
 from .errors import ApiError, DependencyDown, InternalError, from_http_exception
 from .state import StateUnavailable
 from .storage import StorageUnavailable
@@ -43,6 +43,14 @@ def request_id(request: Request, next: Handler) -> Response:
     response = next(request)
     response.headers["X-Request-Id"] = request.environ["app.request_id"]
     return response
+
+
+def request_deadline(seconds: float) -> Middleware:
+    """Every dependency call inside the request takes at most what is left of `seconds` (functions/deadline)."""
+    def middleware(request: Request, next: Handler) -> Response:
+        with deadline.scope(seconds):
+            return next(request)
+    return middleware
 
 
 def errors(request: Request, next: Handler) -> Response:

@@ -16,6 +16,7 @@ import time
 
 from werkzeug.wrappers import Response
 
+from . import deadline
 from .errors import BadRequest, DependencyDown, NotFound
 from .tts.cache_key import object_key
 from .tts.parse import TtsInput, _number, read_body
@@ -52,16 +53,15 @@ def speech(app, request, identity) -> Response:
     req = parse(request, app.settings)
     status, body = app.tts.synthesize(req, timings, identity, request.environ["app.audit"],
                                       request.environ.get("app.request_id", ""))
-    deadline = time.monotonic() + app.settings.speech_wait_s
+    until = time.monotonic() + deadline.cap(app.settings.speech_wait_s)
     while status == 202:
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= until:
             raise DependencyDown("语音正在合成，请稍后重试", code="synthesis_in_progress",
                                  retry_after=body.get("retry_after_s", 2))
         time.sleep(0.2)
         status, body = app.tts.task(body["task_id"])
         if body.get("status") == "failed":
-            error = body.get("error") or {}
-            raise DependencyDown(error.get("message", "语音合成失败"), code=error.get("code", "inference_failed"))
+            raise app.tts.failure(body["task_id"])  # a refusal stays a 4xx: the SDK must not retry it
         status = 200 if body.get("status") == "done" else 202
     key = object_key(body["task_id"], req.format)
     info = app.storage.head(key)

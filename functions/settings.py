@@ -51,6 +51,7 @@ class Settings:
     min_prompt_rate: int = 16000
     decode_timeout_s: float = 3.0
     single_flight_wait_s: float = 30.0
+    request_deadline_s: float = 25.0  # every request answers within this (API Gateway gives up at 30 s)
     retry_after_s: int = 5
     mp3_bitrate: int = 64000
     # identity
@@ -98,6 +99,7 @@ class Settings:
     job_visibility_s: float = 120.0  # a job whose worker died becomes visible again after this
     job_max_attempts: int = 4
     job_backoff_s: float = 5.0  # doubled per attempt
+    job_stale_s: float = 300.0  # a queued/running task no worker touched for this long is re-enqueued or failed
     speech_wait_s: float = 20.0  # /v1/audio/speech waits this long for a queued job before 503 + Retry-After
     worker_threads: int = 2  # in-process job workers (0: jobs are left to a queue-triggered function / drain)
     # scale to zero

@@ -178,8 +178,8 @@ def stage_means(stages: list[dict[str, float]]) -> dict[str, float]:
 class Gunicorn:
     """`python -m gunicorn -w 2 functions.handlers.web:app` in its own process group (workers included)."""
 
-    def __init__(self, port: int, env: dict[str, str], log_path: Path) -> None:
-        self.port, self.env, self.log_path = port, env, log_path
+    def __init__(self, port: int, env: dict[str, str], log_path: Path, workers: int = 2) -> None:
+        self.port, self.env, self.log_path, self.workers = port, env, log_path, workers
         self.process: subprocess.Popen | None = None
 
     @property
@@ -190,7 +190,7 @@ class Gunicorn:
         out = open(self.log_path, "ab")
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{self.port}",
+                [sys.executable, "-m", "gunicorn", "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
                  "functions.handlers.web:app"],
                 cwd=REPO_ROOT, env=self.env, stdout=out, stderr=out, start_new_session=True)
         finally:

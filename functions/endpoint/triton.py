@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from inference.client import MODEL_NAME, make_inputs, waveform
+from .. import deadline
 
 log = logging.getLogger(__name__)
 
@@ -148,12 +149,17 @@ class TritonEndpoint:
         last: BaseException | None = None
         for attempt in range(self.retries + 1):
             if attempt:
-                self._sleep(self.backoff_s * (2 ** (attempt - 1)))
+                self._sleep(deadline.cap(self.backoff_s * (2 ** (attempt - 1))))
+            timeout_s = deadline.cap(self.request_timeout_s)  # never past the request's deadline
+            if timeout_s <= 0.05:
+                if last is not None and classify(last) == "transient":
+                    break
+                raise InferenceTimeout("no time left in the request's deadline")
             try:
                 self.calls += 1
                 client = self._client()
                 if self.protocol == "grpc":
-                    result = client.infer(self.model, inputs, client_timeout=self.request_timeout_s,
+                    result = client.infer(self.model, inputs, client_timeout=timeout_s,
                                           request_id=item.request_id)
                 else:
                     result = client.infer(self.model, inputs, request_id=item.request_id)

@@ -3,20 +3,27 @@ that dies mid-job loses nothing (its job becomes visible again after the visibil
 
 - `MemoryQueue`: in-process, for the embedded default (same semantics, not durable across restarts).
 - `RedisStreamQueue`: a Redis stream with a consumer group; pending entries idle longer than the visibility
-  timeout are reclaimed with XAUTOCLAIM.
+  timeout are reclaimed with XAUTOCLAIM (a reclaim counts as an attempt). When Redis lost its data (a
+  failover to a replica without persistence, a FLUSHALL), the next call that meets NOGROUP recreates the
+  group from the start of the stream, so jobs enqueued since still run.
 - `SqsQueue`: AWS SQS via boto3 (visibility timeout, ApproximateReceiveCount, ChangeMessageVisibility).
 
 Retries with backoff: `retry(delivery, delay_s)` makes the job visible again later with attempt + 1.
+Leases: `extend(delivery)` keeps a delivery invisible for another visibility timeout; the worker renews it
+while the job runs, so a slow job is never delivered twice at once.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Protocol
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,6 +42,12 @@ class JobQueue(Protocol):
     def ack(self, delivery: Delivery) -> None: ...
 
     def retry(self, delivery: Delivery, delay_s: float, count_attempt: bool = True) -> None: ...
+
+    def extend(self, delivery: Delivery) -> bool:
+        """Keep the delivery invisible for another visibility timeout; False when it was lost meanwhile."""
+
+    def ping(self) -> None:
+        """Raise when the queue cannot be used (readiness); repairs what it can (a lost consumer group)."""
 
     def depth(self) -> int:
         """Jobs waiting or in flight (a scale-down must not stop an endpoint with work)."""
@@ -78,6 +91,17 @@ class MemoryQueue:
                 item["attempt"] = delivery.attempt + (1 if count_attempt else 0)
                 self._cond.notify_all()
 
+    def extend(self, delivery: Delivery) -> bool:
+        with self._cond:
+            item = self._items.get(delivery.receipt)
+            if item is None:
+                return False
+            item["visible_at"] = self._clock() + self.visibility_s
+            return True
+
+    def ping(self) -> None:
+        return None
+
     def depth(self) -> int:
         with self._cond:
             return len(self._items)
@@ -103,6 +127,21 @@ class RedisStreamQueue:
                     raise
             self._group_ready = True
 
+    def _grouped(self, fn, *args, **kwargs):
+        """Run a group command; when Redis lost the group (NOGROUP), recreate it and run the command again."""
+        import redis
+
+        self._ensure_group()
+        try:
+            return fn(*args, **kwargs)
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            log.warning("job queue: consumer group lost (Redis data lost?); recreating it")
+            self._group_ready = False
+            self._ensure_group()
+            return fn(*args, **kwargs)
+
     def enqueue(self, job: dict, delay_s: float = 0, attempt: int = 1) -> None:
         self._ensure_group()
         payload = json.dumps({"job": job, "attempt": attempt}, ensure_ascii=False)
@@ -123,24 +162,39 @@ class RedisStreamQueue:
         self._promote_delayed()
         idle_ms = int(self.visibility_s * 1000)
         # first, work a dead consumer left behind (pending longer than the visibility timeout)
-        _next, claimed, *_ = self.r.xautoclaim(self.stream, self.group, self.consumer, idle_ms, "0-0",
-                                               count=max_jobs)
+        _next, claimed, *_ = self._grouped(self.r.xautoclaim, self.stream, self.group, self.consumer, idle_ms,
+                                           "0-0", count=max_jobs)
         entries = [(eid, fields) for eid, fields in claimed if fields]
+        reclaimed = bool(entries)
         if not entries:
             block = int(wait_s * 1000) if wait_s > 0 else None
-            response = self.r.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=max_jobs, block=block)
+            response = self._grouped(self.r.xreadgroup, self.group, self.consumer, {self.stream: ">"},
+                                     count=max_jobs, block=block)
             entries = [e for _stream, items in (response or []) for e in items]
         out = []
         for eid, fields in entries:
             data = json.loads(fields[b"p"] if b"p" in fields else fields["p"])
-            out.append(Delivery(data["job"], eid.decode() if isinstance(eid, bytes) else eid, data["attempt"]))
+            receipt = eid.decode() if isinstance(eid, bytes) else eid
+            attempt = data["attempt"]
+            if reclaimed:  # its worker died (or stalled) holding it: that attempt counts
+                pending = self.r.xpending_range(self.stream, self.group, min=receipt, max=receipt, count=1)
+                attempt += max(0, int(pending[0]["times_delivered"]) - 1) if pending else 1
+            out.append(Delivery(data["job"], receipt, attempt))
         return out
 
+    def extend(self, delivery: Delivery) -> bool:
+        # XCLAIM with min-idle 0 by the same consumer resets the entry's idle time: not reclaimable for now
+        claimed = self._grouped(self.r.xclaim, self.stream, self.group, self.consumer, 0, [delivery.receipt],
+                                justid=True)
+        return bool(claimed)
+
+    def ping(self) -> None:
+        self._group_ready = False  # check for real: the group may be gone although this process made it
+        self._ensure_group()
+
     def ack(self, delivery: Delivery) -> None:
-        pipe = self.r.pipeline()
-        pipe.xack(self.stream, self.group, delivery.receipt)
-        pipe.xdel(self.stream, delivery.receipt)
-        pipe.execute()
+        self._grouped(self.r.xack, self.stream, self.group, delivery.receipt)
+        self.r.xdel(self.stream, delivery.receipt)
 
     def retry(self, delivery: Delivery, delay_s: float, count_attempt: bool = True) -> None:
         self.enqueue(delivery.job, delay_s, delivery.attempt + (1 if count_attempt else 0))
@@ -172,6 +226,17 @@ class SqsQueue:
 
     def ack(self, delivery: Delivery) -> None:
         self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=delivery.receipt)
+
+    def extend(self, delivery: Delivery) -> bool:
+        try:
+            self.sqs.change_message_visibility(QueueUrl=self.url, ReceiptHandle=delivery.receipt,
+                                               VisibilityTimeout=self.visibility_s)
+            return True
+        except Exception:  # noqa: BLE001 - the receipt expired or the message is gone
+            return False
+
+    def ping(self) -> None:
+        self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])
 
     def retry(self, delivery: Delivery, delay_s: float, count_attempt: bool = True) -> None:
         self.enqueue(delivery.job, delay_s, delivery.attempt + (1 if count_attempt else 0))

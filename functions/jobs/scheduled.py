@@ -4,7 +4,8 @@ their own handlers in functions/handlers/scheduled.py):
 - warm_up: start the endpoint ahead of a peak window, wait until it is ready, send one warm-up inference, and
   pre-render the configured popular phrases in the configured popular voices into the cache;
 - scale_down: stop the endpoint after IDLE_STOP_S without inference, never while work is queued or running;
-- drain: process queued jobs once the endpoint is ready (and start it when jobs wait).
+- drain: heal tasks whose job was lost, then process queued jobs once the endpoint is ready (and start it
+  when jobs wait).
 
 `sleep` and `clock` are injected so the waiting is testable without waiting.
 """
@@ -89,9 +90,10 @@ class _Owner:
 
 
 def drain(app, *, budget_s: float) -> dict:
+    healed = app.tts.heal_stale()  # tasks whose job was lost: enqueued again (or failed) before draining
     queued = app.queue.depth()
     if queued == 0:
-        return {"queued": 0, "handled": 0}
+        return {"queued": 0, "handled": 0, "healed": healed}
     if app.controller.scales_to_zero and app.controller.state() != READY:
         app.controller.start()
         return {"queued": queued, "handled": 0, "starting": True}

@@ -4,7 +4,10 @@
   (a static endpoint that is down is just a failure, retried and counted);
 - failure: retry with exponential backoff up to JOB_MAX_ATTEMPTS, then the task ends `failed` with a reason;
 - a job is acknowledged only after its result is stored, and running it again finds the stored result
-  (object storage first), so a worker dying mid-job loses nothing and nothing completes twice.
+  (object storage first), so a worker dying mid-job loses nothing and nothing completes twice;
+- while a job runs its lease is renewed (the queue delivery stays invisible, the task's heartbeat fresh), so a
+  slow job is never delivered to a second worker, and a dead worker's job comes back after one visibility
+  timeout; tasks whose job was lost altogether are healed by a periodic sweep (`TtsPipeline.heal_stale`).
 """
 
 from __future__ import annotations
@@ -15,15 +18,17 @@ import time
 
 from ..endpoint.controller import READY
 from ..errors import ApiError
+from ..lease import Renewer
 
 log = logging.getLogger(__name__)
 
 
 class Worker:
     def __init__(self, queue, pipeline, controller, *, max_attempts: int = 4, backoff_s: float = 5.0,
-                 not_ready_delay_s: float = 5.0, sleep=time.sleep) -> None:
+                 not_ready_delay_s: float = 5.0, renew_every_s: float | None = None, sleep=time.sleep) -> None:
         self.queue, self.pipeline, self.controller = queue, pipeline, controller
         self.max_attempts, self.backoff_s, self.not_ready_delay_s = max_attempts, backoff_s, not_ready_delay_s
+        self.renew_every_s = renew_every_s or float(getattr(queue, "visibility_s", 60)) / 3
         self._sleep = sleep
 
     def run_once(self, wait_s: float = 1.0) -> int:
@@ -36,11 +41,13 @@ class Worker:
     def handle(self, delivery) -> str:
         job = delivery.job
         try:
+            self.pipeline.touch(job)
             if self.controller.scales_to_zero and self.controller.state() != READY:
                 self.controller.start()
                 self.queue.retry(delivery, self.not_ready_delay_s, count_attempt=False)  # waiting is not failing
                 return "waiting"
-            self.pipeline.run_job(job)
+            with Renewer(lambda: self._renew(delivery), self.renew_every_s, what=f"job {str(job.get('id'))[:12]}"):
+                self.pipeline.run_job(job)
             self.queue.ack(delivery)
             return "done"
         except Exception as exc:  # noqa: BLE001 - every failure is either retried or recorded
@@ -48,12 +55,18 @@ class Worker:
             log.warning("job %s attempt %d failed: %s", job.get("id"), delivery.attempt,
                         getattr(exc, "detail", None) or exc)
             if delivery.attempt >= self.max_attempts:
-                self.pipeline.fail_job(job, reason, getattr(exc, "message", "语音合成失败"))
+                self.pipeline.fail_job(job, reason, getattr(exc, "message", "语音合成失败"),
+                                       exc.status if isinstance(exc, ApiError) else 500)
                 self.queue.ack(delivery)
                 return "failed"
             self.pipeline.note_retry(job, delivery.attempt, reason)
             self.queue.retry(delivery, self.backoff_s * 2 ** (delivery.attempt - 1))
             return "retry"
+
+    def _renew(self, delivery) -> bool:
+        held = self.queue.extend(delivery)
+        self.pipeline.touch(delivery.job)
+        return held
 
     def run_until_empty(self, budget_s: float, clock=time.monotonic) -> int:
         """Drain: handle jobs until none is ready or the time budget is spent."""
@@ -69,21 +82,25 @@ class Worker:
 class WorkerThreads:
     """Workers inside a long-running server process (the embedded default, web functions, containers)."""
 
-    def __init__(self, worker: Worker, count: int) -> None:
-        self.worker, self.count = worker, count
+    def __init__(self, worker: Worker, count: int, sweep_every_s: float = 30.0) -> None:
+        self.worker, self.count, self.sweep_every_s = worker, count, sweep_every_s
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> "WorkerThreads":
         for i in range(self.count):
-            t = threading.Thread(target=self._loop, name=f"job-worker-{i}", daemon=True)
+            t = threading.Thread(target=self._loop, args=(i == 0,), name=f"job-worker-{i}", daemon=True)
             t.start()
             self._threads.append(t)
         return self
 
-    def _loop(self) -> None:
+    def _loop(self, sweeps: bool = False) -> None:
+        next_sweep = time.monotonic() + self.sweep_every_s
         while not self._stop.is_set():
             try:
+                if sweeps and time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + self.sweep_every_s
+                    self.worker.pipeline.heal_stale()
                 self.worker.run_once(wait_s=0.2)
             except Exception:  # noqa: BLE001 - a broken queue connection must not kill the thread
                 log.exception("job worker loop")

@@ -19,7 +19,18 @@ class State(Protocol):
 
     def release(self, name: str, token: str) -> None: ...
 
+    def extend(self, name: str, token: str, ttl_s: float) -> bool:
+        """Renew a lock we hold for another `ttl_s`; False when it lapsed or someone else holds it."""
+
     def is_locked(self, name: str) -> bool: ...
+
+    def mark_active(self, task_id: str, heartbeat: float) -> None:
+        """A queued or running task, with the time its work was last seen alive."""
+
+    def clear_active(self, task_id: str) -> None: ...
+
+    def stale_active(self, before: float, limit: int = 100) -> list[str]:
+        """Active tasks whose last heartbeat is older than `before` (candidates for healing)."""
 
     def get_alias(self, name: str) -> str | None:
         """A small remembered value (e.g. upload digest -> voice hash)."""

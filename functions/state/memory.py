@@ -13,6 +13,7 @@ class MemoryState:
         self._lock = threading.Lock()
         self._tasks: OrderedDict[str, tuple[float, dict]] = OrderedDict()
         self._locks: dict[str, tuple[str, float]] = {}
+        self._active: dict[str, float] = {}
         self._max_tasks = max_tasks
         self._clock = clock
 
@@ -48,10 +49,30 @@ class MemoryState:
             if self._locks.get(name, (None,))[0] == token:
                 del self._locks[name]
 
+    def extend(self, name: str, token: str, ttl_s: float) -> bool:
+        with self._lock:
+            held = self._locks.get(name)
+            if held is None or held[0] != token or held[1] <= self._clock():
+                return False
+            self._locks[name] = (token, self._clock() + ttl_s)
+            return True
+
     def is_locked(self, name: str) -> bool:
         with self._lock:
             held = self._locks.get(name)
             return held is not None and held[1] > self._clock()
+
+    def mark_active(self, task_id: str, heartbeat: float) -> None:
+        with self._lock:
+            self._active[task_id] = heartbeat
+
+    def clear_active(self, task_id: str) -> None:
+        with self._lock:
+            self._active.pop(task_id, None)
+
+    def stale_active(self, before: float, limit: int = 100) -> list[str]:
+        with self._lock:
+            return [t for t, at in self._active.items() if at < before][:limit]
 
     def get_alias(self, name: str) -> str | None:
         record = self.get_task(f"alias:{name}")

@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
 """
+_EXTEND = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end
+"""
 
 
 class RedisState:
@@ -26,6 +29,7 @@ class RedisState:
         self.r = client
         self.prefix = prefix
         self._release = client.register_script(_RELEASE)
+        self._extend = client.register_script(_EXTEND)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "cvr:") -> "RedisState":
@@ -51,8 +55,20 @@ class RedisState:
     def release(self, name: str, token: str) -> None:
         self._release(keys=[self.k("lock", name)], args=[token])
 
+    def extend(self, name: str, token: str, ttl_s: float) -> bool:
+        return bool(self._extend(keys=[self.k("lock", name)], args=[token, max(1, int(ttl_s * 1000))]))
+
     def is_locked(self, name: str) -> bool:
         return bool(self.r.exists(self.k("lock", name)))
+
+    def mark_active(self, task_id: str, heartbeat: float) -> None:
+        self.r.zadd(self.k("active"), {task_id: heartbeat})
+
+    def clear_active(self, task_id: str) -> None:
+        self.r.zrem(self.k("active"), task_id)
+
+    def stale_active(self, before: float, limit: int = 100) -> list[str]:
+        return [t.decode() for t in self.r.zrangebyscore(self.k("active"), "-inf", f"({before}", start=0, num=limit)]
 
     def get_alias(self, name: str) -> str | None:
         raw = self.r.get(self.k("alias", name))

@@ -2,13 +2,23 @@
 
 PutObject is atomic: the object appears only when the upload completed. URLs are presigned GETs with an
 expiry, or plain URLs under a CDN base when one is configured. The client is injected for tests.
+
+On a request's path every call is bounded by what is left of the request's deadline: it runs on a small pool
+and is abandoned (StorageUnavailable, a 503) when the time is up, however long botocore would keep waiting on
+a stalled endpoint. When the pool is full of stalled calls, further calls fail at once instead of piling up.
 """
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
+from .. import deadline
 from .base import ObjectInfo, ObjectNotFound, StorageUnavailable
+
+POOL_SIZE = 16
 
 
 def _errors():
@@ -28,13 +38,36 @@ class S3Store:
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.url_expires_s = url_expires_s
         self.cdn_base_url = cdn_base_url.rstrip("/")
+        self._pool = ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="s3")
+        self._slots = threading.BoundedSemaphore(POOL_SIZE)
+
+    def _call(self, what: str, fn, **kwargs):
+        """`fn(**kwargs)`, within the request's deadline when there is one."""
+        budget = deadline.remaining()
+        if budget is None:
+            return fn(**kwargs)
+        if budget <= 0:
+            raise StorageUnavailable(f"{what}: no time left in the request's deadline")
+        if not self._slots.acquire(blocking=False):
+            raise StorageUnavailable(f"{what}: {POOL_SIZE} storage calls already stalled")
+
+        def run():
+            try:
+                return fn(**kwargs)
+            finally:
+                self._slots.release()
+
+        try:
+            return self._pool.submit(run).result(timeout=budget)
+        except FutureTimeout:
+            raise StorageUnavailable(f"{what}: no answer within {budget:.1f}s") from None
 
     @classmethod
     def from_settings(cls, settings) -> "S3Store":
         import boto3
         from botocore.config import Config
 
-        config = Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"},
+        config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"},
                         s3={"addressing_style": settings.s3_addressing_style}, signature_version="s3v4")
         client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url or None,
                               region_name=settings.s3_region or None, config=config)
@@ -46,7 +79,7 @@ class S3Store:
 
     def head(self, key: str) -> ObjectInfo | None:
         try:
-            r = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            r = self._call("head", self.client.head_object, Bucket=self.bucket, Key=self._key(key))
         except _errors() as exc:
             code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
             if code in ("404", "NoSuchKey", "NotFound"):
@@ -56,16 +89,16 @@ class S3Store:
 
     def put(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> None:
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type,
-                                   Metadata={k: str(v) for k, v in metadata.items()},
-                                   CacheControl="public, max-age=31536000, immutable")
+            self._call("put", self.client.put_object, Bucket=self.bucket, Key=self._key(key), Body=data,
+                       ContentType=content_type, Metadata={k: str(v) for k, v in metadata.items()},
+                       CacheControl="public, max-age=31536000, immutable")
         except _errors() as exc:
             raise StorageUnavailable(f"put {key}: {exc}") from exc
 
     def put_if_absent(self, key: str, data: bytes, content_type: str) -> bool:
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type,
-                                   IfNoneMatch="*")  # S3 conditional write: 412 when the key exists
+            self._call("put", self.client.put_object, Bucket=self.bucket, Key=self._key(key), Body=data,
+                       ContentType=content_type, IfNoneMatch="*")  # S3 conditional write: 412 when it exists
             return True
         except _errors() as exc:
             code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
@@ -75,7 +108,8 @@ class S3Store:
 
     def get(self, key: str) -> bytes:
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+            return self._call("get", lambda **kw: self.client.get_object(**kw)["Body"].read(), Bucket=self.bucket,
+                              Key=self._key(key))
         except _errors() as exc:
             code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
             if code in ("404", "NoSuchKey", "NotFound"):
@@ -84,23 +118,24 @@ class S3Store:
 
     def delete(self, key: str) -> None:
         try:
-            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+            self._call("delete", self.client.delete_object, Bucket=self.bucket, Key=self._key(key))
         except _errors() as exc:
             raise StorageUnavailable(f"delete {key}: {exc}") from exc
 
     def list_keys(self, prefix: str, limit: int = 1000) -> list[str]:
-        keys: list[str] = []
-        try:
-            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
-                                                                        Prefix=self._key(prefix))
-            for page in pages:
+        def listing(**kw) -> list[str]:
+            keys: list[str] = []
+            for page in self.client.get_paginator("list_objects_v2").paginate(**kw):
                 for item in page.get("Contents", []):
                     keys.append(item["Key"][len(self.prefix):])
                     if len(keys) >= limit:
                         return keys
+            return keys
+
+        try:
+            return self._call("list", listing, Bucket=self.bucket, Prefix=self._key(prefix))
         except _errors() as exc:
             raise StorageUnavailable(f"list {prefix}: {exc}") from exc
-        return keys
 
     def url(self, key: str) -> tuple[str, int | None]:
         if self.cdn_base_url:
@@ -111,6 +146,6 @@ class S3Store:
 
     def ping(self) -> None:
         try:
-            self.client.head_bucket(Bucket=self.bucket)
+            self._call("ping", self.client.head_bucket, Bucket=self.bucket)
         except _errors() as exc:
             raise StorageUnavailable(f"bucket {self.bucket}: {exc}") from exc

@@ -23,11 +23,12 @@ from typing import Callable
 
 import numpy as np
 
+from .. import deadline
 from ..audio.decode import DecodeLimits, PromptAudio, decode_prompt
 from ..audio.encode import encode
 from ..endpoint.triton import (InferenceFailed, InferenceRejected, InferenceTimeout, InferenceUnavailable,
                                SynthesisInput)
-from ..errors import BadRequest, DependencyDown, InternalError, NotFound, UpstreamTimeout
+from ..errors import ApiError, BadRequest, DependencyDown, InternalError, NotFound, UpstreamTimeout
 from ..limits import Busy, raise_for
 from ..moderation import Subject
 from ..state import StateUnavailable
@@ -46,6 +47,7 @@ OUTPUT_RATE = 24000
 JOB_POLL_S = 2
 MODERATION_WINDOW, MODERATION_OVERLAP = 2500, 50
 UPLOAD_ALIAS_TTL_S = 7 * 86400
+ACTIVE = ("queued", "running")
 DEFAULT_VOICE_ID = "default"
 DEFAULT_VOICE_WAV = Path(__file__).resolve().parent.parent / "assets" / "default_voice.wav"
 DEFAULT_VOICE_TRANSCRIPT = "希望你以后能够做的比我还好呦。"
@@ -123,8 +125,7 @@ class TtsPipeline:
         self._sleep = sleep
         self._cold_checked = (-1e9, False)
         self.task_id_secret = TaskIdSecret(storage, settings.task_id_secret)
-        self.flight = SingleFlight(state, wait_s=settings.single_flight_wait_s,
-                                   lock_ttl_s=settings.triton_request_timeout_s * (settings.triton_retries + 1) + 10)
+        self.flight = SingleFlight(state, wait_s=settings.single_flight_wait_s)  # leader renews a short lock
         self.limits = DecodeLimits(max_bytes=settings.max_prompt_bytes, min_seconds=settings.min_prompt_s,
                                    max_seconds=settings.max_prompt_s, min_rate=settings.min_prompt_rate,
                                    timeout_s=settings.decode_timeout_s)
@@ -336,9 +337,9 @@ class TtsPipeline:
             yield
             return
         ttl = self.settings.triton_request_timeout_s * (self.settings.triton_retries + 1) + 10
-        deadline = time.monotonic() + wait_s
+        until = time.monotonic() + deadline.cap(wait_s)
         while (token := self._state(self.limiter.acquire_slot, ttl)) is None:
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= until:
                 raise Busy(retry_after=self.settings.retry_after_s)
             self._sleep(0.2)
         try:
@@ -358,7 +359,7 @@ class TtsPipeline:
         with timings.stage("store"):
             record = self.store(key, fmt, audio)
         record["mode"] = plan.mode
-        self._state(self.state.put_task, key, record, self.settings.task_ttl_s)
+        self._put_task(key, record)
         self._state(self.state.set_alias, "last_inference", str(self._clock()), 30 * 86400)  # for scale-down
         return record
 
@@ -376,13 +377,13 @@ class TtsPipeline:
         if record is None or record.get("status") == "failed" or stale:
             job = {"id": key, "plan": asdict(plan), "voice": self.persist_voice(voice)}
             record = {"status": "queued", "format": plan.format, "mode": plan.mode,
-                      "progress": {"done": 0, "total": total}, "heartbeat": self._clock()}
+                      "progress": {"done": 0, "total": total}, "heartbeat": self._clock(), "job": job}
             try:  # the job first: a record must never say "queued" for a job no queue holds
                 self.queue.enqueue(job)
             except Exception as exc:  # noqa: BLE001 - Redis or SQS errors of any kind
                 raise DependencyDown("任务队列暂时不可用，请稍后重试", code="queue_unavailable",
                                      retry_after=self.settings.retry_after_s, detail=str(exc)) from exc
-            self._state(self.state.put_task, key, record, self.settings.task_ttl_s)
+            self._put_task(key, record)
             if self.controller is not None and self.controller.scales_to_zero:
                 try:
                     self.controller.start()
@@ -409,41 +410,109 @@ class TtsPipeline:
         done = self.lookup_storage(key, plan.format)
         if done is not None:
             done.update(mode=plan.mode)
-            self._state(self.state.put_task, key, done, self.settings.task_ttl_s)
+            self._put_task(key, done)
             return
         ref = job["voice"]
         voice = Voice(ref["voice_hash"], ref.get("transcript", ""),
                       lambda: wav_samples(self._storage(self.storage.get, ref["object"])), object_key=ref["object"])
         if not plan.long:
-            self._set_progress(key, plan, 0, 1)
+            self._set_progress(job, plan, 0, 1)
             self._single_flight(key, plan.format, lambda: self._render(key, plan, plan.text, voice, slot_wait_s=120))
             return
         segments = split_text(plan.text, self.settings.max_text_chars)
         parts: list[np.ndarray] = []
         for i, segment in enumerate(segments):
-            self._set_progress(key, plan, i, len(segments))
+            self._set_progress(job, plan, i, len(segments))
             parts.append(self.segment_samples(plan, segment.text, voice))
             if segment.pause_after_s:
                 parts.append(np.zeros(int(segment.pause_after_s * OUTPUT_RATE), np.float32))
         audio = encode(np.concatenate(parts), OUTPUT_RATE, plan.format, mp3_bitrate=self.settings.mp3_bitrate)
         record = self.store(key, plan.format, audio)
         record.update(mode=plan.mode, progress={"done": len(segments), "total": len(segments)})
-        self._state(self.state.put_task, key, record, self.settings.task_ttl_s)
+        self._put_task(key, record)
 
-    def _set_progress(self, key: str, plan: Plan, done: int, total: int, **extra) -> None:
-        self._state(self.state.put_task, key, {"status": "running", "format": plan.format, "mode": plan.mode,
-                                               "progress": {"done": done, "total": total},
-                                               "heartbeat": self._clock(), **extra}, self.settings.task_ttl_s)
+    def _set_progress(self, job: dict, plan: Plan, done: int, total: int) -> None:
+        self._put_task(job["id"], {"status": "running", "format": plan.format, "mode": plan.mode,
+                                   "progress": {"done": done, "total": total}, "heartbeat": self._clock(),
+                                   "job": job})
+
+    def _put_task(self, key: str, record: dict) -> None:
+        """Write a task record; queued and running tasks are also kept in the active set (for healing)."""
+        self._state(self.state.put_task, key, record, self.settings.task_ttl_s)
+        if record.get("status") in ACTIVE:
+            self._state(self.state.mark_active, key, float(record.get("heartbeat") or self._clock()))
+        else:
+            self._state(self.state.clear_active, key)
+
+    def touch(self, job: dict) -> None:
+        """A worker holds the job and is alive: its task's heartbeat (renewed while the job runs)."""
+        record = self._state(self.state.get_task, job["id"])
+        if record is not None and record.get("status") not in ACTIVE:
+            return
+        plan = job.get("plan") or {}
+        record = record or {"status": "queued", "format": plan.get("format"), "mode": plan.get("mode"),
+                            "progress": {"done": 0, "total": 1}}
+        record.update(heartbeat=self._clock(), job=job)
+        self._put_task(job["id"], record)
+
+    def heal(self, key: str, record: dict) -> dict:
+        """A queued or running task nobody has worked on for `job_stale_s` (its job was lost with a queue's
+        data, or its worker died): finished after all, re-enqueued from the job kept in its record, or failed
+        with a truthful reason once re-enqueuing has not helped."""
+        if record.get("status") not in ACTIVE or \
+                self._clock() - float(record.get("heartbeat") or 0) <= self.settings.job_stale_s:
+            return record
+        done = self.lookup_storage(key, record.get("format") or "mp3")
+        if done is not None:
+            done.update(mode=record.get("mode"))
+            self._put_task(key, done)
+            return done
+        token = self._state(self.state.acquire, f"heal:{key}", 30)
+        if token is None:
+            return record  # another process is healing it
+        try:
+            job, requeued = record.get("job"), int(record.get("requeued", 0))
+            if job is None or requeued >= self.settings.job_max_attempts:
+                log.warning("task %s lost (requeued %d times)", key[:12], requeued)
+                record = {"status": "failed", "error": {"code": "job_lost", "message": "任务已丢失，请重新提交",
+                                                         "status": 503}}
+            else:
+                log.warning("task %s has no live job; enqueued again", key[:12])
+                self.queue.enqueue(job)
+                record.update(status="queued", heartbeat=self._clock(), requeued=requeued + 1)
+            self._put_task(key, record)
+            return record
+        finally:
+            self._state(self.state.release, f"heal:{key}", token)
+
+    def heal_stale(self, limit: int = 100) -> int:
+        """Heal every active task without a heartbeat for `job_stale_s` (run by workers and the drain)."""
+        keys = self._state(self.state.stale_active, self._clock() - self.settings.job_stale_s, limit)
+        for key in keys:
+            record = self._state(self.state.get_task, key)
+            if record is None:
+                self._state(self.state.clear_active, key)  # its record expired: nothing to tell anyone
+            else:
+                self.heal(key, record)
+        return len(keys)
 
     def note_retry(self, job: dict, attempt: int, reason: str) -> None:
         record = self._state(self.state.get_task, job["id"]) or {}
         record.update(status="queued", attempts=attempt, last_error=reason, heartbeat=self._clock())
         record.setdefault("progress", {"done": 0, "total": 1})
-        self._state(self.state.put_task, job["id"], record, self.settings.task_ttl_s)
+        self._put_task(job["id"], record)
 
-    def fail_job(self, job: dict, reason: str, message: str) -> None:
-        self._state(self.state.put_task, job["id"], {"status": "failed", "error": {"code": reason, "message": message}},
-                    self.settings.task_ttl_s)
+    def fail_job(self, job: dict, reason: str, message: str, status: int = 500) -> None:
+        """The job's last attempt failed: the task ends failed, unless another delivery finished it meanwhile
+        (a result in storage wins over a failure)."""
+        plan = job.get("plan") or {}
+        done = self.lookup_storage(job["id"], plan["format"]) if plan.get("format") in EXTENSIONS else None
+        if done is not None:
+            done.update(mode=plan.get("mode"))
+            self._put_task(job["id"], done)
+            return
+        self._put_task(job["id"], {"status": "failed", "error": {"code": reason, "message": message,
+                                                                 "status": status}})
 
     def segment_samples(self, plan: Plan, text: str, voice: Voice) -> np.ndarray:
         """One segment's 24 kHz samples, cached on its own as lossless pcm."""
@@ -470,12 +539,22 @@ class TtsPipeline:
                     break
         if record is None:
             raise NotFound("任务不存在或已过期", code="task_not_found")
+        if record.get("status") in ACTIVE:
+            record = self.heal(task_id, record)  # a lost job is found by the next poll at the latest
         status = record.get("status")
         if status == "done":
             return 200, self.respond(task_id, record, cached=True)
         if status == "failed":
-            return 200, {"task_id": task_id, "status": "failed", "error": record.get("error")}
+            error = {k: v for k, v in (record.get("error") or {}).items() if k in ("code", "message")}
+            return 200, {"task_id": task_id, "status": "failed", "error": error}
         return 200, self.queued_body(task_id, record)
+
+    def failure(self, task_id: str) -> ApiError:
+        """A failed task as the error its code deserves (for callers that answer with an HTTP status)."""
+        error = (self._state(self.state.get_task, task_id) or {}).get("error") or {}
+        status = int(error.get("status") or 503)
+        return ApiError(error.get("message") or "语音合成失败", code=error.get("code") or "inference_failed",
+                        status=status, retry_after=self.settings.retry_after_s if status == 503 else None)
 
     # -- dependency access: failures become 503s with Retry-After ----------------------------------------------
     def _state(self, fn, *args):

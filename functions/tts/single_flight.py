@@ -2,7 +2,9 @@
 
 The first caller takes the lock `sf:<key>` and computes; the others poll `lookup` (a cheap state read) until
 the leader's result appears, or take over when the leader's lock vanished without a result (it crashed or
-failed; they then try themselves rather than wait forever). `sleep` and `clock` are injected for tests.
+failed; they then try themselves rather than wait forever). The lock is short and the leader renews it while
+it computes, so a leader that died is taken over within `lock_ttl_s`, however long a live one takes.
+`sleep` and `clock` are injected for tests.
 """
 
 from __future__ import annotations
@@ -10,13 +12,15 @@ from __future__ import annotations
 import time
 from typing import Callable, TypeVar
 
+from .. import deadline
 from ..errors import DependencyDown
+from ..lease import Renewer
 
 T = TypeVar("T")
 
 
 class SingleFlight:
-    def __init__(self, state, *, wait_s: float = 30.0, lock_ttl_s: float = 60.0, poll_s: float = 0.02,
+    def __init__(self, state, *, wait_s: float = 30.0, lock_ttl_s: float = 10.0, poll_s: float = 0.02,
                  sleep=time.sleep, clock=time.monotonic) -> None:
         self.state, self.wait_s, self.lock_ttl_s, self.poll_s = state, wait_s, lock_ttl_s, poll_s
         self._sleep, self._clock = sleep, clock
@@ -25,7 +29,7 @@ class SingleFlight:
             recheck: Callable[[], T | None] | None = None) -> tuple[T, bool]:
         """(result, shared): shared is True when another caller's computation supplied the result."""
         name = f"sf:{key}"
-        deadline = self._clock() + self.wait_s
+        until = self._clock() + deadline.cap(self.wait_s)  # never past the request's own deadline
         while True:
             token = self.state.acquire(name, self.lock_ttl_s)
             if token is not None:
@@ -33,11 +37,13 @@ class SingleFlight:
                     done = (recheck or lookup)()  # a leader may have finished between our lookup and the lock
                     if done is not None:
                         return done, True
-                    return compute(), False
+                    renew = lambda: self.state.extend(name, token, self.lock_ttl_s)  # noqa: E731
+                    with Renewer(renew, self.lock_ttl_s / 3, what=f"lock {name[:20]}"):
+                        return compute(), False
                 finally:
                     self.state.release(name, token)
             while True:
-                if self._clock() >= deadline:
+                if self._clock() >= until:
                     raise DependencyDown("相同内容正在合成中，请稍后重试", code="synthesis_in_progress",
                                          retry_after=2)
                 self._sleep(self.poll_s)

@@ -1,5 +1,7 @@
 """A TCP proxy that can be cut and restored: a network outage of a dependency without losing its data (moto
-keeps objects only in memory, so restarting it would also wipe storage, which a real S3 outage does not)."""
+keeps objects only in memory, so restarting it would also wipe storage, which a real S3 outage does not).
+`stall()` is the nastier outage: connections are accepted and bytes taken, but nothing comes back (a hung
+endpoint or a black-holed network), until `resume()`."""
 
 from __future__ import annotations
 
@@ -14,7 +16,15 @@ class TcpProxy:
         self._server: socket.socket | None = None
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._flowing = threading.Event()
+        self._flowing.set()
         self.up()
+
+    def stall(self) -> None:
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
 
     def up(self) -> None:
         server = socket.socket()
@@ -55,10 +65,10 @@ class TcpProxy:
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
+                self._flowing.wait()
                 dst.sendall(data)
         except OSError:
             pass

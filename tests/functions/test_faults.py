@@ -196,3 +196,37 @@ def test_s3_cut_off_and_restored(make_app, s3_server, s3_bucket):
         assert_storage_consistent(app)
     finally:
         proxy.down()
+
+
+def test_s3_stalled_every_request_answered_inside_its_deadline(make_app, s3_server, s3_bucket):
+    """S3 that accepts connections and never answers (a hung endpoint, a black-holed network), with the
+    production client settings (5 s reads, 2 attempts: 10 s and more per call, several calls per miss):
+    every request still gets 503 storage_unavailable within REQUEST_DEADLINE_S, and service resumes."""
+    from botocore.config import Config
+
+    proxy = TcpProxy(int(s3_server.rsplit(":", 1)[1]))
+    s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{proxy.port}", region_name="us-east-1",
+                      config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"}))
+    deadline_s = 3.0
+    app = make_app(storage=S3Store(s3, s3_bucket), request_deadline_s=deadline_s)
+    try:
+        with Load(app) as load:
+            time.sleep(1.0)
+            stalled = time.monotonic()
+            proxy.stall()
+            time.sleep(8.0)
+            proxy.resume()
+            resumed = time.monotonic()
+            recovery = wait_for(lambda: any(r[1] == 200 for r in load.results if r[0] > resumed), timeout=30)
+        during = [r for r in load.since(stalled) if r[0] + r[3] < resumed]
+        print(f"\nS3 stalled: {len(during)} requests answered during the stall, slowest "
+              f"{max(r[3] for r in during):.2f}s (deadline {deadline_s}s); recovery {recovery:.1f}s after resume")
+        refused = [r for r in during if r[1] != 200]
+        assert len(refused) >= 2 and all(r[2] == "hit" for r in during if r[1] == 200)  # hits: from the state
+        assert all(r[1] == 503 and r[2] == "storage_unavailable" and r[4] for r in refused), \
+            {(r[1], r[2]) for r in refused}
+        assert max(r[3] for r in during) < deadline_s + 0.5
+        assert load.results[-1][1] == 200
+    finally:
+        proxy.resume()
+        proxy.down()

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from werkzeug.test import EnvironBuilder
 
 from functions.handlers import aws_lambda, scf_apigw, web
@@ -117,3 +118,25 @@ def test_scf_bootstrap_is_executable_and_binds_port_9000():
     assert os.access(bootstrap, os.X_OK)
     text = bootstrap.read_text()
     assert "0.0.0.0:9000" in text and "functions.handlers.web:app" in text
+
+
+def test_several_gunicorn_workers_without_shared_state_are_refused_at_start(tmp_path):
+    """Without REDIS_URL every worker would keep its own tasks, jobs and limits: gunicorn refuses to start
+    two; one worker starts (the default without Redis)."""
+    from inference.serve import free_port
+
+    env = {**os.environ, "REDIS_URL": "", "STORAGE_DIR": str(tmp_path), "TRITON_URL": "127.0.0.1:1",
+           "WORKER_THREADS": "0"}
+    env.pop("WEB_CONCURRENCY", None)
+    cmd = [sys.executable, "-m", "gunicorn", "-c", "python:functions.gunicorn_conf", "-b",
+           f"127.0.0.1:{free_port()}", "functions.handlers.web:app"]
+    refused = subprocess.run([*cmd, "--workers", "2"], env=env, cwd=REPO, capture_output=True, text=True,
+                             timeout=60)
+    assert refused.returncode != 0 and "without REDIS_URL" in refused.stderr
+    one = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            one.wait(timeout=3)  # still running: started
+    finally:
+        one.terminate()
+        one.wait(timeout=10)
