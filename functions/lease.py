@@ -2,17 +2,55 @@
 
 Leases are short (seconds) and renewed by the holder every third of their length, so a holder that dies loses
 its lease promptly (another process takes over), while a slow but live holder keeps it for as long as it
-works (a slow job is never run twice at once). The renewal runs on a daemon thread because the holder's own
-thread is blocked in the work itself (an inference, a wait for a GPU slot).
+works (a slow job is never run twice at once). The holder's own thread is blocked in the work itself (an
+inference, a wait for a GPU slot), so one shared daemon thread per process renews every lease that is held:
+no thread is started per request.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Callable
 
 log = logging.getLogger(__name__)
+
+
+class _Keeper:
+    """One thread that calls each held lease's renewal when it is due."""
+
+    def __init__(self) -> None:
+        self._leases: set[Renewer] = set()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, lease: "Renewer") -> None:
+        with self._cond:
+            self._leases.add(lease)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="lease-keeper", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def remove(self, lease: "Renewer") -> None:
+        with self._cond:
+            self._leases.discard(lease)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                now = time.monotonic()
+                due = [lease for lease in self._leases if lease.next_at <= now]
+                if not due:
+                    soonest = min((lease.next_at for lease in self._leases), default=now + 60)
+                    self._cond.wait(timeout=max(0.01, soonest - now))
+                    continue
+            for lease in due:  # outside the lock: a slow renewal must not block adding or removing leases
+                lease.tick()
+
+
+_KEEPER = _Keeper()
 
 
 class Renewer:
@@ -22,25 +60,26 @@ class Renewer:
 
     def __init__(self, renew: Callable[[], object], every_s: float, what: str = "lease") -> None:
         self.renew, self.every_s, self.what = renew, max(0.05, every_s), what
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.next_at = time.monotonic() + self.every_s
+        self.held = False
         self.lost = False
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.every_s):
-            try:
-                if self.renew() is False and not self.lost:
-                    self.lost = True
-                    log.warning("%s lost while its work was still running", self.what)
-            except Exception as exc:  # noqa: BLE001 - a failed renewal is retried at the next tick
-                log.warning("%s renewal failed: %s", self.what, exc)
+    def tick(self) -> None:
+        self.next_at = time.monotonic() + self.every_s
+        if not self.held:
+            return
+        try:
+            if self.renew() is False and self.held and not self.lost:
+                self.lost = True
+                log.warning("%s lost while its work was still running", self.what)
+        except Exception as exc:  # noqa: BLE001 - a failed renewal is retried at the next tick
+            log.warning("%s renewal failed: %s", self.what, exc)
 
     def __enter__(self) -> "Renewer":
-        self._thread = threading.Thread(target=self._loop, name=f"renew-{self.what}", daemon=True)
-        self._thread.start()
+        self.held = True
+        _KEEPER.add(self)
         return self
 
     def __exit__(self, *exc) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.every_s + 1)
+        self.held = False
+        _KEEPER.remove(self)

@@ -156,6 +156,9 @@ def main() -> int:
         if app is not None:
             app.stop()
         triton.stop()
+        log_copy = Path(args.out).with_suffix(".server.log")  # kept: a server error's traceback is in it
+        log_copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(work / "gunicorn.log", log_copy) if (work / "gunicorn.log").exists() else None
         shutil.rmtree(work, ignore_errors=True)
 
     t0 = min(r[0] for r in results)
