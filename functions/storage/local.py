@@ -114,15 +114,11 @@ class LocalStore:
 
     def list_keys(self, prefix: str, limit: int = 1000) -> list[str]:
         base = self.path(prefix.rstrip("/"))
-        if not base.is_dir():
-            return []
-        keys = []
-        for p in sorted(base.rglob("*")):
-            if p.is_file() and not p.name.startswith(".tmp-") and not p.name.endswith(".meta.json"):
-                keys.append(p.relative_to(self.root).as_posix())
-                if len(keys) >= limit:
-                    break
-        return keys
+        # os.walk skips what vanishes under it: another process deleting a voice removes emptied
+        # directories while this one lists (rglob raised FileNotFoundError there: a 500 in the soak)
+        found = [Path(top, name) for top, _dirs, names in os.walk(base) for name in names
+                 if not name.startswith(".tmp-") and not name.endswith(".meta.json")]
+        return sorted(p.relative_to(self.root).as_posix() for p in found)[:limit]
 
     def url(self, key: str) -> tuple[str, int | None]:
         return f"{self.public_base_url}/media/{key}", None

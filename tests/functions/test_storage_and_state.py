@@ -157,3 +157,28 @@ def test_local_store_unwritable_raises_unavailable(tmp_path):
     blocker.write_text("not a directory")
     with pytest.raises(StorageUnavailable):
         LocalStore(blocker, "http://t").put("tts/aa/k.mp3", b"x", "audio/mpeg", {})
+
+
+def test_local_listing_survives_directories_vanishing_under_it(tmp_path):
+    """Another process deletes voices (and their emptied directories) while this one lists: no error."""
+    import threading
+
+    store = LocalStore(tmp_path, "http://x")
+    stop = threading.Event()
+
+    def churn():
+        i = 0
+        while not stop.is_set():
+            key = f"voices/owner/v{i % 5}/prompt.wav"
+            store.put(key, b"x", "audio/wav", {})
+            store.delete(key)
+            i += 1
+
+    thread = threading.Thread(target=churn)
+    thread.start()
+    try:
+        for _ in range(2000):
+            assert all(k.startswith("voices/owner/") for k in store.list_keys("voices/owner/"))
+    finally:
+        stop.set()
+        thread.join()
