@@ -169,22 +169,34 @@ def _pings(port: int) -> bool:
         return False
 
 
-def test_s3_cut_off_and_restored(make_app, s3_server, s3_bucket):
+def outage(load: Load, fail, restore, seconds: float, recovered) -> tuple[float, float, float]:
+    """A dependency outage under load: (when it began, when it ended, seconds from its end to recovery)."""
+    time.sleep(1.0)
+    began = time.monotonic()
+    fail()
+    time.sleep(seconds)
+    restore()
+    ended = time.monotonic()
+    return began, ended, wait_for(lambda: any(recovered(r) for r in load.results if r[0] > ended), timeout=30)
+
+
+def s3_behind_proxy(s3_server: str, s3_bucket: str, **config) -> tuple[TcpProxy, S3Store]:
+    """An S3 store whose connections pass through a proxy the test can cut or stall."""
+    from botocore.config import Config
+
     proxy = TcpProxy(int(s3_server.rsplit(":", 1)[1]))
     s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{proxy.port}", region_name="us-east-1",
-                      config=__import__("botocore.config").config.Config(connect_timeout=0.5, read_timeout=2,
-                                                                        retries={"max_attempts": 1}))
-    app = make_app(storage=S3Store(s3, s3_bucket))
+                      config=Config(**config))
+    return proxy, S3Store(s3, s3_bucket)
+
+
+def test_s3_cut_off_and_restored(make_app, s3_server, s3_bucket):
+    proxy, store = s3_behind_proxy(s3_server, s3_bucket, connect_timeout=0.5, read_timeout=2,
+                                   retries={"max_attempts": 1})
+    app = make_app(storage=store)
     try:
         with Load(app) as load:
-            time.sleep(1.0)
-            cut = time.monotonic()
-            proxy.down()
-            time.sleep(2.0)
-            proxy.up()
-            restored = time.monotonic()
-            recovery = wait_for(lambda: any(r[1] == 200 and r[2] == "miss" for r in load.results
-                                            if r[0] > restored), timeout=30)
+            cut, restored, recovery = outage(load, proxy.down, proxy.up, 2.0, lambda r: r[1:3] == (200, "miss"))
             time.sleep(1.0)
         print(f"\nS3: restore-to-recovery {recovery:.1f}s")
         assert_outage_answers([r for r in load.since(cut) if r[0] < restored], "storage_unavailable")
@@ -202,22 +214,13 @@ def test_s3_stalled_every_request_answered_inside_its_deadline(make_app, s3_serv
     """S3 that accepts connections and never answers (a hung endpoint, a black-holed network), with the
     production client settings (5 s reads, 2 attempts: 10 s and more per call, several calls per miss):
     every request still gets 503 storage_unavailable within REQUEST_DEADLINE_S, and service resumes."""
-    from botocore.config import Config
-
-    proxy = TcpProxy(int(s3_server.rsplit(":", 1)[1]))
-    s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{proxy.port}", region_name="us-east-1",
-                      config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"}))
+    proxy, store = s3_behind_proxy(s3_server, s3_bucket, connect_timeout=2, read_timeout=5,
+                                   retries={"max_attempts": 2, "mode": "standard"})
     deadline_s = 3.0
-    app = make_app(storage=S3Store(s3, s3_bucket), request_deadline_s=deadline_s)
+    app = make_app(storage=store, request_deadline_s=deadline_s)
     try:
         with Load(app) as load:
-            time.sleep(1.0)
-            stalled = time.monotonic()
-            proxy.stall()
-            time.sleep(8.0)
-            proxy.resume()
-            resumed = time.monotonic()
-            recovery = wait_for(lambda: any(r[1] == 200 for r in load.results if r[0] > resumed), timeout=30)
+            stalled, resumed, recovery = outage(load, proxy.stall, proxy.resume, 8.0, lambda r: r[1] == 200)
         during = [r for r in load.since(stalled) if r[0] + r[3] < resumed]
         print(f"\nS3 stalled: {len(during)} requests answered during the stall, slowest "
               f"{max(r[3] for r in during):.2f}s (deadline {deadline_s}s); recovery {recovery:.1f}s after resume")
