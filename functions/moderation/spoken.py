@@ -29,15 +29,12 @@ import unicodedata
 from pathlib import Path
 
 from ..tts.markup import Markup, parse_markup, toneless
+from ..tts.text import IGNORABLE as _IGNORABLE
 
 _NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 _SQUEEZE = re.compile(r"([a-z])\1+")
 _SQUEEZE_ANY = re.compile(r"(.)\1+")
-# DerivedCoreProperties.txt, Default_Ignorable_Code_Point (Unicode 15): rendered as nothing.
-_IGNORABLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
-                        "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
-                        "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]")
 _LETTER_NAME = re.compile(r"^LATIN (?:SMALL |CAPITAL )?LETTER (?:SMALL CAPITAL )?([A-Z])(?: WITH .*)?$")
 _LATIN_BLOCKS = ((0x80, 0x530), (0x1D00, 0x1DC0), (0x1E00, 0x1F00), (0x2100, 0x2150), (0x2C60, 0x2C80),
                  (0xA720, 0xA800), (0xAB30, 0xAB70))

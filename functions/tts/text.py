@@ -13,9 +13,10 @@ _WS = re.compile(r"\s+")
 _BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 # Default-ignorable code points (soft hyphens, joiners, variation selectors, tag characters, Hangul fillers)
 # are never spoken; left in, they split words for moderation and markup runs for the parser.
-_IGNORABLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2060-\u206f"
-                        "\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
-                        "\U000e0000-\U000e0fff]")
+# (DerivedCoreProperties.txt, Default_Ignorable_Code_Point; bidi controls among them are refused first.)
+IGNORABLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f"
+                       "\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+                       "\U000e0000-\U000e0fff]")
 # Raw input is bounded before any work: generous enough for dense markup and whitespace, small enough that
 # a 160 KB "text" is refused here, not by the inference server.
 RAW_FACTOR = 16
@@ -65,7 +66,7 @@ def _clean(value, *, field: str, max_chars: int, required: bool, keep_newlines: 
             continue
         if unicodedata.category(ch) in ("Cc", "Cs", "Co") or ch in _BIDI:
             raise BadRequest(f"{field} 含有不允许的控制字符", code=f"{field}_invalid_chars")
-    text = _IGNORABLE.sub("", unicodedata.normalize("NFC", value))
+    text = IGNORABLE.sub("", unicodedata.normalize("NFC", value))
     if "<|" in text or "|>" in text:
         raise BadRequest(f"{field} 不能包含模型控制标记 <| |>", code=f"{field}_invalid_chars")
     if keep_newlines:
