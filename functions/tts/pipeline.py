@@ -407,10 +407,7 @@ class TtsPipeline:
         """Run a queued job to completion (the worker acknowledges it afterwards). Idempotent: a result that
         is already stored is only recorded, never synthesized again."""
         key, plan = job["id"], Plan(**job["plan"])
-        done = self.lookup_storage(key, plan.format)
-        if done is not None:
-            done.update(mode=plan.mode)
-            self._put_task(key, done)
+        if self._finished(key, plan.format, plan.mode):
             return
         ref = job["voice"]
         voice = Voice(ref["voice_hash"], ref.get("transcript", ""),
@@ -435,6 +432,14 @@ class TtsPipeline:
         self._put_task(job["id"], {"status": "running", "format": plan.format, "mode": plan.mode,
                                    "progress": {"done": done, "total": total}, "heartbeat": self._clock(),
                                    "job": job})
+
+    def _finished(self, key: str, fmt: str | None, mode: str | None) -> dict | None:
+        """The task's result when storage already has it (recorded as done): it wins over any other state."""
+        done = self.lookup_storage(key, fmt) if fmt in EXTENSIONS else None
+        if done is not None:
+            done.update(mode=mode)
+            self._put_task(key, done)
+        return done
 
     def _put_task(self, key: str, record: dict) -> None:
         """Write a task record; queued and running tasks are also kept in the active set (for healing)."""
@@ -462,24 +467,24 @@ class TtsPipeline:
         if record.get("status") not in ACTIVE or \
                 self._clock() - float(record.get("heartbeat") or 0) <= self.settings.job_stale_s:
             return record
-        done = self.lookup_storage(key, record.get("format") or "mp3")
+        done = self._finished(key, record.get("format"), record.get("mode"))
         if done is not None:
-            done.update(mode=record.get("mode"))
-            self._put_task(key, done)
             return done
         token = self._state(self.state.acquire, f"heal:{key}", 30)
         if token is None:
             return record  # another process is healing it
         try:
-            job, requeued = record.get("job"), int(record.get("requeued", 0))
+            job = record.get("job")
+            requeued = int((job or {}).get("requeued", 0))  # kept in the job: progress records carry it
             if job is None or requeued >= self.settings.job_max_attempts:
                 log.warning("task %s lost (requeued %d times)", key[:12], requeued)
                 record = {"status": "failed", "error": {"code": "job_lost", "message": "任务已丢失，请重新提交",
                                                          "status": 503}}
             else:
                 log.warning("task %s has no live job; enqueued again", key[:12])
+                job = {**job, "requeued": requeued + 1}
                 self.queue.enqueue(job)
-                record.update(status="queued", heartbeat=self._clock(), requeued=requeued + 1)
+                record.update(status="queued", heartbeat=self._clock(), job=job)
             self._put_task(key, record)
             return record
         finally:
@@ -506,10 +511,7 @@ class TtsPipeline:
         """The job's last attempt failed: the task ends failed, unless another delivery finished it meanwhile
         (a result in storage wins over a failure)."""
         plan = job.get("plan") or {}
-        done = self.lookup_storage(job["id"], plan["format"]) if plan.get("format") in EXTENSIONS else None
-        if done is not None:
-            done.update(mode=plan.get("mode"))
-            self._put_task(job["id"], done)
+        if self._finished(job["id"], plan.get("format"), plan.get("mode")):
             return
         self._put_task(job["id"], {"status": "failed", "error": {"code": reason, "message": message,
                                                                  "status": status}})
