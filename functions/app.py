@@ -1,7 +1,8 @@
-"""The WSGI app: routes, middleware, and the outside systems chosen by `Settings`.
+"""The WSGI app: routes and middleware over the services that `functions/services.py` builds.
 
-`create_app()` builds everything from the environment; tests pass settings and dependencies explicitly.
-Platform entry points (functions/handlers/) are thin adapters over this one app.
+`create_app()` builds everything from the environment; tests pass settings and outside systems explicitly.
+Constructing the app starts nothing: long-running hosts (functions/serve.py, functions/handlers/web.py) start
+the job workers. Platform entry points (functions/handlers/) are thin adapters over this one app.
 """
 
 from __future__ import annotations
@@ -15,28 +16,18 @@ from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
 
 from . import metrics, openai_speech
-from .asr import build_transcriber
 from .auth import Identity, authentication, build_authenticators, identity_of
-from .endpoint import TritonEndpoint
 from .errors import ApiError, MethodNotAllowed, NotFound
-from .endpoint.controller import build_controller
-from .jobs import build_queue
-from .jobs.worker import Worker, WorkerThreads
-from .auth.tokens import TokenService
-from .auth.wechat_login import WeChatLogin
-from .limits import build_limiter
 from .middleware import audit_log, chain, errors, json_response, request_deadline, request_id
-from .moderation import build_chain
+from .request_body import read_body
+from .services import Services, build_services
 from .settings import Settings
-from .state import build_state
-from .storage import build_storage
+from .timings import Timings
 from .tts import presets
 from .tts.cache_key import is_media_key
-from .tts.parse import parse_tts_request, read_body
-from .tts.pipeline import Timings, TtsPipeline
-from .voices.service import FIELDS as VOICE_FIELDS
-from .voices.service import VoiceService, public
-from .voices.store import VoiceStore
+from .tts.request import parse_tts_request
+from .voices.enroll import FIELDS as VOICE_FIELDS
+from .voices.enroll import public
 
 log = logging.getLogger(__name__)
 OPENAPI = Path(__file__).with_name("openapi.yaml")
@@ -44,26 +35,9 @@ DEMO = Path(__file__).parent / "assets" / "demo.html"
 
 
 class App:
-    def __init__(self, settings: Settings, *, storage, state, endpoint, transcriber=None, queue=None, controller=None,
-                 limiter=None, moderation=None, wechat_login=None) -> None:
-        self.settings, self.storage, self.state, self.endpoint = settings, storage, state, endpoint
-        self.tokens = TokenService.from_settings(settings)
-        self.wechat_login = wechat_login or (WeChatLogin(settings.wechat_appid, settings.wechat_secret,
-                                                         api_base=settings.wechat_api_base)
-                                             if settings.wechat_appid and settings.wechat_secret else None)
-        self.limiter = limiter or build_limiter(settings)
-        self.moderation = moderation or build_chain(settings)
-        self.voice_store = VoiceStore(storage)
-        self.voices = VoiceService(settings, self.voice_store, transcriber, moderation=self.moderation)
-        self.queue = queue or build_queue(settings)
-        self.controller = controller or build_controller(settings, endpoint)
-        self.tts = TtsPipeline(settings, storage=storage, state=state, endpoint=endpoint, voices=self.voice_store,
-                               queue=self.queue, controller=self.controller, limiter=self.limiter,
-                               moderation=self.moderation)
-        self.worker = Worker(self.queue, self.tts, self.controller, max_attempts=settings.job_max_attempts,
-                             backoff_s=settings.job_backoff_s)
-        self.worker_threads = WorkerThreads(self.worker, settings.worker_threads).start() \
-            if settings.worker_threads > 0 else None
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.settings = settings = services.settings
         rules = [
             Rule("/healthz", endpoint="healthz", methods=["GET"]),
             Rule("/readyz", endpoint="readyz", methods=["GET"]),
@@ -82,16 +56,12 @@ class App:
             rules.append(Rule("/metrics", endpoint="metrics", methods=["GET"]))
         if settings.demo_page:
             rules.append(Rule("/demo", endpoint="demo", methods=["GET"]))
-        if getattr(storage, "serves_media", False):
+        if getattr(services.storage, "serves_media", False):
             rules.append(Rule("/media/<path:key>", endpoint="media", methods=["GET"]))
         self.urls = Map(rules, strict_slashes=False)
-        self.handler = chain([request_id, request_deadline(settings.request_deadline_s), audit_log, errors,
-                              authentication(build_authenticators(settings, self.tokens))], self.dispatch)
-
-    def close(self) -> None:
-        """Stop the in-process job workers (tests, graceful shutdown)."""
-        if self.worker_threads is not None:
-            self.worker_threads.stop()
+        self.handler = chain([request_id, request_deadline(settings.request_deadline_s), audit_log,
+                              errors(services.errors), authentication(build_authenticators(settings, services.tokens))],
+                             self.dispatch)
 
     def __call__(self, environ, start_response):
         return self.handler(Request(environ))(environ, start_response)
@@ -115,8 +85,9 @@ class App:
 
     def on_readyz(self, request: Request) -> Response:
         checks = {}
-        for name, probe in (("inference", self._probe_inference), ("storage", self.storage.ping),
-                            ("state", self.state.ping), ("queue", self.queue.ping)):
+        sv = self.services
+        for name, probe in (("inference", self._probe_inference), ("storage", sv.storage.ping),
+                            ("state", sv.state.ping), ("queue", sv.queue.ping)):
             try:
                 probe()
                 checks[name] = {"ok": True}
@@ -127,61 +98,61 @@ class App:
         return json_response({"status": "ready" if ok else "not_ready", "checks": checks}, 200 if ok else 503, headers)
 
     def _probe_inference(self) -> None:
-        if not self.endpoint.is_ready(use_cache=False):
+        if not self.services.endpoint.is_ready(use_cache=False):
             raise ConnectionError("model not ready")
 
     def on_tts_create(self, request: Request) -> Response:
         timings = Timings()
         request.environ["app.timings"] = timings.stages
         identity = identity_of(request)
-        req = parse_tts_request(request, max_body_bytes=self.settings.max_body_bytes,
-                                max_prompt_bytes=self.settings.max_prompt_bytes)
-        status, body = self.tts.synthesize(req, timings, identity, request.environ["app.audit"],
-                                           request.environ.get("app.request_id", ""))
+        with timings.stage("validate"):
+            req = parse_tts_request(request, self.services.request_limits)
+        status, body = self.services.tts.synthesize(req, timings, identity, request.environ["app.audit"],
+                                                    request.environ.get("app.request_id", ""))
         headers = {"Retry-After": str(body["retry_after_s"]), "Location": body["poll_url"]} if status == 202 else None
         return json_response(body, status, headers)
 
     def on_tts_get(self, request: Request, task_id: str) -> Response:
         identity_of(request)
-        status, body = self.tts.task(task_id)
-        return json_response(body, status)
+        return json_response(self.services.replies.read(task_id))
 
     def on_voices_create(self, request: Request) -> Response:
         timings = Timings()
         request.environ["app.timings"] = timings.stages
         identity = identity_of(request)
-        self.tts.charge(identity, 0)  # enrollment decodes, runs VAD and may pay for ASR: same request window
+        self.services.guard.charge(identity, 0)  # enrollment decodes, runs VAD, may pay for ASR: same window
         fields, audio = read_body(request, max_body_bytes=self.settings.max_body_bytes,
                                   max_audio_bytes=self.settings.max_prompt_bytes, fields=VOICE_FIELDS,
                                   b64_field="audio_base64", format_field="format")
-        return json_response(self.voices.enroll(identity, fields, audio, timings), 201)
+        return json_response(self.services.enrollment.enroll(identity, fields, audio, timings), 201)
 
     def on_voices_list(self, request: Request) -> Response:
         owner = identity_of(request).owner
-        return json_response({"voices": [public(v) for v in self.voice_store.list(owner)]})
+        return json_response({"voices": [public(v) for v in self.services.voice_store.list(owner)]})
 
     def on_voices_get(self, request: Request, voice_id: str) -> Response:
-        return json_response(public(self.voice_store.get(identity_of(request).owner, voice_id)))
+        return json_response(public(self.services.voice_store.get(identity_of(request).owner, voice_id)))
 
     def on_voices_delete(self, request: Request, voice_id: str) -> Response:
-        self.voice_store.delete(identity_of(request).owner, voice_id)
+        self.services.voice_store.delete(identity_of(request).owner, voice_id)
         return Response(status=204)
 
     def on_presets(self, request: Request) -> Response:
         return json_response({"presets": presets.as_json()})
 
     def on_auth_wechat(self, request: Request) -> Response:
-        if self.wechat_login is None or self.tokens is None:
+        login, tokens = self.services.wechat_login, self.services.tokens
+        if login is None or tokens is None:
             raise ApiError("此部署未开启微信登录（WECHAT_APPID、WECHAT_SECRET、JWT_KEYS）",
                            code="wechat_login_not_configured", status=404)
         fields, _ = read_body(request, max_body_bytes=4096, max_audio_bytes=0, fields={"code"})
-        openid = self.wechat_login.openid(fields.get("code"))
+        openid = login.openid(fields.get("code"))
         request.environ["app.identity"] = Identity(openid, "wechat")
-        token, expires_in = self.tokens.issue(openid, "wechat")
+        token, expires_in = tokens.issue(openid, "wechat")
         return json_response({"token": token, "token_type": "Bearer", "expires_in": expires_in})
 
     def on_speech(self, request: Request) -> Response:
-        return openai_speech.speech(self, request, identity_of(request))
+        return openai_speech.speech(self.services, request, identity_of(request))
 
     def on_metrics(self, request: Request) -> Response:
         body, content_type = metrics.exposition()
@@ -198,8 +169,9 @@ class App:
         # enrolled recordings, uploaded prompts, secrets or metadata sidecars, and no absurd names reach disk.
         if not is_media_key(key):
             raise NotFound("文件不存在", code="media_not_found")
-        path = self.storage.path(key)
-        info = self.storage.head(key)
+        storage = self.services.storage
+        path = storage.path(key)
+        info = storage.head(key)
         if info is None:
             raise NotFound("文件不存在", code="media_not_found")
         # conditional=True gives ETag, Last-Modified and HTTP Range (206), which iOS playback requires.
@@ -209,15 +181,12 @@ class App:
         return response
 
 
-def create_app(settings: Settings | None = None, *, storage=None, state=None, endpoint=None, transcriber=None,
-               queue=None, controller=None, limiter=None, moderation=None, wechat_login=None) -> App:
+def create_app(settings: Settings | None = None, **outside) -> App:
+    """The app on `settings` (default: from the environment); outside systems may be passed by name
+    (functions.services.OUTSIDE)."""
     settings = settings or Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return App(settings, storage=storage or build_storage(settings), state=state or build_state(settings),
-               endpoint=endpoint or TritonEndpoint.from_settings(settings),
-               transcriber=transcriber or build_transcriber(settings), queue=queue, controller=controller,
-               limiter=limiter,
-               moderation=moderation, wechat_login=wechat_login)
+    return App(build_services(settings, **outside))
 
 
 __all__ = ["App", "ApiError", "create_app"]

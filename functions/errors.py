@@ -1,7 +1,8 @@
 """API errors: a stable snake_case code, an HTTP status and a user-facing message (Chinese by default).
 
 Every error leaves the service as {"error": {"code", "message", "request_id"}}; nothing else (no stack
-trace, no echo of the offending input) is ever sent.
+trace, no echo of the offending input) is ever sent. Which exception becomes which error is decided in one
+place, functions/error_map.py.
 """
 
 from __future__ import annotations
@@ -47,13 +48,10 @@ class UnsupportedMedia(ApiError):
 
 
 class DependencyDown(ApiError):
-    """A dependency is unavailable; the client should retry after `retry_after` seconds."""
+    """A dependency is unavailable; the client should retry after `retry_after` seconds (RETRY_AFTER_S when
+    not given: the error map fills it in)."""
 
     status, code, message = 503, "service_unavailable", "服务暂时不可用，请稍后重试"
-
-    def __init__(self, message: str | None = None, *, code: str | None = None, retry_after: int = 5,
-                 detail: str | None = None) -> None:
-        super().__init__(message, code=code, retry_after=retry_after, detail=detail)
 
 
 class UpstreamTimeout(ApiError):

@@ -9,13 +9,11 @@ import time
 import uuid
 from typing import Callable
 
-from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from . import deadline, metrics
-from .errors import ApiError, DependencyDown, InternalError, from_http_exception
-from .state import StateUnavailable
-from .storage import StorageUnavailable
+from .error_map import ErrorMap
+from .errors import ApiError
 
 log = logging.getLogger("functions.audit")
 Handler = Callable[[Request], Response]
@@ -53,24 +51,17 @@ def request_deadline(seconds: float) -> Middleware:
     return middleware
 
 
-def errors(request: Request, next: Handler) -> Response:
-    """Every failure becomes the JSON error format; unexpected exceptions are logged, never shown."""
-    try:
+def errors(error_map: ErrorMap) -> Middleware:
+    """Every failure becomes the JSON error format through the one error map; unexpected exceptions are
+    logged, never shown."""
+    def middleware(request: Request, next: Handler) -> Response:
         try:
             return next(request)
-        except StorageUnavailable as exc:
-            raise DependencyDown("存储服务暂时不可用，请稍后重试", code="storage_unavailable", detail=str(exc)) from exc
-        except StateUnavailable as exc:
-            raise DependencyDown("状态服务暂时不可用，请稍后重试", code="state_unavailable", detail=str(exc)) from exc
-        except HTTPException as exc:  # werkzeug's own (416 from a Range request, 413, ...): same JSON format
-            raise from_http_exception(exc) from exc
-    except ApiError as exc:
-        request.environ["app.error"] = exc
-        return error_response(exc, request.environ.get("app.request_id", ""))
-    except Exception as exc:  # noqa: BLE001 - the worker must survive anything a request triggers
-        log.exception("unhandled error")
-        request.environ["app.error"] = InternalError(detail=repr(exc))
-        return error_response(InternalError(), request.environ.get("app.request_id", ""))
+        except Exception as exc:  # noqa: BLE001 - the worker must survive anything a request triggers
+            error = error_map(exc)
+            request.environ["app.error"] = error
+            return error_response(error, request.environ.get("app.request_id", ""))
+    return middleware
 
 
 def audit_log(request: Request, next: Handler) -> Response:

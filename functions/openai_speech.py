@@ -18,9 +18,12 @@ from werkzeug.wrappers import Response
 
 from . import deadline
 from .errors import BadRequest, DependencyDown, NotFound
+from .request_body import read_body
+from .timings import Timings
 from .tts.cache_key import object_key
-from .tts.parse import TtsInput, _number, read_body
-from .tts.pipeline import DEFAULT_VOICE_ID, Timings
+from .tts.request import RequestLimits, TtsRequest, build_request
+from .tts.tasks import TaskStatus
+from .tts.voice import DEFAULT_VOICE_ID
 
 FIELDS = {"model", "input", "voice", "response_format", "speed", "instructions", "stream_format"}
 FORMATS = ("mp3", "wav", "pcm", "opus", "aac", "flac")
@@ -28,7 +31,7 @@ OPENAI_VOICES = {"alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "on
 CHUNK = 64 * 1024
 
 
-def parse(request, settings) -> TtsInput:
+def parse(request, limits: RequestLimits) -> TtsRequest:
     body, _ = read_body(request, max_body_bytes=64 * 1024, max_audio_bytes=0, fields=FIELDS)
     model = body.get("model")
     if not isinstance(model, str) or not model:
@@ -43,31 +46,33 @@ def parse(request, settings) -> TtsInput:
         raise BadRequest(f"response_format 只能是 {', '.join(FORMATS)}", code="invalid_format")
     if body.get("stream_format") not in (None, "audio"):
         raise BadRequest("stream_format 只支持 audio", code="invalid_stream_format")
-    return TtsInput(text=body.get("input"), voice_id=voice, instruct=body.get("instructions"),
-                    speed=_number(body.get("speed"), "speed", float, 0.5, 2.0) or 1.0, format=fmt)
+    fields = {"text": body.get("input"), "voice_id": voice, "instruct": body.get("instructions"),
+              "speed": body.get("speed"), "format": fmt}
+    return build_request(fields, None, limits, formats=FORMATS)
 
 
-def speech(app, request, identity) -> Response:
+def speech(services, request, identity) -> Response:
     timings = Timings()
     request.environ["app.timings"] = timings.stages
-    req = parse(request, app.settings)
-    status, body = app.tts.synthesize(req, timings, identity, request.environ["app.audit"],
-                                      request.environ.get("app.request_id", ""))
-    until = time.monotonic() + deadline.cap(app.settings.speech_wait_s)
+    with timings.stage("validate"):
+        req = parse(request, services.request_limits)
+    status, body = services.tts.synthesize(req, timings, identity, request.environ["app.audit"],
+                                           request.environ.get("app.request_id", ""))
+    until = time.monotonic() + deadline.cap(services.settings.speech_wait_s)
     while status == 202:
         if time.monotonic() >= until:
             raise DependencyDown("语音正在合成，请稍后重试", code="synthesis_in_progress",
                                  retry_after=body.get("retry_after_s", 2))
         time.sleep(0.2)
-        status, body = app.tts.task(body["task_id"])
-        if body.get("status") == "failed":
-            raise app.tts.failure(body["task_id"])  # a refusal stays a 4xx: the SDK must not retry it
-        status = 200 if body.get("status") == "done" else 202
+        body = services.replies.read(body["task_id"])
+        if body["status"] == TaskStatus.FAILED:
+            raise services.replies.failure(body["task_id"])  # a refusal stays a 4xx: the SDK must not retry it
+        status = 200 if body["status"] == TaskStatus.DONE else 202
     key = object_key(body["task_id"], req.format)
-    info = app.storage.head(key)
+    info = services.storage.head(key)
     if info is None:
         raise NotFound("音频不存在", code="media_not_found")
-    data = app.storage.get(key)
+    data = services.storage.get(key)
 
     def chunks():
         for start in range(0, len(data), CHUNK):

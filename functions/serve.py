@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides.setdefault("metrics", True)
     settings = Settings.from_env(**overrides)
     app = create_app(settings)
+    workers = app.services.start_workers()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the app writes its own access log
     server = make_server(args.host, args.port, app, threaded=True)
 
@@ -85,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         print("stopping ...", flush=True)
     finally:
         server.server_close()
+        if workers is not None:
+            workers.stop()
         if triton is not None:
             triton.stop()
     return 0

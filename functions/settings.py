@@ -7,8 +7,10 @@ in-process state, a local Triton), so `make run` needs no cloud account. See the
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any, Mapping
+
+from inference.contract import MODEL_NAME, PROMPT_SAMPLE_RATE
 
 
 def _bool(value: str) -> bool:
@@ -20,7 +22,7 @@ class Settings:
     # inference endpoint
     triton_url: str = "127.0.0.1:8001"
     triton_protocol: str = "grpc"  # grpc | http
-    triton_model: str = "cosyvoice3"
+    triton_model: str = MODEL_NAME
     triton_connect_timeout_s: float = 2.0
     triton_request_timeout_s: float = 25.0  # below API Gateway's 30 s
     triton_retries: int = 2
@@ -48,7 +50,7 @@ class Settings:
     max_body_bytes: int = 12 * 1024 * 1024
     min_prompt_s: float = 1.0
     max_prompt_s: float = 30.0
-    min_prompt_rate: int = 16000
+    min_prompt_rate: int = PROMPT_SAMPLE_RATE
     decode_timeout_s: float = 3.0
     single_flight_wait_s: float = 30.0
     request_deadline_s: float = 25.0  # every request answers within this (API Gateway gives up at 30 s)
@@ -121,7 +123,6 @@ class Settings:
     demo_page: bool = False  # serve the H5 demo at /demo (the dev server turns it on)
     metrics: bool = False  # Prometheus /metrics (long-running deployments; keep it off the public gateway)
     log_level: str = "INFO"
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -132,7 +133,7 @@ class Settings:
             raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
         values: dict[str, Any] = {}
         for f in fields(cls):
-            if f.name in ("extra", "dev_mode") and f.name not in overrides:
+            if f.name == "dev_mode" and f.name not in overrides:
                 continue  # dev_mode can never come from the environment
             if f.name in overrides:
                 values[f.name] = overrides[f.name]

@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
-MODEL_NAME = "cosyvoice3"
-OUTPUT_NAME = "waveform"
+from .contract import MODEL_NAME, OUTPUT_NAME
+
+__all__ = ["MODEL_NAME", "make_inputs", "waveform"]
 
 
 def _bytes(module: Any, name: str, value: str):

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Enrollment time for a 10 s recording: decode, VAD trim, normalize, hash and store (no ASR).
 
-Runs the real VoiceService against local storage and in-process state; prints p50/p95 per stage and in total
+Runs the real Enrollment against local storage and in-process state; prints p50/p95 per stage and in total
 (target: total p50 <= 150 ms), for aac, m4a, mp3 and wav inputs, and writes a PNG of the stage breakdown.
 
     python scripts/bench_enroll.py [--runs 30] [--out artifacts/bench_enroll.png]
@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from functions.settings import Settings  # noqa: E402
 from functions.storage.local import LocalStore  # noqa: E402
-from functions.tts.pipeline import Timings  # noqa: E402
-from functions.voices.service import VoiceService  # noqa: E402
+from functions.timings import Timings  # noqa: E402
+from functions.voices.enroll import Enrollment  # noqa: E402
 from functions.voices.store import VoiceStore  # noqa: E402
 from tests.audio_samples import encode, speech_24k  # noqa: E402
 
@@ -52,7 +52,7 @@ def main() -> int:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.from_env({}, max_voices_per_owner=10_000)
-        service = VoiceService(settings, VoiceStore(LocalStore(tmp, "http://x")))
+        service = Enrollment(settings, VoiceStore(LocalStore(tmp, "http://x")))
         service.enroll("warmup", {}, inputs["wav 16k"], Timings())  # loads the VAD model once
         for name, data in inputs.items():
             totals, stages = [], {}

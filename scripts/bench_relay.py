@@ -329,7 +329,7 @@ def prompt_phase(engine, base_text: str) -> dict:
     import soxr
 
     from functions.audio.decode import decode_prompt
-    from functions.tts.voice_identity import pcm_hash
+    from functions.audio.identity import pcm_hash
     from inference.engines import build_request
 
     speech = engine.synthesize(build_request(text=base_text))

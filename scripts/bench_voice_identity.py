@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from functions.audio.decode import decode_prompt  # noqa: E402
-from functions.tts.voice_identity import pcm_hash  # noqa: E402
+from functions.audio.identity import pcm_hash  # noqa: E402
 from tests.audio_samples import PROMPT_TEXT, encode, speech_24k  # noqa: E402
 
 RATE, FRAME, HOP, MAX_LAG, MATCH = 16000, 320, 160, 8, 0.95

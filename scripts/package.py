@@ -4,7 +4,7 @@
 Three zips, each below the platforms' 50 MB direct-upload limit, together within Lambda's 250 MB unzipped
 limit for a function and its layers (SCF allows 500 MB):
 
-- `function.zip`: our code (`functions/` and the two small modules of `inference/` it imports) and the
+- `function.zip`: our code (`functions/` and the small modules of `inference/` it imports) and the
   pure-Python dependencies;
 - `layer-audio.zip`: PyAV (FFmpeg);
 - `layer-native.zip`: the other compiled dependencies (numpy, onnxruntime, soxr, grpcio, ...).
@@ -85,7 +85,7 @@ def copy_code(dest: Path) -> None:
     shutil.copytree(REPO / "functions", dest / "functions",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     (dest / "inference").mkdir()
-    for name in ("__init__.py", "client.py"):  # the relay's Triton request builder; nothing of the GPU side
+    for name in ("__init__.py", "client.py", "contract.py"):  # the request builder and shared constants
         shutil.copy2(REPO / "inference" / name, dest / "inference" / name)
     shutil.copy2(REPO / "functions" / "scf_bootstrap", dest / "scf_bootstrap")  # SCF web functions start it
 

@@ -46,6 +46,12 @@ class DecodeLimits:
     min_rate: int = 16000
     timeout_s: float = 3.0
 
+    @classmethod
+    def from_settings(cls, settings) -> "DecodeLimits":
+        return cls(max_bytes=settings.max_prompt_bytes, min_seconds=settings.min_prompt_s,
+                   max_seconds=settings.max_prompt_s, min_rate=settings.min_prompt_rate,
+                   timeout_s=settings.decode_timeout_s)
+
 
 @dataclass(frozen=True)
 class PromptAudio:

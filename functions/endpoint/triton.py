@@ -87,7 +87,6 @@ class TritonEndpoint:
         self._local = threading.local()
         self._ready_at = -1e9
         self._ready = False
-        self.calls = 0  # inference attempts made by this process (observability)
 
     @classmethod
     def from_settings(cls, settings) -> "TritonEndpoint":
@@ -156,7 +155,6 @@ class TritonEndpoint:
                     break
                 raise InferenceTimeout("no time left in the request's deadline")
             try:
-                self.calls += 1
                 client = self._client()
                 if self.protocol == "grpc":
                     result = client.infer(self.model, inputs, client_timeout=timeout_s,

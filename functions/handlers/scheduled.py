@@ -16,6 +16,10 @@ from ..jobs.scheduled import warm_up as run_warm_up
 from ..jobs.worker import Worker
 from . import shared_app
 
+
+def _services(app):
+    return (app or shared_app()).services
+
 log = logging.getLogger(__name__)
 
 
@@ -28,16 +32,16 @@ def _remaining_s(context, default: float = 60.0) -> float:
 
 
 def warmup(event, context, app=None):
-    app = app or shared_app()
-    return run_warm_up(app, wait_s=min(app.settings.warmup_wait_s, _remaining_s(context, 600)))
+    services = _services(app)
+    return run_warm_up(services, wait_s=min(services.settings.warmup_wait_s, _remaining_s(context, 600)))
 
 
 def scale_down(event, context, app=None):
-    return run_scale_down(app or shared_app())
+    return run_scale_down(_services(app))
 
 
 def drain(event, context, app=None):
-    return run_drain(app or shared_app(), budget_s=_remaining_s(context))
+    return run_drain(_services(app), budget_s=_remaining_s(context))
 
 
 class _LambdaBatch:
@@ -55,9 +59,9 @@ class _LambdaBatch:
 
 
 def sqs_worker(event, context, app=None):
-    app = app or shared_app()
-    worker = Worker(_LambdaBatch(app.queue), app.tts, app.controller, max_attempts=app.settings.job_max_attempts,
-                    backoff_s=app.settings.job_backoff_s)
+    services = _services(app)
+    worker = Worker(_LambdaBatch(services.queue), services.jobs, services.controller, errors=services.errors,
+                    max_attempts=services.settings.job_max_attempts, backoff_s=services.settings.job_backoff_s)
     failures = []
     for record in event.get("Records", []):
         try:

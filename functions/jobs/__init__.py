@@ -5,6 +5,6 @@ A job lives in a durable queue (`queue.py`) and its progress in the state (the t
 function, or the scheduled drain.
 """
 
-from .queue import Delivery, JobQueue, MemoryQueue, RedisStreamQueue, SqsQueue, build_queue
+from .queue import Delivery, JobQueue, MemoryQueue, QueueUnavailable, RedisStreamQueue, SqsQueue, build_queue
 
-__all__ = ["Delivery", "JobQueue", "MemoryQueue", "RedisStreamQueue", "SqsQueue", "build_queue"]
+__all__ = ["Delivery", "JobQueue", "MemoryQueue", "QueueUnavailable", "RedisStreamQueue", "SqsQueue", "build_queue"]

@@ -20,10 +20,14 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 log = logging.getLogger(__name__)
+
+
+class QueueUnavailable(Exception):
+    """The queue refused or could not take a job (a Redis or SQS error of any kind)."""
 
 
 @dataclass
@@ -31,7 +35,6 @@ class Delivery:
     job: dict
     receipt: str
     attempt: int = 1
-    extra: dict = field(default_factory=dict)
 
 
 class JobQueue(Protocol):

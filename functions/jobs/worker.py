@@ -7,7 +7,10 @@
   (object storage first), so a worker dying mid-job loses nothing and nothing completes twice;
 - while a job runs its lease is renewed (the queue delivery stays invisible, the task's heartbeat fresh), so a
   slow job is never delivered to a second worker, and a dead worker's job comes back after one visibility
-  timeout; tasks whose job was lost altogether are healed by a periodic sweep (`TtsPipeline.heal_stale`).
+  timeout; tasks whose job was lost altogether are healed by a periodic sweep (`TtsJobs.heal_stale`).
+
+A failure is judged by the same error map as an HTTP request (functions/error_map.py), so a task fails with
+the code, message and status the synchronous request would have answered.
 """
 
 from __future__ import annotations
@@ -17,16 +20,18 @@ import threading
 import time
 
 from ..endpoint.controller import READY
-from ..errors import ApiError
+from ..error_map import ErrorMap, default_error_map
 from ..lease import Renewer
 
 log = logging.getLogger(__name__)
 
 
 class Worker:
-    def __init__(self, queue, pipeline, controller, *, max_attempts: int = 4, backoff_s: float = 5.0,
-                 not_ready_delay_s: float = 5.0, renew_every_s: float | None = None, sleep=time.sleep) -> None:
-        self.queue, self.pipeline, self.controller = queue, pipeline, controller
+    def __init__(self, queue, jobs, controller, *, errors: ErrorMap | None = None, max_attempts: int = 4,
+                 backoff_s: float = 5.0, not_ready_delay_s: float = 5.0, renew_every_s: float | None = None,
+                 sleep=time.sleep) -> None:
+        self.queue, self.jobs, self.controller = queue, jobs, controller
+        self.errors = errors or default_error_map()
         self.max_attempts, self.backoff_s, self.not_ready_delay_s = max_attempts, backoff_s, not_ready_delay_s
         self.renew_every_s = renew_every_s or float(getattr(queue, "visibility_s", 60)) / 3
         self._sleep = sleep
@@ -41,31 +46,29 @@ class Worker:
     def handle(self, delivery) -> str:
         job = delivery.job
         try:
-            self.pipeline.touch(job)
+            self.jobs.touch(job)
             if self.controller.scales_to_zero and self.controller.state() != READY:
                 self.controller.start()
                 self.queue.retry(delivery, self.not_ready_delay_s, count_attempt=False)  # waiting is not failing
                 return "waiting"
             with Renewer(lambda: self._renew(delivery), self.renew_every_s, what=f"job {str(job.get('id'))[:12]}"):
-                self.pipeline.run_job(job)
+                self.jobs.run(job)
             self.queue.ack(delivery)
             return "done"
         except Exception as exc:  # noqa: BLE001 - every failure is either retried or recorded
-            reason = exc.code if isinstance(exc, ApiError) else "internal_error"
-            log.warning("job %s attempt %d failed: %s", job.get("id"), delivery.attempt,
-                        getattr(exc, "detail", None) or exc)
+            error = self.errors(exc)
+            log.warning("job %s attempt %d failed: %s", job.get("id"), delivery.attempt, error.detail or exc)
             if delivery.attempt >= self.max_attempts:
-                self.pipeline.fail_job(job, reason, getattr(exc, "message", "语音合成失败"),
-                                       exc.status if isinstance(exc, ApiError) else 500)
+                self.jobs.fail(job, error)
                 self.queue.ack(delivery)
                 return "failed"
-            self.pipeline.note_retry(job, delivery.attempt, reason)
+            self.jobs.note_retry(job, delivery.attempt, error.code)
             self.queue.retry(delivery, self.backoff_s * 2 ** (delivery.attempt - 1))
             return "retry"
 
     def _renew(self, delivery) -> bool:
         held = self.queue.extend(delivery)
-        self.pipeline.touch(delivery.job)
+        self.jobs.touch(delivery.job)
         return held
 
     def run_until_empty(self, budget_s: float, clock=time.monotonic) -> int:
@@ -100,7 +103,7 @@ class WorkerThreads:
             try:
                 if sweeps and time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + self.sweep_every_s
-                    self.worker.pipeline.heal_stale()
+                    self.worker.jobs.heal_stale()
                 self.worker.run_once(wait_s=0.2)
             except Exception:  # noqa: BLE001 - a broken queue connection must not kill the thread
                 log.exception("job worker loop")

@@ -1,26 +1,34 @@
 """Per-identity limits (requests per window, characters per day) and a global cap on in-flight misses.
 
 Redis implementations are atomic Lua scripts, exact under concurrency across processes; the in-process ones
-serve the embedded default. Both answer 429 with Retry-After (limits) or 503 with Retry-After (capacity).
+serve the embedded default. The exceptions below are the domain's own; functions/error_map.py answers them
+429 with Retry-After (limits) or 503 with Retry-After (capacity).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import ApiError, DependencyDown
 
 
-class RateLimited(ApiError):
-    status, code, message = 429, "rate_limited", "请求过于频繁，请稍后再试"
+class LimitExceeded(Exception):
+    """A caller's limit was reached; it may try again after `retry_after_s` seconds."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"retry after {retry_after_s}s")
+        self.retry_after_s = retry_after_s
 
 
-class QuotaExceeded(ApiError):
-    status, code, message = 429, "daily_quota_exceeded", "今日合成字数已用完，请明天再试"
+class RateLimited(LimitExceeded):
+    """Too many requests in the current window."""
 
 
-class Busy(DependencyDown):
-    code, message = "server_busy", "当前合成请求较多，请稍后重试"
+class QuotaExceeded(LimitExceeded):
+    """The day's character quota is spent."""
+
+
+class Busy(Exception):
+    """Every GPU slot stayed taken for as long as the request could wait."""
 
 
 @dataclass(frozen=True)
@@ -51,5 +59,5 @@ def raise_for(charge: Charge) -> None:
     if charge.allowed:
         return
     if charge.reason == "quota":
-        raise QuotaExceeded(retry_after=charge.retry_after_s)
-    raise RateLimited(retry_after=charge.retry_after_s)
+        raise QuotaExceeded(charge.retry_after_s)
+    raise RateLimited(charge.retry_after_s)

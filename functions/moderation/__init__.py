@@ -1,6 +1,6 @@
 """Content safety: a chain of checks, configured in order; each passes, refuses or sends to review.
 
-A refusal is 422 with a code and never echoes the offending words. A provider that cannot answer follows
+A refusal (`ContentRefused`, answered 422 by functions/error_map.py) never echoes the offending words. A provider that cannot answer follows
 MODERATION_FAILURE (refuse by default: unchecked text must not be spoken in a real person's voice). A
 "review" verdict is logged for a human and, per MODERATION_REVIEW, passes (default) or refuses.
 """
@@ -12,18 +12,21 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..errors import ApiError, DependencyDown
-from ..tts.markup import Markup, parse_markup
+from ..text.markup import Markup, parse_markup
 
 log = logging.getLogger(__name__)
 
 
-class ContentRefused(ApiError):
-    status, code, message = 422, "content_refused", "内容未通过安全审核，请修改后重试"
+class ContentRefused(Exception):
+    """A provider refused the text (`under_review`: it asked for a human's review and reviews refuse)."""
+
+    def __init__(self, detail: str, *, under_review: bool = False) -> None:
+        super().__init__(detail)
+        self.detail, self.under_review = detail, under_review
 
 
 class ModerationUnavailable(Exception):
-    """The provider could not give a verdict."""
+    """A provider could not give a verdict (raised by the chain when MODERATION_FAILURE=refuse)."""
 
 
 @dataclass(frozen=True)
@@ -80,17 +83,16 @@ class ModerationChain:
             except ModerationUnavailable as exc:
                 log.warning("moderation provider %s unavailable: %s", provider.name, exc)
                 if self.on_failure == "refuse":
-                    raise DependencyDown("内容审核服务暂时不可用，请稍后重试", code="moderation_unavailable",
-                                         detail=f"{provider.name}: {exc}") from exc
+                    raise ModerationUnavailable(f"{provider.name}: {exc}") from exc
                 verdicts.append(Verdict("pass", provider.name, "unavailable"))
                 continue
             verdicts.append(verdict)
             if verdict.outcome == "refuse":
-                raise ContentRefused(detail=f"{provider.name}:{verdict.label}")
+                raise ContentRefused(f"{provider.name}:{verdict.label}")
             if verdict.outcome == "review":
                 log.warning("moderation review requested by %s (%s)", provider.name, verdict.label)
                 if self.on_review == "refuse":
-                    raise ContentRefused(code="content_under_review", detail=f"{provider.name}:{verdict.label}")
+                    raise ContentRefused(f"{provider.name}:{verdict.label}", under_review=True)
         return verdicts
 
 

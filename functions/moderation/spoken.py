@@ -28,8 +28,8 @@ import re
 import unicodedata
 from pathlib import Path
 
-from ..tts.markup import Markup, parse_markup, toneless
-from ..tts.text import IGNORABLE as _IGNORABLE
+from ..text.markup import Markup, parse_markup, toneless
+from ..text.normalize import IGNORABLE as _IGNORABLE
 
 _NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")

@@ -1,4 +1,4 @@
-"""The cache key: a keyed hash over a canonical encoding of everything that changes the audio (DESIGN.md).
+"""The cache key: a keyed hash over a canonical encoding of everything that changes the audio (the design's cache key).
 
 The key is also the task id and names the object, so it must not be computable by someone who did not make
 the request: with a plain hash, anyone who guessed a text spoken in the `default` voice could learn whether
@@ -15,6 +15,8 @@ import json
 import secrets
 import threading
 from dataclasses import asdict, dataclass
+
+from inference.contract import OUTPUT_SAMPLE_RATE
 
 from ..storage import ObjectNotFound
 
@@ -45,6 +47,24 @@ class CacheKeyFields:
 
     def key(self, secret: bytes) -> str:
         return hmac.new(secret, self.canonical(), hashlib.sha256).hexdigest()
+
+
+class CacheKeys:
+    """The service's cache keys: a plan's fields plus the deployment's model, version and engine, keyed by
+    the task-id secret (what the request path, the job side and scripts/cost_model.py all use)."""
+
+    def __init__(self, settings, secret) -> None:
+        self.settings, self.secret = settings, secret
+
+    def key(self, plan, text: str | None = None, fmt: str | None = None) -> str:
+        """The key of `plan` (with another text or format: one segment of a long text, its pcm)."""
+        s = self.settings
+        return CacheKeyFields(
+            model=s.triton_model, model_version=s.model_version, engine=s.engine, mode=plan.mode,
+            text=plan.text if text is None else text, instruct=plan.instruct, voice_hash=plan.voice_hash,
+            prompt_text=plan.prompt_text, speed=plan.speed, seed=plan.seed, format=fmt or plan.format,
+            sample_rate=OUTPUT_SAMPLE_RATE,
+        ).key(self.secret())
 
 
 SECRET_OBJECT = "keys/task-id.key"

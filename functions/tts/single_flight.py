@@ -13,10 +13,13 @@ import time
 from typing import Callable, TypeVar
 
 from .. import deadline
-from ..errors import DependencyDown
 from ..lease import Renewer
 
 T = TypeVar("T")
+
+
+class StillRunning(Exception):
+    """Another caller is computing the same result and did not finish within the wait."""
 
 
 class SingleFlight:
@@ -44,8 +47,7 @@ class SingleFlight:
                     self.state.release(name, token)
             while True:
                 if self._clock() >= until:
-                    raise DependencyDown("相同内容正在合成中，请稍后重试", code="synthesis_in_progress",
-                                         retry_after=2)
+                    raise StillRunning(name)
                 self._sleep(self.poll_s)
                 done = lookup()
                 if done is not None:

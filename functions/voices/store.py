@@ -6,16 +6,15 @@ deleting a voice removes every object under its prefix. voice_ids are random and
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import secrets
 import threading
-import wave
 from collections import OrderedDict
 
 import numpy as np
 
+from ..audio.wav import wav_bytes, wav_samples
 from ..errors import NotFound
 from ..storage import ObjectNotFound
 
@@ -24,21 +23,6 @@ VOICE_ID = re.compile(r"^v_[A-Za-z0-9_-]{16,64}$")
 
 def new_voice_id() -> str:
     return "v_" + secrets.token_urlsafe(18).replace("-", "x").replace("_", "y")
-
-
-def wav_bytes(samples: np.ndarray, rate: int = 16000) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes((np.clip(samples, -1, 1) * 32767).round().astype("<i2").tobytes())
-    return buf.getvalue()
-
-
-def wav_samples(data: bytes) -> np.ndarray:
-    with wave.open(io.BytesIO(data), "rb") as w:
-        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
 
 
 class VoiceStore:

@@ -13,9 +13,8 @@ from typing import Protocol
 
 import numpy as np
 
-OUTPUT_SAMPLE_RATE = 24000
-PROMPT_SAMPLE_RATE = 16000
-MODES = ("zero_shot", "cross_lingual", "instruct")
+from ..contract import MODES, OUTPUT_SAMPLE_RATE, PROMPT_SAMPLE_RATE, default_mode
+
 MAX_PROMPT_SECONDS = 30.0
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
 DEFAULT_MAX_TEXT_CHARS = 4000
@@ -49,9 +48,6 @@ class Engine(Protocol):
 
     def synthesize(self, request: SynthesisRequest) -> np.ndarray:
         """Return float32 mono samples at OUTPUT_SAMPLE_RATE."""
-
-    def is_ready(self) -> bool:
-        """Cheap: no inference, just whether the engine finished loading."""
 
 
 def to_output(audio: np.ndarray, rate: int) -> np.ndarray:
@@ -111,7 +107,7 @@ def build_request(*, text: str | None, reference_wav: np.ndarray | None = None, 
     mode = (mode or "").strip()
     if not mode:
         # The official model has no mode input: a transcript means zero-shot, otherwise cross-lingual.
-        mode = "instruct" if instruct_text else ("zero_shot" if reference_text else "cross_lingual")
+        mode = default_mode(instruct_text, reference_text)
     if mode not in MODES:
         raise InvalidRequest(f"mode must be one of {', '.join(MODES)}")
     if mode == "zero_shot" and not reference_text:

@@ -100,9 +100,6 @@ class CosyVoice3Engine:
         self._lock = threading.Lock()
         self.stats = {"speaker_hits": 0, "speaker_misses": 0, "speaker_evictions": 0}
 
-    def is_ready(self) -> bool:
-        return self.model is not None
-
     # -- speaker-feature cache --------------------------------------------------------------------------
     @staticmethod
     def speaker_id(voice_key: str, audio_digest: str, mode: str, prompt_text: str) -> str:

@@ -72,9 +72,6 @@ class EspeakEngine:
             _load()
         log.warning("espeak engine loaded: development voice only, it does NOT clone the reference voice")
 
-    def is_ready(self) -> bool:
-        return _lib is not None
-
     def synthesize(self, request: SynthesisRequest) -> np.ndarray:
         chunks: list[np.ndarray] = []
 

@@ -8,10 +8,9 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from ..conftest import LocalClient as Client
 
 from ..audio_samples import PROMPT_TEXT, decoded_duration, recorder_files
-from ..conftest import triton_inference_count
+from tests.support import LocalClient as Client, triton_inference_count
 
 TEXT = "你好，欢迎使用语音合成服务。"
 
@@ -104,7 +103,7 @@ def test_media_serves_ranges(client):
     assert client.get("/media/../../etc/passwd").status_code == 404
     voice = client.post("/v1/voices", data={"audio": (io.BytesIO(recorder_files()["wav_16k_mono"][0]), "a.wav")},
                         content_type="multipart/form-data").json
-    stored = [k for k in client.application.storage.list_keys("voices/") if voice["voice_id"] in k]
+    stored = [k for k in client.application.services.storage.list_keys("voices/") if voice["voice_id"] in k]
     assert stored and all(client.get(f"/media/{k}").status_code == 404 for k in stored)  # recordings stay private
     assert client.get("/media/tts/xx/nothing.mp3").status_code == 404
 
@@ -128,7 +127,7 @@ def test_media_never_serves_sidecars_secrets_or_absurd_names(client):
                  url.replace(".mp3", ".wav.meta.json"), "/media/" + url[len("/media/"):].upper()):
         r = client.get(path)
         assert r.status_code == 404 and r.json["error"]["code"] == "media_not_found", path
-    assert client.application.storage.head("keys/task-id.key") is not None  # it exists, and stays private
+    assert client.application.services.storage.head("keys/task-id.key") is not None  # it exists, and stays private
 
 
 def test_error_messages_echo_only_a_short_prefix_of_field_names(client):

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from ..audio_samples import recorder_files
-from ..conftest import ALICE_KEY, client_for
+from tests.support import ALICE_KEY, client_for
 
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
 

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from functions.auth.tokens import TokenService
 
-from ..conftest import ALICE_KEY, client_for
+from tests.support import ALICE_KEY, client_for
 from ..fakes.wechat import FakeWeChat
 
 SECRET = "k" * 40

@@ -23,7 +23,7 @@ from functions.tts.cache_key import is_task_id
 from inference.serve import TritonServer, free_port
 
 from ..audio_samples import recorder_files
-from ..conftest import client_for
+from tests.support import client_for
 from ..fakes.tcp_proxy import TcpProxy
 
 AUDIO = base64.b64encode(recorder_files()["wav_16k_mono"][0]).decode()
@@ -80,15 +80,15 @@ def assert_outage_answers(results, code):
 
 def assert_storage_consistent(app):
     """No partial objects; every task record in the state points at an existing object."""
-    state = app.state.fallback if isinstance(app.state, ResilientState) else app.state
+    state = app.services.state.fallback if isinstance(app.services.state, ResilientState) else app.services.state
     if isinstance(state, MemoryState):
         records = {k: v for k, (_, v) in state._tasks.items()}
     else:
         records = {}
     for key, record in records.items():
         if is_task_id(key) and record.get("status") == "done":
-            assert app.storage.head(record["object_key"]) is not None, key
-    local = getattr(app.storage, "root", None)
+            assert app.services.storage.head(record["object_key"]) is not None, key
+    local = getattr(app.services.storage, "root", None)
     if local is not None:
         assert not list(Path(local).rglob(".tmp-*"))
 

@@ -16,7 +16,7 @@ from functions.limits.redis_limits import RedisLimiter
 from functions.settings import Settings
 
 from ..audio_samples import recorder_files
-from ..conftest import ALICE_KEY, BOB_KEY, client_for
+from tests.support import ALICE_KEY, BOB_KEY, client_for, triton_inference_count
 
 AUDIO = None
 
@@ -91,8 +91,6 @@ def test_quota_in_http(make_app):
 
 def test_markup_is_charged_as_spoken(make_app, triton):
     """Each pinyin syllable is spoken and each sound tag heard: they are charged like characters."""
-    from ..conftest import triton_inference_count
-
     app = make_app(rate_limit_per_minute=0, daily_char_quota=9, dev_mode=False)
     alice = client_for(app, ALICE_KEY)
     assert post(alice, "她[h][ào]干净[breath]").status_code == 200  # 3 characters + 1 syllable + 1 tag = 5
@@ -127,11 +125,11 @@ def test_global_cap_on_inflight_misses(redis_url, redis_prefix):
 
 def test_a_full_gpu_turns_misses_into_jobs(make_app):
     app = make_app(max_inflight_misses=1, slot_wait_s=0.3)
-    token = app.limiter.acquire_slot(60)  # someone else holds the only slot
+    token = app.services.limiter.acquire_slot(60)  # someone else holds the only slot
     client = client_for(app)
     r = post(client, "没有空闲的合成槽位。")
     assert r.status_code == 202 and r.json["status"] == "queued" and r.headers["Retry-After"]
-    app.limiter.release_slot(token)
+    app.services.limiter.release_slot(token)
     deadline = time.monotonic() + 30
     while client.get(r.json["poll_url"]).json["status"] != "done":
         assert time.monotonic() < deadline

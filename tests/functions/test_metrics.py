@@ -6,7 +6,7 @@ import base64
 import json
 
 from ..audio_samples import recorder_files
-from ..conftest import client_for
+from tests.support import client_for
 
 
 def test_metrics_count_requests_stages_and_cache(make_app):

@@ -17,7 +17,7 @@ from functions.moderation.wechat import WeChatMsgSecCheck
 from functions.settings import Settings
 
 from ..audio_samples import PROMPT_TEXT, recorder_files
-from ..conftest import client_for
+from tests.support import client_for
 from ..fakes.tencent_cloud import FakeTencentAsr, FakeTencentTms
 from ..fakes.wechat import FakeWeChat
 

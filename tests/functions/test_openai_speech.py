@@ -11,7 +11,7 @@ import pytest
 from openai import OpenAI
 
 from ..audio_samples import PROMPT_TEXT, recorder_files
-from ..conftest import ALICE_KEY, client_for
+from tests.support import ALICE_KEY, client_for
 
 
 class _Quiet(WSGIRequestHandler):

@@ -23,7 +23,7 @@ from functions.settings import Settings
 from inference.serve import free_port
 
 from ..audio_samples import PROMPT_TEXT, recorder_files
-from ..conftest import ALICE_KEY, client_for, triton_inference_count
+from tests.support import ALICE_KEY, client_for, triton_inference_count
 from ..fakes.tencent_cloud import FakeTencentCvm
 
 
@@ -65,7 +65,7 @@ def machine(ec2_client, instance_id):
 def test_miss_on_a_sleeping_endpoint_is_a_job_that_wakes_it(make_app, s3_server, ec2):
     client_ec2, instance_id = ec2
     app = ec2_app(make_app, s3_server, instance_id)
-    assert app.controller.state() == ASLEEP
+    assert app.services.controller.state() == ASLEEP
     client = client_for(app)
     r = post(client, "端点睡着的时候。")
     assert r.status_code == 202 and r.json["status"] == "queued" and r.headers["Location"] == r.json["poll_url"]
@@ -113,14 +113,14 @@ def test_worker_killed_mid_job_loses_nothing_and_completes_once(make_app, triton
     assert RedisStreamQueue(r, stream, consumer="other", visibility_s=0.5).receive(1) == []  # invisible for now
     time.sleep(0.6)
     before = triton_inference_count(triton)
-    survivor = Worker(RedisStreamQueue(r, stream, consumer="survivor", visibility_s=0.5), app.tts,
-                      build_controller(app.settings, app.endpoint))
+    survivor = Worker(RedisStreamQueue(r, stream, consumer="survivor", visibility_s=0.5), app.services.jobs,
+                      build_controller(app.settings, app.services.endpoint))
     assert survivor.run_once(wait_s=0) == 1
     assert triton_inference_count(triton) - before == 1
     assert client.get(body["poll_url"]).json["status"] == "done"
     assert RedisStreamQueue(r, stream, visibility_s=0.5).depth() == 0
     # the doomed worker's late duplicate (it was only slow, not dead) finds the result: no second synthesis
-    app.tts.run_job(taken[0].job)
+    app.services.jobs.run(taken[0].job)
     assert triton_inference_count(triton) - before == 1
 
 
@@ -130,7 +130,7 @@ def test_a_job_that_keeps_failing_ends_failed_after_the_retry_limit(make_app):
     app = make_app(worker_threads=0, endpoint=dead, queue=queue, controller=_Asleep())
     client = client_for(app)
     body = post(client, "一直失败的任务。").json
-    worker = Worker(queue, app.tts, build_controller(app.settings, dead), max_attempts=3, backoff_s=0.01)
+    worker = Worker(queue, app.services.jobs, build_controller(app.settings, dead), max_attempts=3, backoff_s=0.01)
     outcomes = []
     deadline = time.monotonic() + 20
     while queue.depth() and time.monotonic() < deadline:
@@ -145,7 +145,7 @@ def test_waiting_for_the_endpoint_is_not_an_attempt(make_app):
     queue, asleep = MemoryQueue(), _Asleep()
     app = make_app(worker_threads=0, queue=queue, controller=asleep)
     post(client_for(app), "等待端点启动。")
-    worker = Worker(queue, app.tts, asleep, max_attempts=1, not_ready_delay_s=0)
+    worker = Worker(queue, app.services.jobs, asleep, max_attempts=1, not_ready_delay_s=0)
     for _ in range(3):
         assert worker.handle(queue.receive(1, wait_s=0.1)[0]) == "waiting"
     assert asleep.started == 1 + 3 and queue.depth() == 1  # woken by the request, then by each look
@@ -156,12 +156,12 @@ def test_scale_down_stops_only_an_idle_endpoint_without_work(make_app, s3_server
     client_ec2.start_instances(InstanceIds=[instance_id])
     app = ec2_app(make_app, s3_server, instance_id, idle_stop_s=60, worker_threads=0)
     now = time.time()
-    app.state.set_alias("last_inference", str(now - 10), 3600)
-    assert scale_down(app, clock=lambda: now)["stopped"] is False  # recently busy
-    app.state.set_alias("last_inference", str(now - 120), 3600)
-    app.queue.enqueue({"id": "x" * 64, "plan": {}, "voice": {}})
-    assert scale_down(app, clock=lambda: now)["stopped"] is False  # queued work
-    app.queue = MemoryQueue()
+    app.services.state.set_alias("last_inference", str(now - 10), 3600)
+    assert scale_down(app.services, clock=lambda: now)["stopped"] is False  # recently busy
+    app.services.state.set_alias("last_inference", str(now - 120), 3600)
+    app.services.queue.enqueue({"id": "x" * 64, "plan": {}, "voice": {}})
+    assert scale_down(app.services, clock=lambda: now)["stopped"] is False  # queued work
+    app.services.queue = MemoryQueue()
     decision = handlers.scale_down({"source": "aws.events"}, None, app=app)
     assert decision["stopped"] is True and machine(client_ec2, instance_id) == "stopped"
     assert should_scale_down(READY, 0, 61, 60) and not should_scale_down(ASLEEP, 0, 1e9, 60)
@@ -177,9 +177,9 @@ def test_warm_up_starts_the_endpoint_and_prerenders_phrases(make_app, s3_server,
 
     owner = Identity("alice", "api_key").owner
     app = ec2_app(make_app, s3_server, instance_id, warmup_phrases="早上好。|晚安，好梦。", worker_threads=0,
-                  warmup_voices=f"{owner}:{voice['voice_id']}", storage=app.storage, state=app.state)
+                  warmup_voices=f"{owner}:{voice['voice_id']}", storage=app.services.storage, state=app.services.state)
     sleeps = []
-    result = warm_up(app, sleep=sleeps.append, wait_s=60)
+    result = warm_up(app.services, sleep=sleeps.append, wait_s=60)
     assert result == {"ready": True, "warmup_inference": True, "prerendered": 2, "already_cached": 0, "failed": 0}
     assert machine(client_ec2, instance_id) == "running"
     before = triton_inference_count(triton)
@@ -196,9 +196,9 @@ def test_drain_starts_a_sleeping_endpoint_then_processes(make_app, s3_server, ec
     app = ec2_app(make_app, s3_server, instance_id, worker_threads=0)
     body = post(client_for(app), "定时清空队列。").json
     client_ec2.stop_instances(InstanceIds=[instance_id])  # asleep again before the drain runs
-    assert drain(app, budget_s=10) == {"queued": 1, "handled": 0, "starting": True}
+    assert drain(app.services, budget_s=10) == {"queued": 1, "handled": 0, "starting": True}
     assert machine(client_ec2, instance_id) in ("pending", "running")
-    app.tts._cold_checked = (-1e9, False)
+    app.services.renderer._cold_checked = (-1e9, False)
     result = handlers.drain({}, None, app=app)
     assert result["handled"] == 1 and client_for(app).get(body["poll_url"]).json["status"] == "done"
 
@@ -260,7 +260,7 @@ def test_sqs_triggered_worker_handler(make_app, s3_server, triton):
     event = {"Records": [{"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"],
                           "body": message["Body"], "attributes": {"ApproximateReceiveCount": "1"},
                           "eventSource": "aws:sqs"}]}
-    app.controller = build_controller(app.settings, app.endpoint)  # the endpoint is up when the worker runs
+    app.services.controller = build_controller(app.settings, app.services.endpoint)  # the endpoint is up when the worker runs
     assert handlers.sqs_worker(event, None, app=app) == {"batchItemFailures": []}
     assert client_for(app).get(body["poll_url"]).json["status"] == "done"
 
@@ -344,5 +344,5 @@ def test_a_queue_outage_is_a_503_and_leaves_no_phantom_job(make_app):
     client = client_for(app)
     r = post(client, "队列故障时的请求。")
     assert r.status_code == 503 and r.json["error"]["code"] == "queue_unavailable" and r.headers["Retry-After"]
-    records = [record for _, record in app.state._tasks.values()]
+    records = [record for _, record in app.services.state._tasks.values()]
     assert not [r for r in records if r.get("status") in ("queued", "running")]  # no record without its job

@@ -16,10 +16,10 @@ from functions.endpoint.controller import build_controller
 from functions.jobs.queue import MemoryQueue, RedisStreamQueue
 from functions.jobs.worker import Worker
 from functions.state.redis_state import RedisState
-from functions.tts.pipeline import Plan
+from functions.tts.plan import Plan
 
 from ..audio_samples import recorder_files
-from ..conftest import client_for
+from tests.support import client_for
 
 AUDIO = base64.b64encode(recorder_files()["wav_16k_mono"][0]).decode()
 LONG = "第一句话在这里说完。第二句话也在这里。"  # over max_text_chars=10: a job
@@ -74,17 +74,17 @@ def test_a_task_whose_job_was_lost_is_enqueued_again_or_failed_truthfully(make_a
     client = client_for(app)
     body = post(client, LONG).json
     queue._items.clear()  # the queue lost the job; the task record still says queued
-    assert app.tts.heal_stale() == 0  # not stale yet: a job may simply be waiting
+    assert app.services.jobs.heal_stale() == 0  # not stale yet: a job may simply be waiting
     time.sleep(0.4)
-    assert app.tts.heal_stale() == 1 and queue.depth() == 1  # enqueued again from the record
-    worker = Worker(queue, app.tts, build_controller(app.settings, app.endpoint))
+    assert app.services.jobs.heal_stale() == 1 and queue.depth() == 1  # enqueued again from the record
+    worker = Worker(queue, app.services.jobs, build_controller(app.settings, app.services.endpoint))
     assert worker.run_once(wait_s=0.1) == 1
     assert client.get(body["poll_url"]).json["status"] == "done"
     # lost again and again: after job_max_attempts re-enqueues, a truthful failure, found by a poll
     body = post(client, LONG.replace("第一", "另一")).json
     for _ in range(3):
         for delivery in queue.receive(10):  # a worker starts it: its progress record rewrites the task
-            app.tts._set_progress(delivery.job, Plan(**delivery.job["plan"]), 0, 2)
+            app.services.jobs._progress(delivery.job, Plan.from_json(delivery.job["plan"]), 0, 2)
         queue._items.clear()  # and the job is lost again
         time.sleep(0.4)
         status = client.get(body["poll_url"]).json
@@ -95,18 +95,18 @@ def test_a_job_slower_than_its_visibility_timeout_runs_once(make_app):
     queue = MemoryQueue(visibility_s=0.6)
     app = make_app(queue=queue, worker_threads=0, max_text_chars=10)
     calls = []
-    synthesize = app.tts.endpoint.synthesize
+    synthesize = app.services.endpoint.synthesize
 
     def slow(item):
         calls.append(item.text)
         time.sleep(1.0)  # two segments: 2 s of work, more than three visibility timeouts
         return synthesize(item)
 
-    app.tts.endpoint.synthesize = slow
+    app.services.endpoint.synthesize = slow
     body = post(client_for(app), LONG).json
     handled: list[str] = []
     stop = threading.Event()
-    workers = [Worker(queue, app.tts, build_controller(app.settings, app.endpoint)) for _ in range(2)]
+    workers = [Worker(queue, app.services.jobs, build_controller(app.settings, app.services.endpoint)) for _ in range(2)]
 
     def loop(worker):
         while not stop.is_set():
@@ -132,19 +132,19 @@ def test_a_worker_killed_holding_a_lock_and_a_job_is_taken_over_promptly(make_ap
     waking = _Waking()
     app = make_app(queue=RedisStreamQueue(r, stream, visibility_s=1), state=state, worker_threads=0,
                    controller=waking)
-    app.tts.flight.lock_ttl_s = 1.5
+    app.services.renderer.flight.lock_ttl_s = 1.5
     body = post(client_for(app), "工作进程拿着锁死了。").json  # the endpoint sleeps: a job
     waking.ready = True
     # the doomed worker takes the job and the single-flight lock, then dies: no ack, no renewal
     doomed = RedisStreamQueue(r, stream, consumer="doomed", visibility_s=1).receive(1)
     assert len(doomed) == 1
-    assert state.acquire(f"sf:{body['task_id']}", app.tts.flight.lock_ttl_s) is not None
+    assert state.acquire(f"sf:{body['task_id']}", app.services.renderer.flight.lock_ttl_s) is not None
     time.sleep(1.1)
     survivor_queue = RedisStreamQueue(r, stream, consumer="survivor", visibility_s=1)
     delivery = survivor_queue.receive(1)[0]
     assert delivery.attempt == 2  # the dead worker's attempt counts
     started = time.monotonic()
-    outcome = Worker(survivor_queue, app.tts, waking).handle(delivery)
+    outcome = Worker(survivor_queue, app.services.jobs, waking).handle(delivery)
     took = time.monotonic() - started
     print(f"\ndead worker's lock taken over; job done {took:.1f}s after the reclaim")
     assert outcome == "done" and took < 5  # not the old 85 s lock, and no synthesis_in_progress attempt
@@ -160,8 +160,8 @@ def test_failed_jobs_reach_openai_clients_with_their_own_status(make_app):
     def refuse(item):
         raise BadRequest("语音合成服务拒绝了该请求", code="inference_rejected")
 
-    app.tts.run_job = lambda job, run=app.tts.run_job: refuse(None)
-    worker = Worker(queue, app.tts, build_controller(app.settings, app.endpoint), max_attempts=1)
+    app.services.jobs.run = lambda job: refuse(None)
+    worker = Worker(queue, app.services.jobs, build_controller(app.settings, app.services.endpoint), max_attempts=1)
     stop = threading.Event()
     thread = threading.Thread(target=lambda: [worker.run_once(0.05) for _ in iter(stop.is_set, True)])
     thread.start()

@@ -7,7 +7,6 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from ..conftest import LocalClient as Client
 
 from functions.endpoint import TritonEndpoint
 from functions.settings import Settings
@@ -19,7 +18,7 @@ from functions.storage.s3 import S3Store
 from inference.serve import free_port
 
 from ..audio_samples import recorder_files
-from ..conftest import triton_inference_count
+from tests.support import LocalClient as Client, triton_inference_count
 
 TEXT = "对象存储里的音频。"
 

@@ -6,7 +6,7 @@ import pytest
 
 from functions.errors import ApiError
 from functions.tts.cache_key import CacheKeyFields, TaskIdSecret, is_media_key, object_key
-from functions.tts.text import normalize_text
+from functions.text.normalize import normalize_text
 
 
 def test_normalization():
@@ -87,7 +87,7 @@ def test_media_serves_only_names_the_service_gives(key, ok):
     ("他[ni3][hao3]们", 4, ("ni", "hao")), ("这是<strong>重点</strong>。", 5, ()), ("绿[l][ǜ]色", 3, ("lv",)),
 ])
 def test_markup_units_count_what_is_spoken(text, units, syllables):
-    from functions.tts.markup import parse_markup
+    from functions.text.markup import parse_markup
 
     markup = parse_markup(text)
     assert markup.units == units and tuple(s for r in markup.runs for s in r.syllables) == syllables
@@ -96,7 +96,7 @@ def test_markup_units_count_what_is_spoken(text, units, syllables):
 @pytest.mark.parametrize("text", ["好" + "[breath]" * 2, "。[ni3]", "[h][ào]", "你" + "[ni3]" * 2,
                                   "<strong></strong>好"])
 def test_markup_density_and_attachment(text):
-    from functions.tts.markup import parse_markup
+    from functions.text.markup import parse_markup
 
     with pytest.raises(ApiError) as err:
         parse_markup(text)
@@ -108,13 +108,13 @@ def test_markup_density_and_attachment(text):
     ("报道[j][ǐ]予", "报道[j][ǐ]予"), ("我[HH][AH0][L][OW1]你", "我[HH][AH0][L][OW1]你"),
 ])
 def test_pinyin_reaches_the_model_as_its_own_tokens(text, model_text):
-    from functions.tts.text import normalize_spoken_text
+    from functions.text.normalize import normalize_spoken_text
 
     assert normalize_spoken_text(text)[0] == model_text
 
 
 def test_invisible_characters_are_removed_and_whitespace_runs_are_cheap():
-    from functions.tts.text import normalize_spoken_text
+    from functions.text.normalize import normalize_spoken_text
 
     assert normalize_spoken_text("违[j]\u2060[ìn]\u00ad测") == ("违[j][ìn]测", normalize_spoken_text("违[j][ìn]测")[1])
     assert normalize_spoken_text(" " * 80_000 + "好", max_units=5000, keep_newlines=True)[0] == "好"

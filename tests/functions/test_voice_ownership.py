@@ -13,7 +13,7 @@ import pytest
 import soxr
 
 from ..audio_samples import PROMPT_TEXT, encode, speech_at
-from ..conftest import ALICE_KEY, BOB_KEY, client_for, triton_inference_count
+from tests.support import ALICE_KEY, BOB_KEY, client_for, triton_inference_count
 
 TEXT = "今天的天气真不错，我们一起去公园散步吧。"
 
@@ -35,13 +35,13 @@ def wav(samples: np.ndarray) -> bytes:
 def app(make_app):
     app = make_app()
     seen: list = []
-    synthesize = app.tts.endpoint.synthesize
+    synthesize = app.services.endpoint.synthesize
 
     def recording(item):  # what reached the engine: the voice key selects cached speaker features there
         seen.append(item)
         return synthesize(item)
 
-    app.tts.endpoint.synthesize = recording
+    app.services.endpoint.synthesize = recording
     app.seen = seen
     return app
 

@@ -14,7 +14,7 @@ from functions.endpoint import TritonEndpoint
 from functions.settings import Settings
 
 from ..audio_samples import PROMPT_TEXT, encode, recorder_files, speech_at
-from ..conftest import ALICE_KEY, BOB_KEY, client_for, triton_inference_count
+from tests.support import ALICE_KEY, BOB_KEY, client_for, triton_inference_count
 from ..fakes.tencent_cloud import FakeTencentAsr
 
 
@@ -97,7 +97,7 @@ def test_voice_hash_is_the_exact_audio(app):
     client = client_for(app, ALICE_KEY)
     files = recorder_files()
     ids = [enroll(client, files[n][0]).json["voice_id"] for n in ("wav_16k_mono", "wav_16k_mono", "aac_adts_44k")]
-    hashes = [app.voice_store.get(_owner(app, ALICE_KEY), i)["voice_hash"] for i in ids]
+    hashes = [app.services.voice_store.get(_owner(app, ALICE_KEY), i)["voice_hash"] for i in ids]
     assert hashes[0] == hashes[1] != hashes[2]
 
 

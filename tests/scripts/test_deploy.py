@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from ..audio_samples import recorder_files
-from ..conftest import client_for, load_event
+from tests.support import client_for, load_event
 from ..fakes.tencent_cloud import FakeTencentScf
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from werkzeug.test import EnvironBuilder
 from functions.handlers import aws_lambda, scf_apigw, web
 
 from ...audio_samples import recorder_files
-from ...conftest import load_event
+from tests.support import load_event
 
 TEXT = "来自云函数的请求。"
 REPO = Path(__file__).resolve().parents[3]

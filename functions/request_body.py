@@ -1,4 +1,5 @@
-"""Parse stage: a JSON body (base64 prompt) or multipart/form-data (what wx.uploadFile sends) into TtsInput.
+"""Reading a request body: JSON (audio as base64) or multipart/form-data (what wx.uploadFile sends), and
+strict field helpers shared by every endpoint that takes one.
 
 Types are checked strictly, unknown fields are refused (a misspelt option must not be silently ignored), and
 sizes are checked before anything is decoded.
@@ -10,36 +11,15 @@ import base64
 import binascii
 import json
 import math
-from dataclasses import dataclass
 
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMedia
+from .errors import BadRequest, PayloadTooLarge, UnsupportedMedia
 
-MODES = ("zero_shot", "cross_lingual", "instruct")
-OUTPUT_FORMATS = ("mp3", "wav", "pcm")
-FIELDS = {"text", "voice_id", "prompt_audio_base64", "prompt_format", "prompt_sample_rate", "prompt_channels",
-          "prompt_text", "mode", "instruct", "speed", "format", "seed"}
 FILE_FIELDS = ("audio", "prompt_audio", "file")
 
 
-@dataclass(frozen=True)
-class TtsInput:
-    text: object
-    voice_id: str | None = None
-    prompt_audio: bytes | None = None
-    prompt_format: str | None = None
-    prompt_sample_rate: int | None = None
-    prompt_channels: int = 1
-    prompt_text: object = None
-    mode: str | None = None
-    instruct: object = None
-    speed: float = 1.0
-    format: str = "mp3"
-    seed: int | None = None
-
-
-def _number(value, field: str, kind=float, lo=None, hi=None):
+def number(value, field: str, kind=float, lo=None, hi=None):
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -57,7 +37,7 @@ def _number(value, field: str, kind=float, lo=None, hi=None):
     return number
 
 
-def _choice(value, field: str, allowed: tuple[str, ...], default: str | None):
+def choice(value, field: str, allowed: tuple[str, ...], default: str | None):
     if value is None or value == "":
         return default
     if not isinstance(value, str) or value not in allowed:
@@ -91,31 +71,6 @@ def _refuse_unknown(names: set, what: str = "未知字段") -> None:
     if names:
         shown = sorted(("（无名）" if n is None else str(n)[:20] + ("…" if len(str(n)) > 20 else "")) for n in names)
         raise BadRequest(f"{what}：{', '.join(shown[:5])}", code="unknown_field")
-
-
-def build_input(fields: dict, audio: bytes | None, max_prompt_bytes: int) -> TtsInput:
-    voice_id = fields.get("voice_id")
-    if voice_id is not None and not isinstance(voice_id, str):
-        raise BadRequest("voice_id 必须是字符串", code="invalid_type")
-    if voice_id and len(voice_id) > 80:  # no voice id is this long; keep it out of logs and lookups
-        raise NotFound("声音不存在", code="voice_not_found")
-    prompt_format = fields.get("prompt_format")
-    if prompt_format is not None and not isinstance(prompt_format, str):
-        raise BadRequest("prompt_format 必须是字符串", code="invalid_type")
-    return TtsInput(
-        text=fields.get("text"),
-        voice_id=voice_id or None,
-        prompt_audio=audio,
-        prompt_format=prompt_format or None,
-        prompt_sample_rate=_number(fields.get("prompt_sample_rate"), "prompt_sample_rate", int, 8000, 192000),
-        prompt_channels=_number(fields.get("prompt_channels"), "prompt_channels", int, 1, 2) or 1,
-        prompt_text=fields.get("prompt_text"),
-        mode=_choice(fields.get("mode"), "mode", MODES, None),
-        instruct=fields.get("instruct"),
-        speed=_number(fields.get("speed"), "speed", float, 0.5, 2.0) or 1.0,
-        format=_choice(fields.get("format"), "format", OUTPUT_FORMATS, "mp3"),
-        seed=_number(fields.get("seed"), "seed", int, 0, 2**31 - 1),
-    )
 
 
 def read_body(request, *, max_body_bytes: int, max_audio_bytes: int, fields: set[str],
@@ -161,9 +116,3 @@ def read_body(request, *, max_body_bytes: int, max_audio_bytes: int, fields: set
     except RequestEntityTooLarge:
         raise PayloadTooLarge(f"请求体过大（上限 {max_body_bytes // (1024 * 1024)} MB）") from None
     raise UnsupportedMedia("请求类型必须是 application/json 或 multipart/form-data", code="unsupported_content_type")
-
-
-def parse_tts_request(request, *, max_body_bytes: int, max_prompt_bytes: int) -> TtsInput:
-    fields, audio = read_body(request, max_body_bytes=max_body_bytes, max_audio_bytes=max_prompt_bytes,
-                              fields=FIELDS)
-    return build_input(fields, audio, max_prompt_bytes)

@@ -1,4 +1,4 @@
-"""Voice enrollment and management: POST/GET/DELETE /v1/voices."""
+"""Voice enrollment (POST /v1/voices): decode, trim to the speech, hash, transcribe, moderate, store."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from datetime import datetime, timezone
 
 from ..asr import AsrUnavailable
 from ..audio.decode import DecodeLimits, decode_prompt
+from ..audio.identity import pcm_hash
+from ..audio.wav import wav_bytes
 from ..errors import ApiError, BadRequest
-from ..moderation import Subject
-from ..tts.parse import _number
-from ..tts.text import normalize_text
-from ..tts.voice_identity import pcm_hash
+from ..request_body import number
+from ..text.normalize import normalize_text
 from .prepare import prepare
-from .store import VoiceStore, new_voice_id, wav_bytes
+from .store import VoiceStore, new_voice_id
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +30,11 @@ class TooManyVoices(ApiError):
     status, code, message = 409, "too_many_voices", "声音数量已达上限，请先删除不用的声音"
 
 
-class VoiceService:
-    def __init__(self, settings, store: VoiceStore, transcriber=None, moderation=None) -> None:
-        self.settings, self.store, self.transcriber, self.moderation = settings, store, transcriber, moderation
-        self.limits = DecodeLimits(max_bytes=settings.max_prompt_bytes, min_seconds=settings.min_prompt_s,
-                                   max_seconds=settings.max_prompt_s, min_rate=settings.min_prompt_rate,
-                                   timeout_s=settings.decode_timeout_s)
+class Enrollment:
+    def __init__(self, settings, store: VoiceStore, transcriber=None, *, guard=None,
+                 decode_limits: DecodeLimits | None = None) -> None:
+        self.settings, self.store, self.transcriber, self.guard = settings, store, transcriber, guard
+        self.limits = decode_limits or DecodeLimits.from_settings(settings)
 
     def enroll(self, identity, fields: dict, audio: bytes | None, timings) -> dict:
         s = self.settings
@@ -51,9 +50,9 @@ class VoiceService:
         if self.store.count(owner) >= s.max_voices_per_owner:
             raise TooManyVoices()
         with timings.stage("decode"):
-            decoded = decode_prompt(audio, fmt, pcm_rate=_number(fields.get("sample_rate"), "sample_rate", int,
+            decoded = decode_prompt(audio, fmt, pcm_rate=number(fields.get("sample_rate"), "sample_rate", int,
                                                                  8000, 192000),
-                                    pcm_channels=_number(fields.get("channels"), "channels", int, 1, 2) or 1,
+                                    pcm_channels=number(fields.get("channels"), "channels", int, 1, 2) or 1,
                                     limits=self.limits)
         with timings.stage("vad"):
             voice = prepare(decoded.samples, min_speech_s=s.min_speech_s)
@@ -68,13 +67,12 @@ class VoiceService:
                     source = "asr" if prompt_text else None
                 except (AsrUnavailable, ApiError) as exc:
                     log.warning("transcription skipped: %s", exc)  # enrollment still succeeds (cross-lingual)
-        if prompt_text and self.moderation is not None:
-            # What the recording says (or claims to say) is checked like any text: the original design's
-            # "scan the audio with speech recognition" when ASR produced it.
+        if prompt_text and self.guard is not None:
+            # What the recording says (or claims to say) is checked like any text: "scan the audio with
+            # speech recognition" when ASR produced it.
             with timings.stage("moderate"):
-                item = Subject(prompt_text, identity.method, identity.subject)
-                self.moderation.check_local(item)
-                self.moderation.check_remote(item)
+                self.guard.moderate((prompt_text,), identity, remote=False)
+                self.guard.moderate((prompt_text,), identity, remote=True)
         voice_id = new_voice_id()
         meta = {
             "voice_id": voice_id, "name": name or None, "duration_s": voice.duration_s, "sample_rate": 16000,

@@ -1,0 +1,117 @@
+"""The render stage: infer -> encode -> store, once per cache key across callers (single-flight), within a
+global cap on in-flight misses (GPU slots).
+
+Long texts are rendered segment by segment, each cached on its own as lossless pcm (`segment_samples`), so a
+retried job resumes where it stopped. Whether a scale-to-zero endpoint is cold is also judged here: it just
+answered, or the controller says so (checked at most every 2 s).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from typing import Callable
+
+import numpy as np
+
+from inference.contract import OUTPUT_SAMPLE_RATE
+
+from .. import deadline
+from ..audio.encode import encode
+from ..endpoint.controller import READY
+from ..endpoint.triton import SynthesisInput
+from ..limits import Busy
+from ..storage import ObjectNotFound
+from ..timings import Timings
+from .cache_key import CacheKeys, object_key
+from .plan import Plan
+from .single_flight import SingleFlight
+from .tasks import TaskBook, TaskRecord
+from .voice import Voice
+
+log = logging.getLogger(__name__)
+LAST_INFERENCE = "last_inference"  # state alias: when the endpoint last answered (scale-down reads it)
+
+
+class Renderer:
+    def __init__(self, settings, *, endpoint, storage, state, tasks: TaskBook, keys: CacheKeys, limiter=None,
+                 controller=None, clock=time.time, sleep=time.sleep) -> None:
+        self.settings, self.endpoint, self.storage, self.state = settings, endpoint, storage, state
+        self.tasks, self.keys, self.limiter, self.controller = tasks, keys, limiter, controller
+        self._clock, self._sleep = clock, sleep
+        self.flight = SingleFlight(state, wait_s=settings.single_flight_wait_s)  # leader renews a short lock
+        self._cold_checked = (-1e9, False)
+
+    def render(self, key: str, plan: Plan, text: str, voice: Voice, *, fmt: str | None = None,
+               timings: Timings | None = None, request_id: str = "", slot_wait_s: float = 0.0) -> TaskRecord:
+        """Synthesize, encode and store one result; its record is written as done."""
+        timings = timings or Timings()
+        fmt = fmt or plan.format
+        with self.gpu_slot(slot_wait_s), timings.stage("infer"):
+            samples = self.endpoint.synthesize(SynthesisInput(
+                text=text, reference_wav=voice.samples(), reference_text=plan.prompt_text or None, mode=plan.mode,
+                instruct_text=plan.instruct or None, speed=plan.speed, seed=plan.seed, voice_key=plan.voice_hash,
+                request_id=request_id))
+        self._cold_checked = (time.monotonic(), False)  # it just answered: warm, whatever was cached
+        with timings.stage("encode"):
+            audio = encode(samples, OUTPUT_SAMPLE_RATE, fmt, mp3_bitrate=self.settings.mp3_bitrate)
+        with timings.stage("store"):
+            record = self.store(key, fmt, audio).with_(mode=plan.mode)
+        self.tasks.put(key, record)
+        self.state.set_alias(LAST_INFERENCE, str(self._clock()), 30 * 86400)
+        return record
+
+    def store(self, key: str, fmt: str, audio) -> TaskRecord:
+        okey = object_key(key, fmt)
+        self.storage.put(okey, audio.data, audio.content_type,
+                         {"duration_s": f"{audio.duration_s}", "sample_rate": str(audio.sample_rate)})
+        return TaskRecord.done(fmt, okey, audio.duration_s)
+
+    def once(self, key: str, fmt: str, compute: Callable[[], TaskRecord]) -> tuple[TaskRecord, bool]:
+        """(record, shared): compute the result unless another caller already does (then share theirs)."""
+        return self.flight.run(key, lambda: self.tasks.done(key), compute, lambda: self.tasks.stored(key, fmt))
+
+    def segment_samples(self, plan: Plan, text: str, voice: Voice) -> np.ndarray:
+        """One segment's 24 kHz samples, cached on its own as lossless pcm."""
+        key = self.keys.key(plan, text=text, fmt="pcm")
+        okey = object_key(key, "pcm")
+        record, _ = self.once(key, "pcm", lambda: self.render(key, plan, text, voice, fmt="pcm", slot_wait_s=120))
+        try:
+            data = self.storage.get(record.object_key or okey)
+        except ObjectNotFound:
+            self.render(key, plan, text, voice, fmt="pcm")
+            data = self.storage.get(okey)
+        return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+
+    @contextmanager
+    def gpu_slot(self, wait_s: float = 0.0):
+        """A global cap on in-flight misses: a burst cannot queue unbounded GPU work."""
+        if self.limiter is None:
+            yield
+            return
+        ttl = self.settings.triton_request_timeout_s * (self.settings.triton_retries + 1) + 10
+        until = time.monotonic() + deadline.cap(wait_s)
+        while (token := self.limiter.acquire_slot(ttl)) is None:
+            if time.monotonic() >= until:
+                raise Busy()
+            self._sleep(0.2)
+        try:
+            yield
+        finally:
+            self.limiter.release_slot(token)
+
+    def endpoint_cold(self) -> bool:
+        """True when a scale-to-zero endpoint is not ready: misses become jobs and the endpoint is woken.
+        (A static endpoint that is down is an outage, answered 503, not a reason to queue.)"""
+        if self.controller is None or not self.controller.scales_to_zero:
+            return False
+        checked_at, cold = self._cold_checked
+        if time.monotonic() - checked_at > 2.0:
+            try:
+                cold = self.controller.state() != READY
+            except Exception as exc:  # noqa: BLE001 - a failing cloud API: queue rather than fail
+                log.warning("endpoint state unknown: %s", exc)
+                cold = True
+            self._cold_checked = (time.monotonic(), cold)
+        return cold

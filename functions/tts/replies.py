@@ -1,0 +1,62 @@
+"""What callers are told about a task: the finished audio (a URL), a job to poll, or a failure; and
+GET /v1/tts/{task_id}, which reads a task (healing a lost job on the way)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+from ..errors import ApiError, NotFound
+from .cache_key import is_task_id
+from .jobs import TtsJobs
+from .tasks import TaskBook, TaskRecord, TaskStatus
+
+JOB_POLL_S = 2
+
+
+class Replies:
+    def __init__(self, settings, *, storage, tasks: TaskBook, jobs: TtsJobs | None, clock=time.time) -> None:
+        self.settings, self.storage, self.tasks, self.jobs, self._clock = settings, storage, tasks, jobs, clock
+
+    def done(self, key: str, record: TaskRecord, cached: bool, mode: str | None = None) -> dict:
+        url, lifetime = self.storage.url(record.object_key)
+        expires_at = None
+        if lifetime:
+            expires_at = (datetime.fromtimestamp(self._clock(), timezone.utc) + timedelta(seconds=lifetime)) \
+                .isoformat(timespec="seconds").replace("+00:00", "Z")
+        body = {"task_id": key, "status": TaskStatus.DONE.value, "audio_url": url, "duration_s": record.duration_s,
+                "format": record.format, "cached": cached, "expires_at": expires_at}
+        mode = mode or record.mode
+        if mode:
+            body["mode"] = mode
+        return body
+
+    @staticmethod
+    def queued(key: str, record: TaskRecord) -> dict:
+        return {"task_id": key, "status": record.status.value, "poll_url": f"/v1/tts/{key}",
+                "retry_after_s": JOB_POLL_S, "progress": record.progress}
+
+    def read(self, task_id: str) -> dict:
+        """GET /v1/tts/{task_id}: done, failed, or still queued / running."""
+        if not is_task_id(task_id):
+            raise NotFound("任务不存在", code="task_not_found")
+        record = self.tasks.find(task_id)
+        if record is None:
+            raise NotFound("任务不存在或已过期", code="task_not_found")
+        if record.active and self.jobs is not None:
+            record = self.jobs.heal(task_id, record)  # a lost job is found by the next poll at the latest
+        if record.status is TaskStatus.DONE:
+            return self.done(task_id, record, cached=True)
+        if record.status is TaskStatus.FAILED:
+            error = record.error
+            return {"task_id": task_id, "status": TaskStatus.FAILED.value,
+                    "error": {"code": error.code, "message": error.message} if error else {}}
+        return self.queued(task_id, record)
+
+    def failure(self, task_id: str) -> ApiError:
+        """A failed task as the error its code deserves (for callers that answer with an HTTP status)."""
+        record = self.tasks.get(task_id)
+        error = record.error if record is not None and record.error is not None else None
+        if error is None:
+            return ApiError("语音合成失败", code="inference_failed", status=503)
+        return ApiError(error.message, code=error.code, status=error.status)

@@ -1,0 +1,114 @@
+"""The parse stage: a body's fields become one validated, typed `TtsRequest`; nothing downstream reads a raw
+field again.
+
+Texts are normalized and charged here (characters, pinyin syllables and sound tags: what the model speaks),
+a style resolves to its preset, and the voice is either an enrolled or built-in `voice_id` or an uploaded
+prompt (`PromptUpload`), never both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from inference.contract import MODES
+
+from ..errors import BadRequest, NotFound
+from ..request_body import choice, number, read_body
+from ..text.normalize import normalize_spoken_text, normalize_text
+from .presets import resolve_instruct
+
+OUTPUT_FORMATS = ("mp3", "wav", "pcm")
+FIELDS = {"text", "voice_id", "prompt_audio_base64", "prompt_format", "prompt_sample_rate", "prompt_channels",
+          "prompt_text", "mode", "instruct", "speed", "format", "seed"}
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    max_text_chars: int  # a synchronous answer; longer texts become a job
+    max_long_text_chars: int
+    max_instruct_chars: int
+    max_body_bytes: int
+    max_prompt_bytes: int
+    long_text: bool = True  # a queue runs jobs, so long texts are accepted
+
+    @classmethod
+    def from_settings(cls, settings, *, long_text: bool = True) -> "RequestLimits":
+        return cls(settings.max_text_chars, settings.max_long_text_chars, settings.max_instruct_chars,
+                   settings.max_body_bytes, settings.max_prompt_bytes, long_text)
+
+
+@dataclass(frozen=True)
+class PromptUpload:
+    """A reference recording sent with the request, as received (decoded only when needed)."""
+
+    data: bytes
+    format: str | None = None
+    sample_rate: int | None = None  # raw PCM only
+    channels: int = 1
+
+
+@dataclass(frozen=True)
+class TtsRequest:
+    text: str  # normalized; newlines kept only in long texts (they mark paragraphs)
+    units: int  # what it is charged: characters (digits twice), syllables, sound tags
+    long: bool  # beyond the synchronous limit: a job
+    instruct: str = ""  # style text as the model takes it (a preset resolved)
+    preset: str | None = None
+    prompt_text: str = ""  # the caller's transcript of the prompt
+    voice_id: str | None = None
+    upload: PromptUpload | None = None
+    mode: str | None = None  # None: chosen from what the request has
+    speed: float = 1.0
+    seed: int | None = None
+    format: str = "mp3"
+
+    @property
+    def spoken_texts(self) -> tuple[str, ...]:
+        """Every text that reaches the model (what moderation checks)."""
+        return self.text, self.instruct, self.prompt_text
+
+
+def build_request(fields: dict, audio: bytes | None, limits: RequestLimits,
+                  formats: tuple[str, ...] = OUTPUT_FORMATS) -> TtsRequest:
+    voice_id = fields.get("voice_id")
+    if voice_id is not None and not isinstance(voice_id, str):
+        raise BadRequest("voice_id 必须是字符串", code="invalid_type")
+    if voice_id and len(voice_id) > 80:  # no voice id is this long; keep it out of logs and lookups
+        raise NotFound("声音不存在", code="voice_not_found")
+    prompt_format = fields.get("prompt_format")
+    if prompt_format is not None and not isinstance(prompt_format, str):
+        raise BadRequest("prompt_format 必须是字符串", code="invalid_type")
+    sample_rate = number(fields.get("prompt_sample_rate"), "prompt_sample_rate", int, 8000, 192000)
+    channels = number(fields.get("prompt_channels"), "prompt_channels", int, 1, 2) or 1
+    mode = choice(fields.get("mode"), "mode", MODES, None)
+    speed = number(fields.get("speed"), "speed", float, 0.5, 2.0) or 1.0
+    fmt = choice(fields.get("format"), "format", formats, "mp3")
+    seed = number(fields.get("seed"), "seed", int, 0, 2**31 - 1)
+
+    text, markup = normalize_spoken_text(fields.get("text"), field="text", max_units=limits.max_long_text_chars,
+                                         keep_newlines=True)
+    long = markup.units > limits.max_text_chars
+    if long and not limits.long_text:
+        raise BadRequest(f"text 过长：上限 {limits.max_text_chars} 字", code="text_too_long")
+    if not long:
+        text = text.replace("\n", " ")
+    instruct = normalize_text(fields.get("instruct"), field="instruct", max_chars=limits.max_instruct_chars,
+                              required=False)
+    instruct, preset = resolve_instruct(instruct) if instruct else ("", None)
+    prompt_text = normalize_text(fields.get("prompt_text"), field="prompt_text", max_chars=limits.max_text_chars,
+                                 required=False)
+    voice_id = voice_id or None
+    if voice_id is None and audio is None:
+        raise BadRequest("需要声音：提供 voice_id，或上传 audio 文件 / prompt_audio_base64", code="prompt_audio_required")
+    if voice_id is not None and audio is not None:
+        raise BadRequest("voice_id 与提示音频只能二选一", code="duplicate_audio")
+    upload = None if audio is None else PromptUpload(audio, prompt_format or None, sample_rate, channels)
+    return TtsRequest(text=text, units=markup.units, long=long, instruct=instruct, preset=preset,
+                      prompt_text=prompt_text, voice_id=voice_id, upload=upload, mode=mode, speed=round(speed, 2),
+                      seed=seed, format=fmt)
+
+
+def parse_tts_request(request, limits: RequestLimits) -> TtsRequest:
+    fields, audio = read_body(request, max_body_bytes=limits.max_body_bytes, max_audio_bytes=limits.max_prompt_bytes,
+                              fields=FIELDS)
+    return build_request(fields, audio, limits)

@@ -1,0 +1,20 @@
+"""What the relay (functions/) and the inference side agree on: the model's name, its audio rates and modes.
+
+Both halves import this one module (it is packaged with the functions, which import nothing else of the GPU
+side but `client.py`), so a constant can never differ between the request the relay builds and the model
+that answers it.
+"""
+
+from __future__ import annotations
+
+MODEL_NAME = "cosyvoice3"  # the Triton model (inference/model_repository/cosyvoice3)
+OUTPUT_NAME = "waveform"
+OUTPUT_SAMPLE_RATE = 24000  # what CosyVoice3 generates
+PROMPT_SAMPLE_RATE = 16000  # what its frontend takes the reference recording at
+MODES = ("zero_shot", "cross_lingual", "instruct")
+
+
+def default_mode(instruct_text: str | None, reference_text: str | None) -> str:
+    """The mode a request without one gets: a style asks for instruct, a transcript for zero-shot cloning,
+    neither for cross-lingual (the voice without its words)."""
+    return "instruct" if instruct_text else ("zero_shot" if reference_text else "cross_lingual")

@@ -1,0 +1,61 @@
+"""Building the app for a test: on the real Triton (integration tier) or on a fake endpoint (unit tier), with
+the job workers started as a long-running host would start them, and everything stopped afterwards."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from functions.app import create_app
+from functions.endpoint.triton import InferenceUnavailable
+from functions.settings import Settings
+
+from .clients import TEST_API_KEYS
+
+OUTSIDE = ("storage", "state", "endpoint", "transcriber", "queue", "controller", "limiter", "moderation",
+           "wechat_login")
+
+
+class FakeEndpoint:
+    """An inference endpoint without a model: a tone as long as the text (0.05 s per character), answered at
+    once. It records what it was asked (`requests`), and can be taken down (`down = True`)."""
+
+    def __init__(self) -> None:
+        self.requests: list = []
+        self.down = False
+        self._lock = threading.Lock()
+
+    def synthesize(self, request) -> np.ndarray:
+        with self._lock:
+            self.requests.append(request)
+        if self.down:
+            raise InferenceUnavailable("fake endpoint is down")
+        n = max(2400, int(0.05 * 24000 * len(request.text)))
+        return (0.2 * np.sin(2 * np.pi * 220 * np.arange(n) / 24000)).astype(np.float32)
+
+    def is_ready(self, use_cache: bool = True) -> bool:
+        return not self.down
+
+
+class AppFactory:
+    """`factory(**settings_and_outside_systems)` -> app; `close()` stops every worker it started."""
+
+    def __init__(self, base_settings: dict) -> None:
+        self.base = base_settings
+        self._workers: list = []
+
+    def __call__(self, **kwargs):
+        outside = {k: kwargs.pop(k) for k in OUTSIDE if k in kwargs}
+        settings = Settings.from_env({}, **{"public_base_url": "http://testserver", "dev_mode": True,
+                                            "rate_limit_per_minute": 0, "daily_char_quota": 0,
+                                            "api_keys": TEST_API_KEYS, **self.base, **kwargs})
+        app = create_app(settings, **outside)
+        workers = app.services.start_workers()  # as a long-running host does
+        if workers is not None:
+            self._workers.append(workers)
+        return app
+
+    def close(self) -> None:
+        for workers in self._workers:
+            workers.stop()
