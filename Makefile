@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test bench fuzz clean
+.PHONY: run test test-fast lint bench fuzz clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,16 @@ $(STAMP): pyproject.toml Makefile | $(PY)
 run: $(STAMP)
 	$(PY) -m functions.serve
 
-test: $(STAMP)
+# The linter first (ruff, configured in pyproject.toml), then every tier.
+test: lint
 	$(PY) -m pytest
+
+# The unit tier alone: in-memory parts and a fake endpoint, seconds (tests/unit).
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m unit tests/unit
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
 
 bench: $(STAMP)
 	$(PY) scripts/bench_inference.py

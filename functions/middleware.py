@@ -77,7 +77,8 @@ def audit_log(request: Request, next: Handler) -> Response:
     entry = {
         "ts": round(time.time(), 3), "request_id": request.environ.get("app.request_id"),
         "identity": f"{identity.method}:{identity.subject}" if identity else None,
-        "client_ip": request.remote_addr, "method": request.method, "endpoint": request.environ.get("app.route") or request.path[:100], "status": response.status_code,
+        "client_ip": request.remote_addr, "method": request.method,
+        "endpoint": request.environ.get("app.route") or request.path[:100], "status": response.status_code,
         "outcome": error.code if error is not None else "ok",
         "ms": round((time.perf_counter() - started) * 1000, 2),
         "stages": request.environ.get("app.timings", {}), **request.environ["app.audit"],

@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    print(f"\nAPI on {base}  (storage: {settings.storage} {settings.storage_dir if settings.storage == 'local' else ''},"
+    where = settings.storage_dir if settings.storage == "local" else ""
+    print(f"\nAPI on {base}  (storage: {settings.storage} {where},"
           f" state: {'redis' if settings.redis_url else 'in-process'})", flush=True)
     print("try:\n  " + curl_example(base) + f"\nor open {base}/demo in a browser\n", flush=True)
     try:

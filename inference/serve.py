@@ -208,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grpc-port", type=int, default=int(env.get("TRITON_GRPC_PORT", 8001)))
     parser.add_argument("--metrics-port", type=int, default=int(env.get("TRITON_METRICS_PORT", 8002)))
     parser.add_argument("--engine", default=env.get("COSYVOICE_ENGINE", "espeak"),
-                        help="espeak (CPU, does not clone voices) or cosyvoice3 (needs the official package and weights)")
+                        help="espeak (CPU, does not clone voices) or cosyvoice3 (needs the official package and "
+                             "weights)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for readiness")
     args = parser.parse_args(argv)
 

@@ -81,7 +81,7 @@ def main() -> int:
         }
         for label, text in texts.items():
             req = build_request(text=text, reference_wav=prompt)
-            calls = {"in-process": lambda: engine.synthesize(req).size}
+            calls = {"in-process": lambda req=req: engine.synthesize(req).size}
             for proto, make in clients.items():
                 module = httpclient if proto == "http" else grpcclient
                 inputs = make_inputs(module, text, reference_wav=prompt)
@@ -123,7 +123,7 @@ def plot(results, texts, out: Path) -> None:
 
     out.parent.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, len(texts), figsize=(11, 4))
-    for ax, label in zip(axes, texts):
+    for ax, label in zip(axes, texts, strict=True):
         keys = [k for k in results if k[0] == label]
         names = [f"{p}\nc={c}" for _, p, c in keys]
         ax.bar(names, [results[k]["p95"] for k in keys], color="#f4a261", label="p95")

@@ -8,9 +8,10 @@ configured windows and pre-render the most popular phrases). It prints GPU hours
 the share of requests that waited for a cold start with their wait distribution, and plots cost and waits by
 hour of day.
 
-The simulated parts are the service's own code where that is possible: cache keys are
-`functions.tts.cache_key.CacheKeyFields`, the stop decision is `functions.jobs.scheduled.should_scale_down`,
-schedules are evaluated by `functions.schedule.matches`, and the defaults come from `functions.settings`.
+The simulated parts are the service's own code where that is possible: cache keys are built by the service's
+`functions.tts.cache_key.CacheKeys` over a `functions.tts.plan.Plan`, the stop decision is
+`functions.jobs.scheduled.should_scale_down`, schedules are evaluated by `functions.schedule.matches`, and the
+defaults come from `functions.settings`.
 
     python scripts/cost_model.py                          # synthetic 30-day trace
     python scripts/cost_model.py --trace audit.log        # the service's audit log (JSON lines)
@@ -34,7 +35,8 @@ from functions.endpoint.controller import ASLEEP, READY, STARTING  # noqa: E402
 from functions.jobs.scheduled import should_scale_down  # noqa: E402
 from functions.schedule import in_windows, matches  # noqa: E402
 from functions.settings import Settings  # noqa: E402
-from functions.tts.cache_key import CacheKeyFields  # noqa: E402
+from functions.tts.cache_key import CacheKeys  # noqa: E402
+from functions.tts.plan import Plan  # noqa: E402
 
 CN = timezone(timedelta(hours=8))
 # Relative traffic by hour of day, China time.
@@ -101,9 +103,10 @@ def audit_trace(path: Path) -> list[Request]:
 
 
 def cache_key(settings: Settings, r: Request) -> str:
-    return CacheKeyFields(model=settings.triton_model, model_version=settings.model_version, engine="cosyvoice3",
-                          mode="zero_shot", text=r.text, instruct="", voice_hash=r.voice, prompt_text="",
-                          speed=1.0, seed=None, format="mp3", sample_rate=24000).key(b"cost-model")
+    """The key the service would give the request (a trace has no transcripts: cross-lingual plans)."""
+    plan = Plan(text=r.text, mode="cross_lingual", instruct="", prompt_text="", speed=1.0, seed=None, format="mp3",
+                voice_hash=r.voice)
+    return CacheKeys(settings, lambda: b"cost-model").key(plan)
 
 
 def billed_seconds(seconds: float, minimum_s: float, increment_s: float) -> float:

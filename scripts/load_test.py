@@ -179,7 +179,7 @@ def main() -> int:
     slopes = []
     for third in range(3):  # bounded caches fill early; a plateau is a flat last third
         part = [(t, m) for t, m in memory if third / 3 * args.duration <= t < (third + 1) / 3 * args.duration]
-        slopes.append(float(np.polyfit(*zip(*part), 1)[0] * 60) if len(part) > 3 else 0.0)
+        slopes.append(float(np.polyfit(*zip(*part, strict=True), 1)[0] * 60) if len(part) > 3 else 0.0)
     print(f"  server RSS: start {memory[0][1]:.0f} MB, end {memory[-1][1]:.0f} MB, max {max(m for _, m in memory):.0f}"
           f" MB; slope per third {', '.join(f'{s:+.2f}' for s in slopes)} MB/min -> "
           f"{'plateau' if abs(slopes[-1]) < 0.5 else 'GROWING'} in the last third")

@@ -64,7 +64,8 @@ class Client:
         parts = []
         for name, value in fields.items():
             if value is not None:
-                parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+                parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+                             .encode())
         kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; '
                      f'filename="{path.name}"\r\nContent-Type: {kind}\r\n\r\n'.encode() + path.read_bytes() + b"\r\n")

@@ -247,7 +247,8 @@ class SqsQueue:
 
     def depth(self) -> int:
         attrs = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=[
-            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"])
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed"])
         return sum(int(v) for v in attrs.get("Attributes", {}).values())
 
 

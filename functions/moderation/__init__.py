@@ -1,6 +1,7 @@
 """Content safety: a chain of checks, configured in order; each passes, refuses or sends to review.
 
-A refusal (`ContentRefused`, answered 422 by functions/error_map.py) never echoes the offending words. A provider that cannot answer follows
+A refusal (`ContentRefused`, answered 422 by functions/error_map.py) never echoes the offending words. A
+provider that cannot answer follows
 MODERATION_FAILURE (refuse by default: unchecked text must not be spoken in a real person's voice). A
 "review" verdict is logged for a human and, per MODERATION_REVIEW, passes (default) or refuses.
 """

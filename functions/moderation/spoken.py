@@ -40,7 +40,7 @@ _LATIN_BLOCKS = ((0x80, 0x530), (0x1D00, 0x1DC0), (0x1E00, 0x1F00), (0x2100, 0x2
                  (0xA720, 0xA800), (0xAB30, 0xAB70))
 MIN_HOMOPHONE_SYLLABLES = 3
 MIN_SOUND_KEY = 6  # shorter consonant skeletons are everyday words
-_DIGITS = dict(zip("0123456789", "zero one two three four five six seven eight nine".split()))
+_DIGITS = dict(zip("0123456789", "zero one two three four five six seven eight nine".split(), strict=True))
 _RESPELL = (("ph", "f"), ("ck", "k"), ("gh", "g"), ("c", "k"), ("q", "k"), ("x", "ks"), ("z", "s"))
 _PHONEME_KEY = {"B": "b", "CH": "k", "D": "d", "DH": "t", "F": "f", "G": "g", "JH": "j", "K": "k", "L": "l",
                 "M": "m", "N": "n", "NG": "ng", "P": "p", "R": "r", "S": "s", "SH": "s", "T": "t", "TH": "t",

@@ -99,7 +99,8 @@ def build_request(fields: dict, audio: bytes | None, limits: RequestLimits,
                                  required=False)
     voice_id = voice_id or None
     if voice_id is None and audio is None:
-        raise BadRequest("需要声音：提供 voice_id，或上传 audio 文件 / prompt_audio_base64", code="prompt_audio_required")
+        raise BadRequest("需要声音：提供 voice_id，或上传 audio 文件 / prompt_audio_base64",
+                         code="prompt_audio_required")
     if voice_id is not None and audio is not None:
         raise BadRequest("voice_id 与提示音频只能二选一", code="duplicate_audio")
     upload = None if audio is None else PromptUpload(audio, prompt_format or None, sample_rate, channels)

@@ -9,6 +9,7 @@ it computes, so a leader that died is taken over within `lock_ttl_s`, however lo
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Callable, TypeVar
 
@@ -40,7 +41,7 @@ class SingleFlight:
                     done = (recheck or lookup)()  # a leader may have finished between our lookup and the lock
                     if done is not None:
                         return done, True
-                    renew = lambda: self.state.extend(name, token, self.lock_ttl_s)  # noqa: E731
+                    renew = functools.partial(self.state.extend, name, token, self.lock_ttl_s)
                     with Renewer(renew, self.lock_ttl_s / 3, what=f"lock {name[:20]}"):
                         return compute(), False
                 finally:

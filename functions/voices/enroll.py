@@ -86,5 +86,6 @@ class Enrollment:
             self.store.create(owner, voice_id, voice.samples, meta)
         body = public(meta)
         if not prompt_text:
-            body["note"] = "未提供录音文字，合成将使用跨语种模式（cross_lingual），无需文字；提供 prompt_text 可获得更像的声音"
+            body["note"] = ("未提供录音文字，合成将使用跨语种模式（cross_lingual），无需文字；"
+                            "提供 prompt_text 可获得更像的声音")
         return body

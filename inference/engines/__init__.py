@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 from typing import Mapping
 
-from .base import (DEFAULT_MAX_TEXT_CHARS, MODES, OUTPUT_SAMPLE_RATE, PROMPT_SAMPLE_RATE, Engine, InvalidRequest, SynthesisRequest,
-                   build_request)
+from .base import (DEFAULT_MAX_TEXT_CHARS, MODES, OUTPUT_SAMPLE_RATE, PROMPT_SAMPLE_RATE, Engine, InvalidRequest,
+                   SynthesisRequest, build_request)
 
 ENGINES = ("espeak", "cosyvoice3")
 
-__all__ = ["DEFAULT_MAX_TEXT_CHARS", "ENGINES", "MODES", "OUTPUT_SAMPLE_RATE", "PROMPT_SAMPLE_RATE", "Engine", "InvalidRequest",
-           "SynthesisRequest", "build_request", "load_engine", "resolve_engine_name"]
+__all__ = ["DEFAULT_MAX_TEXT_CHARS", "ENGINES", "MODES", "OUTPUT_SAMPLE_RATE", "PROMPT_SAMPLE_RATE", "Engine",
+           "InvalidRequest", "SynthesisRequest", "build_request", "load_engine", "resolve_engine_name"]
 
 
 def _flag(value: str | None) -> bool:

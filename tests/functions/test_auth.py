@@ -121,7 +121,7 @@ def test_algorithm_confusion_with_rs256(make_app):
     public_pem = private.public_key().public_bytes(serialization.Encoding.PEM,
                                                    serialization.PublicFormat.SubjectPublicKeyInfo)
     app = make_app(jwt_keys="r1:" + pem.replace("\n", "\\n"), jwt_algorithm="RS256", dev_mode=False)
-    good, _ = app.tokens.issue("oUser", "wechat")
+    good, _ = app.services.tokens.issue("oUser", "wechat")
     assert remote(app, good).status_code == 200
     # HS256 signed with the public key as the HMAC secret: the classic confusion attack
     import hashlib

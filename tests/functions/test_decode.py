@@ -24,7 +24,10 @@ def test_recorder_formats_decode_to_16k_mono(name):
     assert np.abs(audio.samples).max() > 0.1
 
 
-def code_of(data: bytes, fmt=None, limits=DecodeLimits(), **kw) -> tuple[str, int]:
+DEFAULT_LIMITS = DecodeLimits()
+
+
+def code_of(data: bytes, fmt=None, limits=DEFAULT_LIMITS, **kw) -> tuple[str, int]:
     started = time.monotonic()
     with pytest.raises(ApiError) as err:
         decode_prompt(data, fmt, limits=limits, **kw)

@@ -148,7 +148,7 @@ def test_redis_killed_and_restarted(make_app, tmp_path):
                 time.sleep(3.0)
                 proc = start()
                 restarted = time.monotonic()
-                recovery = wait_for(lambda: client_for(app).get("/readyz").status_code == 200, timeout=30)
+                recovery = wait_for(lambda app=app: client_for(app).get("/readyz").status_code == 200, timeout=30)
                 time.sleep(1.0)
             during = [r for r in load.since(killed + 0.5) if r[0] < restarted]
             if mode == "degrade":

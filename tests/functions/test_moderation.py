@@ -27,6 +27,8 @@ def post(client, text, **extra):
     return client.post("/v1/tts", data=json.dumps({"text": text, "prompt_audio_base64": audio, **extra}),
                        content_type="application/json", headers=extra.pop("headers", None) or {})
 
+WX_HEADERS = {"X-WX-OPENID": "oUser123456", "X-WX-APPID": "wxappid123", "X-Api-Key": ""}
+
 
 def test_keyword_list_refuses_without_echoing(make_app, tmp_path):
     words = tmp_path / "words.txt"
@@ -196,11 +198,11 @@ def test_enrollment_transcript_is_moderated(make_app):
                        wechat_cloud_hosting=True, dev_mode=False)
         client = client_for(app, "unused")
         r = client.post("/v1/voices", data={"audio": (io.BytesIO(recorder_files()["wav_16k_mono"][0]), "a.wav")},
-                        content_type="multipart/form-data", headers={"X-WX-OPENID": "oUser123456", "X-WX-APPID": "wxappid123", "X-Api-Key": ""})
+                        content_type="multipart/form-data", headers=WX_HEADERS)
         assert r.status_code == 422 and r.json["error"]["code"] == "content_refused"
         asr.transcript = PROMPT_TEXT
         r = client.post("/v1/voices", data={"audio": (io.BytesIO(recorder_files()["wav_16k_mono"][0]), "a.wav")},
-                        content_type="multipart/form-data", headers={"X-WX-OPENID": "oUser123456", "X-WX-APPID": "wxappid123", "X-Api-Key": ""})
+                        content_type="multipart/form-data", headers=WX_HEADERS)
         assert r.status_code == 201
     finally:
         asr.close()

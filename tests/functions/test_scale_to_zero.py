@@ -260,7 +260,8 @@ def test_sqs_triggered_worker_handler(make_app, s3_server, triton):
     event = {"Records": [{"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"],
                           "body": message["Body"], "attributes": {"ApproximateReceiveCount": "1"},
                           "eventSource": "aws:sqs"}]}
-    app.services.controller = build_controller(app.settings, app.services.endpoint)  # the endpoint is up when the worker runs
+    # the endpoint is up when the worker runs
+    app.services.controller = build_controller(app.settings, app.services.endpoint)
     assert handlers.sqs_worker(event, None, app=app) == {"batchItemFailures": []}
     assert client_for(app).get(body["poll_url"]).json["status"] == "done"
 

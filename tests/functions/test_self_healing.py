@@ -106,7 +106,8 @@ def test_a_job_slower_than_its_visibility_timeout_runs_once(make_app):
     body = post(client_for(app), LONG).json
     handled: list[str] = []
     stop = threading.Event()
-    workers = [Worker(queue, app.services.jobs, build_controller(app.settings, app.services.endpoint)) for _ in range(2)]
+    controller = build_controller(app.settings, app.services.endpoint)
+    workers = [Worker(queue, app.services.jobs, controller) for _ in range(2)]
 
     def loop(worker):
         while not stop.is_set():

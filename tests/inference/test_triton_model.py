@@ -119,7 +119,8 @@ def _bad_requests(prompt):
         "missing target_text": [wav, _raw_input("reference_wav_len", np.array([[prompt.size]], np.int32), "INT32")],
         "empty text": [text("   ")],
         "wrong dtype": [_raw_input("target_text", np.array([[1.5]], np.float32), "FP32")],
-        "zero reference_wav_len": [wav, _raw_input("reference_wav_len", np.array([[0]], np.int32), "INT32"), text("你好")],
+        "zero reference_wav_len": [wav, _raw_input("reference_wav_len", np.array([[0]], np.int32), "INT32"),
+                                   text("你好")],
         "reference_wav_len beyond wav": [wav, _raw_input("reference_wav_len", np.array([[prompt.size + 1]], np.int32),
                                                          "INT32"), text("你好")],
         "100 kB text": [text("长" * 35000)],
@@ -147,5 +148,5 @@ def test_eight_concurrent_requests(triton, prompt_16k):
 
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(one, texts))
-    for text, audio in zip(texts, results):
+    for text, audio in zip(texts, results, strict=True):
         assert_speech_for(audio, text)

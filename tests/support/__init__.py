@@ -4,6 +4,7 @@ from .apps import AppFactory, FakeEndpoint
 from .clients import ALICE_KEY, BOB_KEY, TEST_API_KEYS, LocalClient, client_for
 from .events import EVENTS, load_event
 from .servers import redis_answers, start_stack, triton_inference_count
+from .switch import Switch
 
-__all__ = ["AppFactory", "FakeEndpoint", "ALICE_KEY", "BOB_KEY", "EVENTS", "TEST_API_KEYS", "LocalClient", "client_for", "load_event",
-           "redis_answers", "start_stack", "triton_inference_count"]
+__all__ = ["AppFactory", "FakeEndpoint", "ALICE_KEY", "BOB_KEY", "EVENTS", "TEST_API_KEYS", "LocalClient",
+           "client_for", "load_event", "redis_answers", "Switch", "start_stack", "triton_inference_count"]

@@ -1,0 +1,157 @@
+"""The request path on in-memory parts: cache, single-flight, jobs, limits, moderation, owners."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+
+import pytest
+
+from functions.jobs.queue import MemoryQueue
+from functions.tts.request import RequestLimits, build_request
+from functions.tts.tasks import TaskRecord, TaskStatus
+from tests.audio_samples import recorder_files
+from tests.support import ALICE_KEY, BOB_KEY, LocalClient, client_for
+
+LONG = "".join(f"第{i}段很长的文字。" for i in range(20))
+
+
+def post(client, text, **fields):
+    return client.post("/v1/tts", data=json.dumps({"text": text, "voice_id": "default", **fields}),
+                       content_type="application/json")
+
+
+def test_a_miss_renders_once_and_the_repeat_is_a_hit(unit_app, endpoint):
+    client = LocalClient(unit_app())
+    first = post(client, "你好。")
+    again = post(client, "  你好。 ")  # the same text once normalized
+    assert (first.status_code, first.json["cached"]) == (200, False)
+    assert (again.json["task_id"], again.json["cached"]) == (first.json["task_id"], True)
+    assert len(endpoint.requests) == 1
+    assert "validate" in first.headers["Server-Timing"] and "infer" in first.headers["Server-Timing"]
+
+
+def test_concurrent_identical_misses_share_one_inference(unit_app, endpoint):
+    client = LocalClient(unit_app())
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(post(client, "同一句话。").json)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({r["task_id"] for r in results}) == 1 and len(endpoint.requests) == 1
+    assert sorted(r["cached"] for r in results) == [False] + [True] * 5
+
+
+def test_a_long_text_is_a_job_a_worker_finishes(unit_app, endpoint):
+    app = unit_app(max_text_chars=50)
+    client = LocalClient(app)
+    queued = post(client, LONG)
+    assert queued.status_code == 202 and queued.headers["Location"] == queued.json["poll_url"]
+    assert client.get(queued.json["poll_url"]).json["status"] == "queued"
+    assert post(client, LONG).json["task_id"] == queued.json["task_id"]  # identical requests share the job
+    assert app.services.queue.depth() == 1
+    assert app.services.worker.run_once(wait_s=0) == 1
+    done = client.get(queued.json["poll_url"]).json
+    assert done["status"] == "done" and done["audio_url"] and len(endpoint.requests) == 4  # four segments
+
+
+def test_a_job_is_not_run_twice(unit_app, endpoint):
+    app = unit_app(max_text_chars=50)
+    body = post(LocalClient(app), LONG).json
+    job = app.services.queue.receive(1)[0].job
+    app.services.jobs.run(job)
+    app.services.jobs.run(job)  # delivered again after the result was stored
+    assert len(endpoint.requests) == 4 and app.services.tasks.get(body["task_id"]).status is TaskStatus.DONE
+
+
+def test_the_worker_retries_then_fails_with_the_reason(unit_app, endpoint):
+    queue = MemoryQueue()
+    app = unit_app(queue=queue, max_text_chars=50, job_max_attempts=2, job_backoff_s=0)
+    body = post(LocalClient(app), LONG).json
+    endpoint.down = True
+    worker = app.services.worker
+    assert worker.handle(queue.receive(1)[0]) == "retry"
+    record = app.services.tasks.get(body["task_id"])
+    assert (record.status, record.attempts, record.last_error) == (TaskStatus.QUEUED, 1, "inference_unavailable")
+    assert worker.handle(queue.receive(1, wait_s=1)[0]) == "failed" and queue.depth() == 0
+    assert app.services.tasks.get(body["task_id"]).error.code == "inference_unavailable"
+
+
+def test_two_callers_never_share_an_uploaded_voice_by_id(unit_app):
+    app = unit_app(dev_mode=False)
+    audio = recorder_files()["wav_16k_mono"][0]
+    voice = client_for(app, ALICE_KEY).post("/v1/voices", data={"audio": (io.BytesIO(audio), "a.wav")},
+                                            content_type="multipart/form-data")
+    assert voice.status_code == 201, voice.json
+    voice_id = voice.json["voice_id"]
+    bob = client_for(app, BOB_KEY)
+    assert bob.get(f"/v1/voices/{voice_id}").status_code == 404
+    r = bob.post("/v1/tts", data=json.dumps({"text": "借用别人的声音。", "voice_id": voice_id}),
+                 content_type="application/json")
+    assert r.status_code == 404 and r.json["error"]["code"] == "voice_not_found"
+    assert client_for(app, ALICE_KEY).post("/v1/tts", data=json.dumps({"text": "我的声音。", "voice_id": voice_id}),
+                                           content_type="application/json").status_code == 200
+
+
+def test_requests_need_credentials_outside_development_mode(unit_app):
+    app = unit_app(dev_mode=False)
+    r = LocalClient(app).post("/v1/tts", data=json.dumps({"text": "你好。", "voice_id": "default"}),
+                              content_type="application/json")
+    assert r.status_code == 401
+    assert client_for(app, "not-a-key").get("/v1/voices").status_code == 401
+
+
+def test_limits_charge_what_is_spoken(unit_app, endpoint):
+    app = unit_app(dev_mode=False, daily_char_quota=10)
+    alice = client_for(app, ALICE_KEY)
+    assert post(alice, "你好[h][ǎo]。").status_code == 200  # 3 characters + 1 syllable
+    refused = post(alice, "一二三四五六七。")
+    assert refused.status_code == 429 and refused.json["error"]["code"] == "daily_quota_exceeded"
+    assert int(refused.headers["Retry-After"]) > 0
+    assert post(client_for(app, BOB_KEY), "一二三四五六七。").status_code == 200  # each caller has their own
+
+
+def test_rate_limit_is_a_429_with_retry_after(unit_app):
+    alice = client_for(unit_app(dev_mode=False, rate_limit_per_minute=2), ALICE_KEY)
+    codes = [post(alice, f"第{i}句。").status_code for i in range(3)]
+    assert codes == [200, 200, 429]
+
+
+def test_moderation_refuses_before_any_inference(unit_app, endpoint):
+    r = post(LocalClient(unit_app()), "请说违·禁·测·试·词")
+    assert r.status_code == 422 and r.json["error"]["code"] == "content_refused" and not endpoint.requests
+    assert "违" not in r.get_data(as_text=True)
+
+
+def test_every_slot_taken_turns_a_miss_into_a_job(unit_app, endpoint):
+    app = unit_app(max_inflight_misses=1, slot_wait_s=0)
+    token = app.services.limiter.acquire_slot(60)
+    r = post(LocalClient(app), "忙的时候。")
+    assert r.status_code == 202 and not endpoint.requests
+    app.services.limiter.release_slot(token)
+
+
+def test_the_request_is_typed_once():
+    limits = RequestLimits(max_text_chars=10, max_long_text_chars=100, max_instruct_chars=20, max_body_bytes=1000,
+                           max_prompt_bytes=1000, long_text=False)
+    req = build_request({"text": " 你好\n世界 ", "voice_id": "default", "instruct": "四川话", "speed": "1.234"},
+                        None, limits)
+    assert (req.text, req.units, req.long, req.speed, req.format) == ("你好 世界", 5, False, 1.23, "mp3")
+    assert req.preset is not None and req.instruct != "四川话"  # the preset's model text
+    with pytest.raises(Exception) as exc:
+        build_request({"text": "长" * 11, "voice_id": "default"}, None, limits)
+    assert exc.value.code == "text_too_long"
+
+
+def test_task_records_have_one_json_form():
+    record = TaskRecord(TaskStatus.RUNNING, format="mp3", mode="zero_shot", progress={"done": 1, "total": 3},
+                        heartbeat=5.0, job={"id": "k"})
+    data = record.to_json()
+    assert data["status"] == "running" and "error" not in data
+    assert TaskRecord.from_json(json.loads(json.dumps(data))) == record
+    failed = TaskRecord.failed("job_lost", "任务已丢失，请重新提交")
+    assert TaskRecord.from_json(failed.to_json()) == failed and not failed.active
+    with pytest.raises(ValueError):
+        TaskRecord.from_json({"status": "finished"})  # no status outside the fixed set

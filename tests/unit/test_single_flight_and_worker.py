@@ -1,0 +1,102 @@
+"""Single-flight and the worker on in-memory parts, with injected clocks: no waiting."""
+
+from __future__ import annotations
+
+import pytest
+
+from functions.endpoint.controller import ASLEEP, READY
+from functions.jobs.queue import MemoryQueue
+from functions.jobs.worker import Worker
+from functions.state import MemoryState
+from functions.tts.single_flight import SingleFlight, StillRunning
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_a_follower_gets_the_leaders_result():
+    state, clock = MemoryState(), Clock()
+    flight = SingleFlight(state, wait_s=5, sleep=clock.sleep, clock=clock)
+    assert flight.run("k", lambda: None, lambda: "mine") == ("mine", False)
+    state.acquire("sf:k", 10)  # another caller leads now
+    results = iter([None, None, "theirs"])
+    assert flight.run("k", lambda: next(results), lambda: "mine") == ("theirs", True)
+
+
+def test_a_follower_gives_up_within_its_wait():
+    state, clock = MemoryState(), Clock()
+    flight = SingleFlight(state, wait_s=1, poll_s=0.25, sleep=clock.sleep, clock=clock)
+    state.acquire("sf:k", 60)
+    with pytest.raises(StillRunning):
+        flight.run("k", lambda: None, lambda: "mine")
+    assert clock.now == pytest.approx(1.0)
+
+
+def test_a_follower_takes_over_when_the_leader_vanished():
+    state, clock = MemoryState(), Clock()
+    flight = SingleFlight(state, wait_s=5, sleep=clock.sleep, clock=clock)
+    token = state.acquire("sf:k", 60)
+
+    def lookup():
+        state.release("sf:k", token)  # the leader failed without a result
+        return None
+
+    assert flight.run("k", lookup, lambda: "mine") == ("mine", False)
+
+
+class Jobs:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error, self.ran, self.touched, self.failed = error, [], 0, []
+
+    def touch(self, job):
+        self.touched += 1
+
+    def run(self, job):
+        if self.error:
+            raise self.error
+        self.ran.append(job["id"])
+
+    def note_retry(self, job, attempt, reason):
+        pass
+
+    def fail(self, job, error):
+        self.failed.append(error.code)
+
+
+class Controller:
+    scales_to_zero = True
+
+    def __init__(self, state: str) -> None:
+        self._state, self.started = state, 0
+
+    def state(self) -> str:
+        return self._state
+
+    def start(self) -> None:
+        self.started += 1
+
+
+def test_a_sleeping_endpoint_is_woken_and_the_job_waits_without_an_attempt():
+    queue, jobs, controller = MemoryQueue(), Jobs(), Controller(ASLEEP)
+    queue.enqueue({"id": "a"})
+    worker = Worker(queue, jobs, controller, not_ready_delay_s=0)
+    assert worker.handle(queue.receive(1)[0]) == "waiting" and controller.started == 1
+    controller._state = READY
+    delivery = queue.receive(1, wait_s=1)[0]
+    assert delivery.attempt == 1 and worker.handle(delivery) == "done" and jobs.ran == ["a"]
+    assert queue.depth() == 0
+
+
+def test_an_unexpected_error_fails_the_job_as_an_internal_error():
+    queue, jobs = MemoryQueue(), Jobs(error=KeyError("bug"))
+    queue.enqueue({"id": "a"})
+    worker = Worker(queue, jobs, Controller(READY), max_attempts=1)
+    assert worker.handle(queue.receive(1)[0]) == "failed" and jobs.failed == ["internal_error"]
