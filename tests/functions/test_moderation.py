@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from functions.error_map import default_error_map
 from functions.moderation import ModerationChain, Subject
 from functions.moderation.keywords import KeywordFilter
 from functions.moderation.tencent_tms import TencentTextModeration
@@ -120,12 +121,12 @@ def test_wechat_msg_sec_check_pass_refuse_review_and_token_refresh(wechat):
     assert chain.check_remote(user("你好"))[0].outcome == "pass"
     with pytest.raises(Exception) as err:
         chain.check_remote(user("包含风险词的句子"))
-    assert err.value.code == "content_refused" and err.value.status == 422
+    assert default_error_map()(err.value).code == "content_refused" and default_error_map()(err.value).status == 422
     assert chain.check_remote(user("需要复核词"))[0].outcome == "review"
     strict, _ = wechat_chain(wechat, on_review="refuse")
     with pytest.raises(Exception) as err:
         strict.check_remote(user("需要复核词"))
-    assert err.value.code == "content_under_review"
+    assert default_error_map()(err.value).code == "content_under_review"
     wechat.tokens.clear()  # the token was revoked: one refresh, then it works
     assert chain.check_remote(user("你好"))[0].outcome == "pass"
     sent = [body for path, body in wechat.calls if path == "/wxa/msg_sec_check"][-1]
@@ -139,7 +140,7 @@ def test_wechat_down_refuses_by_default_or_passes_when_configured(wechat):
     chain, _ = wechat_chain(wechat)
     with pytest.raises(Exception) as err:
         chain.check_remote(Subject("你好", "wechat", "oUser123456"))
-    assert err.value.code == "moderation_unavailable" and err.value.status == 503
+    assert default_error_map()(err.value).code == "moderation_unavailable" and default_error_map()(err.value).status == 503
     lenient, _ = wechat_chain(wechat, on_failure="pass")
     assert lenient.check_remote(Subject("你好", "wechat", "oUser123456"))[0].label == "unavailable"
 
@@ -156,13 +157,13 @@ def test_tencent_tms_pass_block_review_and_failure():
         assert chain.check_remote(Subject("今天天气很好", "api_key", "s"))[0].outcome == "pass"
         with pytest.raises(Exception) as err:
             chain.check_remote(Subject("这是危险内容", "api_key", "s"))
-        assert err.value.code == "content_refused"
+        assert default_error_map()(err.value).code == "content_refused"
         assert chain.check_remote(Subject("一些可疑内容", "api_key", "s"))[0].outcome == "review"
         assert base64.b64decode(fake.requests[0]["Content"]).decode() == "今天天气很好"
         broken = ModerationChain([tms(fake, key="wrong")])  # signature refused by the server
         with pytest.raises(Exception) as err:
             broken.check_remote(Subject("今天天气很好", "api_key", "s"))
-        assert err.value.code == "moderation_unavailable"
+        assert default_error_map()(err.value).code == "moderation_unavailable"
         assert ModerationChain([tms(fake, key="wrong")], on_failure="pass").check_remote(
             Subject("今天天气很好", "api_key", "s"))[0].label == "unavailable"
     finally:

@@ -9,12 +9,11 @@ import numpy as np
 
 from functions.app import create_app
 from functions.endpoint.triton import InferenceUnavailable
+from functions.services import OUTSIDE
 from functions.settings import Settings
 
 from .clients import TEST_API_KEYS
 
-OUTSIDE = ("storage", "state", "endpoint", "transcriber", "queue", "controller", "limiter", "moderation",
-           "wechat_login")
 
 
 class FakeEndpoint:
@@ -46,7 +45,8 @@ class AppFactory:
         self._workers: list = []
 
     def __call__(self, **kwargs):
-        outside = {k: kwargs.pop(k) for k in OUTSIDE if k in kwargs}
+        # `moderation` names both a setting (the provider list, a string) and an outside system (a chain)
+        outside = {k: kwargs.pop(k) for k in OUTSIDE if k in kwargs and not isinstance(kwargs[k], str)}
         settings = Settings.from_env({}, **{"public_base_url": "http://testserver", "dev_mode": True,
                                             "rate_limit_per_minute": 0, "daily_char_quota": 0,
                                             "api_keys": TEST_API_KEYS, **self.base, **kwargs})
