@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from .endpoint.triton import InferenceFailed, InferenceRejected, InferenceTimeout, InferenceUnavailable
 from .errors import ApiError, BadRequest, DependencyDown, InternalError, UpstreamTimeout, from_http_exception
-from .jobs.queue import QueueUnavailable
+from .queues import QueueUnavailable
 from .limits import Busy, QuotaExceeded, RateLimited
 from .moderation import ContentRefused, ModerationUnavailable
 from .state import StateUnavailable

@@ -18,7 +18,7 @@ from .auth.wechat_login import WeChatLogin
 from .endpoint import TritonEndpoint
 from .endpoint.controller import build_controller
 from .error_map import ErrorMap, default_error_map
-from .jobs import build_queue
+from .queues import build_queue
 from .jobs.worker import Worker, WorkerThreads
 from .limits import build_limiter
 from .moderation import build_chain

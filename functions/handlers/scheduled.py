@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 
-from ..jobs.queue import Delivery
+from ..queues import Delivery
 from ..jobs.scheduled import drain as run_drain
 from ..jobs.scheduled import scale_down as run_scale_down
 from ..jobs.scheduled import warm_up as run_warm_up

@@ -1,10 +1,3 @@
-"""Jobs: work that does not fit a synchronous request (long texts, misses while the endpoint sleeps).
-
-A job lives in a durable queue (`queue.py`) and its progress in the state (the task record), processed by
-`worker.Worker` wherever the deployment runs it: threads in a long-running server, a queue-triggered
-function, or the scheduled drain.
-"""
-
-from .queue import Delivery, JobQueue, MemoryQueue, QueueUnavailable, RedisStreamQueue, SqsQueue, build_queue
-
-__all__ = ["Delivery", "JobQueue", "MemoryQueue", "QueueUnavailable", "RedisStreamQueue", "SqsQueue", "build_queue"]
+"""Running jobs: the worker (`worker.py`) that takes jobs from a durable queue (functions/queues) and runs them
+wherever the deployment runs it (threads in a long-running server, a queue-triggered function, the scheduled
+drain), and the scheduled work (`scheduled.py`: warm-up, scale-down, drain)."""

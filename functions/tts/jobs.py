@@ -19,7 +19,7 @@ from inference.contract import OUTPUT_SAMPLE_RATE
 
 from ..audio.encode import encode
 from ..errors import ApiError
-from ..jobs.queue import QueueUnavailable
+from ..queues import QueueUnavailable
 from .plan import Plan
 from .render import Renderer
 from .segments import split_text

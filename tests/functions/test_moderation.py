@@ -121,7 +121,8 @@ def test_wechat_msg_sec_check_pass_refuse_review_and_token_refresh(wechat):
     assert chain.check_remote(user("你好"))[0].outcome == "pass"
     with pytest.raises(Exception) as err:
         chain.check_remote(user("包含风险词的句子"))
-    assert default_error_map()(err.value).code == "content_refused" and default_error_map()(err.value).status == 422
+    error = default_error_map()(err.value)
+    assert error.code == "content_refused" and error.status == 422
     assert chain.check_remote(user("需要复核词"))[0].outcome == "review"
     strict, _ = wechat_chain(wechat, on_review="refuse")
     with pytest.raises(Exception) as err:
@@ -140,7 +141,8 @@ def test_wechat_down_refuses_by_default_or_passes_when_configured(wechat):
     chain, _ = wechat_chain(wechat)
     with pytest.raises(Exception) as err:
         chain.check_remote(Subject("你好", "wechat", "oUser123456"))
-    assert default_error_map()(err.value).code == "moderation_unavailable" and default_error_map()(err.value).status == 503
+    error = default_error_map()(err.value)
+    assert error.code == "moderation_unavailable" and error.status == 503
     lenient, _ = wechat_chain(wechat, on_failure="pass")
     assert lenient.check_remote(Subject("你好", "wechat", "oUser123456"))[0].label == "unavailable"
 

@@ -15,7 +15,7 @@ import redis
 from functions.endpoint import TritonEndpoint
 from functions.endpoint.controller import ASLEEP, READY, CvmController, Ec2Controller, build_controller
 from functions.handlers import scheduled as handlers
-from functions.jobs.queue import MemoryQueue, RedisStreamQueue, SqsQueue
+from functions.queues import MemoryQueue, RedisStreamQueue, SqsQueue
 from functions.jobs.scheduled import drain, scale_down, should_scale_down, warm_up
 from functions.jobs.worker import Worker
 from functions.schedule import matches, to_aws, to_scf

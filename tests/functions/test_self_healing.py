@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from functions.endpoint.controller import build_controller
-from functions.jobs.queue import MemoryQueue, RedisStreamQueue
+from functions.queues import MemoryQueue, RedisStreamQueue
 from functions.jobs.worker import Worker
 from functions.state.redis_state import RedisState
 from functions.tts.plan import Plan

@@ -10,7 +10,7 @@ import pytest
 from functions.endpoint.triton import InferenceFailed, InferenceRejected, InferenceTimeout, InferenceUnavailable
 from functions.error_map import default_error_map
 from functions.errors import ApiError
-from functions.jobs.queue import MemoryQueue, QueueUnavailable
+from functions.queues import MemoryQueue, QueueUnavailable
 from functions.limits import Busy, QuotaExceeded, RateLimited
 from functions.moderation import ContentRefused, ModerationChain, ModerationUnavailable
 from functions.state import MemoryState, StateUnavailable

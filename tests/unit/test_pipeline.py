@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from functions.jobs.queue import MemoryQueue
+from functions.queues import MemoryQueue
 from functions.tts.request import RequestLimits, build_request
 from functions.tts.tasks import TaskRecord, TaskStatus
 from tests.audio_samples import recorder_files

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from functions.endpoint.controller import ASLEEP, READY
-from functions.jobs.queue import MemoryQueue
+from functions.queues import MemoryQueue
 from functions.jobs.worker import Worker
 from functions.state import MemoryState
 from functions.tts.single_flight import SingleFlight, StillRunning
