@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from functions.settings import Settings  # noqa: E402
 from functions.storage.local import LocalStore  # noqa: E402
+from functions.auth import Identity  # noqa: E402
 from functions.timings import Timings  # noqa: E402
 from functions.voices.enroll import Enrollment  # noqa: E402
 from functions.voices.store import VoiceStore  # noqa: E402
@@ -53,13 +54,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.from_env({}, max_voices_per_owner=10_000)
         service = Enrollment(settings, VoiceStore(LocalStore(tmp, "http://x")))
-        service.enroll("warmup", {}, inputs["wav 16k"], Timings())  # loads the VAD model once
+        service.enroll(Identity("warmup", "bench"), {}, inputs["wav 16k"], Timings())  # loads the VAD model once
         for name, data in inputs.items():
             totals, stages = [], {}
             for i in range(args.runs):
                 timings = Timings()
                 t0 = time.perf_counter()
-                service.enroll(f"owner{i}", {}, data, timings)
+                service.enroll(Identity(f"owner{i}", "bench"), {}, data, timings)
                 totals.append((time.perf_counter() - t0) * 1000)
                 for k, v in timings.stages.items():
                     stages.setdefault(k, []).append(v)
