@@ -14,6 +14,7 @@ import json
 import sys
 from urllib.parse import urlencode
 
+from ..error_map import default_error_map
 from ..errors import BadRequest
 from . import shared_app
 
@@ -70,16 +71,15 @@ def call_wsgi(app, environ: dict) -> tuple[int, dict, bytes]:
 
 
 def handler(event, context, app=None):
-    app = app or shared_app()
     try:
         environ = to_environ(event)
     except (binascii.Error, ValueError, TypeError, AttributeError) as exc:  # before the app: answer in its format
-        error = app.services.errors(BadRequest("请求体编码无效", detail=str(exc)))
+        error = default_error_map()(BadRequest("请求体编码无效", detail=str(exc)))
         request_id = str((event.get("requestContext") or {}).get("requestId", ""))
         return {"isBase64Encoded": False, "statusCode": error.status,
                 "headers": {"Content-Type": "application/json; charset=utf-8"},
                 "body": json.dumps(error.body(request_id), ensure_ascii=False)}
-    status, headers, body = call_wsgi(app, environ)
+    status, headers, body = call_wsgi(app or shared_app(), environ)
     content_type = headers.get("Content-Type", "")
     if content_type.startswith(_TEXT_TYPES):
         return {"isBase64Encoded": False, "statusCode": status, "headers": headers,

@@ -57,6 +57,10 @@ class _LambdaBatch:
     def retry(self, delivery, delay_s: float, count_attempt: bool = True) -> None:
         self.queue.enqueue(delivery.job, delay_s, delivery.attempt + (1 if count_attempt else 0))
 
+    def extend(self, delivery) -> bool:
+        """A long job keeps its message invisible (and its task's heartbeat fresh) while it runs."""
+        return self.queue.extend(delivery)
+
 
 def sqs_worker(event, context, app=None):
     services = _services(app)

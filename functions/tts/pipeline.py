@@ -27,7 +27,7 @@ from .voice import VoiceResolver
 
 class TtsPipeline:
     def __init__(self, settings, *, guard: Guard, voices: VoiceResolver, keys: CacheKeys, tasks: TaskBook,
-                 renderer: Renderer, replies: Replies, jobs: TtsJobs | None = None) -> None:
+                 renderer: Renderer, replies: Replies, jobs: TtsJobs) -> None:
         self.settings, self.guard, self.voices, self.keys, self.tasks = settings, guard, voices, keys, tasks
         self.renderer, self.replies, self.jobs = renderer, replies, jobs
 
@@ -59,7 +59,7 @@ class TtsPipeline:
                 self.guard.charge(identity, req.units)
         with timings.stage("moderate"):
             self.guard.moderate(req.spoken_texts, identity, remote=True)
-        if self.jobs is not None and (plan.long or self.renderer.endpoint_cold()):
+        if plan.long or self.renderer.endpoint_cold():
             return 202, self.replies.queued(key, self.jobs.enqueue(key, plan, voice))
         render = self.renderer
         try:
@@ -67,8 +67,6 @@ class TtsPipeline:
                 key, plan, plan.text, voice, timings=timings, request_id=request_id,
                 slot_wait_s=self.settings.slot_wait_s))
         except Busy:
-            if self.jobs is None:
-                raise
             return 202, self.replies.queued(key, self.jobs.enqueue(key, plan, voice))  # too busy to answer now
         audit["cache_hit"] = shared
         return 200, self.replies.done(key, record, cached=shared, mode=plan.mode)

@@ -15,7 +15,7 @@ JOB_POLL_S = 2
 
 
 class Replies:
-    def __init__(self, settings, *, storage, tasks: TaskBook, jobs: TtsJobs | None, clock=time.time) -> None:
+    def __init__(self, settings, *, storage, tasks: TaskBook, jobs: TtsJobs, clock=time.time) -> None:
         self.settings, self.storage, self.tasks, self.jobs, self._clock = settings, storage, tasks, jobs, clock
 
     def done(self, key: str, record: TaskRecord, cached: bool, mode: str | None = None) -> dict:
@@ -43,7 +43,7 @@ class Replies:
         record = self.tasks.find(task_id)
         if record is None:
             raise NotFound("任务不存在或已过期", code="task_not_found")
-        if record.active and self.jobs is not None:
+        if record.active:
             record = self.jobs.heal(task_id, record)  # a lost job is found by the next poll at the latest
         if record.status is TaskStatus.DONE:
             return self.done(task_id, record, cached=True)

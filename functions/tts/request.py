@@ -24,17 +24,16 @@ FIELDS = {"text", "voice_id", "prompt_audio_base64", "prompt_format", "prompt_sa
 
 @dataclass(frozen=True)
 class RequestLimits:
-    max_text_chars: int  # a synchronous answer; longer texts become a job
+    max_text_chars: int  # a synchronous answer; longer texts (up to max_long_text_chars) become a job
     max_long_text_chars: int
     max_instruct_chars: int
     max_body_bytes: int
     max_prompt_bytes: int
-    long_text: bool = True  # a queue runs jobs, so long texts are accepted
 
     @classmethod
-    def from_settings(cls, settings, *, long_text: bool = True) -> "RequestLimits":
+    def from_settings(cls, settings) -> "RequestLimits":
         return cls(settings.max_text_chars, settings.max_long_text_chars, settings.max_instruct_chars,
-                   settings.max_body_bytes, settings.max_prompt_bytes, long_text)
+                   settings.max_body_bytes, settings.max_prompt_bytes)
 
 
 @dataclass(frozen=True)
@@ -87,9 +86,7 @@ def build_request(fields: dict, audio: bytes | None, limits: RequestLimits,
 
     text, markup = normalize_spoken_text(fields.get("text"), field="text", max_units=limits.max_long_text_chars,
                                          keep_newlines=True)
-    long = markup.units > limits.max_text_chars
-    if long and not limits.long_text:
-        raise BadRequest(f"text 过长：上限 {limits.max_text_chars} 字", code="text_too_long")
+    long = markup.units > limits.max_text_chars  # a job (functions/tts/jobs.py)
     if not long:
         text = text.replace("\n", " ")
     instruct = normalize_text(fields.get("instruct"), field="instruct", max_chars=limits.max_instruct_chars,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from functions.endpoint.controller import ASLEEP, READY
@@ -100,3 +102,24 @@ def test_an_unexpected_error_fails_the_job_as_an_internal_error():
     queue.enqueue({"id": "a"})
     worker = Worker(queue, jobs, Controller(READY), max_attempts=1)
     assert worker.handle(queue.receive(1)[0]) == "failed" and jobs.failed == ["internal_error"]
+
+
+def test_an_sqs_triggered_function_renews_a_long_jobs_lease():
+    from functions.handlers.scheduled import _LambdaBatch
+    from functions.queues import Delivery
+
+    class Sqs:
+        extended = 0
+
+        def extend(self, delivery):
+            self.extended += 1
+            return True
+
+    class SlowJobs(Jobs):
+        def run(self, job):
+            time.sleep(0.3)
+
+    sqs, jobs = Sqs(), SlowJobs()
+    worker = Worker(_LambdaBatch(sqs), jobs, Controller(READY), renew_every_s=0.05)
+    assert worker.handle(Delivery({"id": "a"}, "receipt")) == "done"
+    assert sqs.extended >= 2 and jobs.touched >= 3  # the message stays invisible, the task's heartbeat fresh
