@@ -96,12 +96,12 @@ def build_services(settings: Settings, *, clock=time.time, **outside) -> Service
     voice_store = VoiceStore(storage)
     tasks = TaskBook(state=state, storage=storage, ttl_s=s.task_ttl_s, clock=clock)
     keys = CacheKeys(s, TaskIdSecret(storage, s.task_id_secret))
-    voices = VoiceResolver(state=state, storage=storage, voice_store=voice_store, decode_limits=decode_limits)
+    resolver = VoiceResolver(state=state, storage=storage, voice_store=voice_store, decode_limits=decode_limits)
     guard = Guard(limiter=limiter, moderation=moderation)
     renderer = Renderer(s, endpoint=endpoint, storage=storage, state=state, tasks=tasks, keys=keys, limiter=limiter,
                         controller=controller, clock=clock)
-    jobs = TtsJobs(s, queue=queue, tasks=tasks, renderer=renderer, voices=voices, state=state, controller=controller,
-                   clock=clock)
+    jobs = TtsJobs(s, queue=queue, tasks=tasks, renderer=renderer, resolver=resolver, state=state,
+                   controller=controller, clock=clock)
     replies = Replies(s, storage=storage, tasks=tasks, jobs=jobs, clock=clock)
     return Services(
         settings=s, errors=errors, storage=storage, state=state, endpoint=endpoint, queue=queue,
@@ -111,7 +111,7 @@ def build_services(settings: Settings, *, clock=time.time, **outside) -> Service
         voice_store=voice_store,
         enrollment=Enrollment(s, voice_store, transcriber, guard=guard, decode_limits=decode_limits),
         guard=guard, tasks=tasks, renderer=renderer, jobs=jobs, replies=replies,
-        tts=TtsPipeline(s, guard=guard, voices=voices, keys=keys, tasks=tasks, renderer=renderer, replies=replies,
+        tts=TtsPipeline(s, guard=guard, resolver=resolver, keys=keys, tasks=tasks, renderer=renderer, replies=replies,
                         jobs=jobs),
         worker=Worker(queue, jobs, controller, errors=errors, max_attempts=s.job_max_attempts,
                       backoff_s=s.job_backoff_s),

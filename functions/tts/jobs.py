@@ -30,10 +30,10 @@ log = logging.getLogger(__name__)
 
 
 class TtsJobs:
-    def __init__(self, settings, *, queue, tasks: TaskBook, renderer: Renderer, voices: VoiceResolver, state,
+    def __init__(self, settings, *, queue, tasks: TaskBook, renderer: Renderer, resolver: VoiceResolver, state,
                  controller=None, clock=time.time) -> None:
         self.settings, self.queue, self.tasks, self.renderer = settings, queue, tasks, renderer
-        self.voices, self.state, self.controller, self._clock = voices, state, controller, clock
+        self.resolver, self.state, self.controller, self._clock = resolver, state, controller, clock
 
     # -- the request side ---------------------------------------------------------------------------------
     def enqueue(self, key: str, plan: Plan, voice: Voice) -> TaskRecord:
@@ -44,7 +44,7 @@ class TtsJobs:
         if record is not None and record.status is not TaskStatus.FAILED and not stale:
             return record
         total = len(split_text(plan.text, self.settings.max_text_chars)) if plan.long else 1
-        job = {"id": key, "plan": plan.to_json(), "voice": self.voices.persist(voice)}
+        job = {"id": key, "plan": plan.to_json(), "voice": self.resolver.persist(voice)}
         record = TaskRecord(TaskStatus.QUEUED, format=plan.format, mode=plan.mode,
                             progress={"done": 0, "total": total}, heartbeat=self._clock(), job=job)
         self._enqueue(job)  # the job first: a record must never say "queued" for a job no queue holds
@@ -69,7 +69,7 @@ class TtsJobs:
         key, plan = job["id"], Plan.from_json(job["plan"])
         if self.tasks.finished(key, plan.format, plan.mode):
             return
-        voice = self.voices.from_ref(job["voice"])
+        voice = self.resolver.from_ref(job["voice"])
         render = self.renderer
         if not plan.long:
             self._progress(job, plan, 0, 1)

@@ -26,9 +26,9 @@ from .voice import VoiceResolver
 
 
 class TtsPipeline:
-    def __init__(self, settings, *, guard: Guard, voices: VoiceResolver, keys: CacheKeys, tasks: TaskBook,
+    def __init__(self, settings, *, guard: Guard, resolver: VoiceResolver, keys: CacheKeys, tasks: TaskBook,
                  renderer: Renderer, replies: Replies, jobs: TtsJobs) -> None:
-        self.settings, self.guard, self.voices, self.keys, self.tasks = settings, guard, voices, keys, tasks
+        self.settings, self.guard, self.resolver, self.keys, self.tasks = settings, guard, resolver, keys, tasks
         self.renderer, self.replies, self.jobs = renderer, replies, jobs
 
     def synthesize(self, req: TtsRequest, timings: Timings, identity=None, audit: dict | None = None,
@@ -46,7 +46,7 @@ class TtsPipeline:
             with timings.stage("limit"):  # before decoding: a limited caller must not cost CPU either
                 self.guard.charge(identity, req.units)
         with timings.stage("voice"):
-            voice = self.voices.resolve(req, identity.owner if identity else None, timings)
+            voice = self.resolver.resolve(req, identity.owner if identity else None, timings)
             plan = make_plan(req, voice)
             key = self.keys.key(plan)
         with timings.stage("cache"):
