@@ -7,11 +7,17 @@ that answers it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 MODEL_NAME = "cosyvoice3"  # the Triton model (inference/model_repository/cosyvoice3)
 OUTPUT_NAME = "waveform"
 OUTPUT_SAMPLE_RATE = 24000  # what CosyVoice3 generates
 PROMPT_SAMPLE_RATE = 16000  # what its frontend takes the reference recording at
 MODES = ("zero_shot", "cross_lingual", "instruct")
+# The built-in voice: the relay's `voice_id: "default"`, and the model's voice for a request that brings none
+# (a client of the official model may send `target_text` alone).
+DEFAULT_VOICE_WAV = Path(__file__).resolve().parent / "assets" / "default_voice.wav"  # 16 kHz mono s16
+DEFAULT_VOICE_TRANSCRIPT = "希望你以后能够做的比我还好呦。"
 
 
 def default_mode(instruct_text: str | None, reference_text: str | None) -> str:

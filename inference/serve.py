@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import socket
@@ -83,6 +84,23 @@ def prepare_backend_dir(dest: Path) -> Path:
     return dest
 
 
+def repository_copy(dest: Path, *, instances: int | None = None, config: str | None = None) -> Path:
+    """A copy of the model repository under `dest` with another instance count or another config.pbtxt (the
+    launcher's --instances, benchmarks comparing configurations)."""
+    repo = dest / "model_repository"
+    shutil.copytree(MODEL_REPOSITORY, repo, ignore=shutil.ignore_patterns("__pycache__"))
+    path = repo / MODEL_NAME / "config.pbtxt"
+    text = config if config is not None else path.read_text(encoding="utf-8")
+    if instances is not None:
+        if instances < 1:
+            raise ValueError("instances must be at least 1")
+        text, n = re.subn(r"(instance_group\s*\[\s*\{\s*count:\s*)\d+", rf"\g<1>{instances}", text)
+        if n != 1:
+            raise ValueError("config.pbtxt has no single instance_group count to change")
+    path.write_text(text, encoding="utf-8")
+    return repo
+
+
 def server_environment(base: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     site_packages = Path(sysconfig.get_paths()["purelib"])
@@ -110,6 +128,7 @@ class TritonServer:
     host: str = "127.0.0.1"
     engine: str | None = None
     model_repository: Path = MODEL_REPOSITORY
+    instances: int | None = None  # model instances (None: config.pbtxt's count)
     log_path: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
@@ -137,8 +156,11 @@ class TritonServer:
     def start(self) -> "TritonServer":
         self._workdir = tempfile.TemporaryDirectory(prefix="triton-backends-")
         backend_dir = prepare_backend_dir(Path(self._workdir.name))
+        if self.instances is not None:
+            self.model_repository = repository_copy(Path(self._workdir.name), instances=self.instances)
         env = server_environment()
-        env.update(self.extra_env)
+        for key, value in self.extra_env.items():  # PYTHONPATH extends the one the stub needs, never replaces it
+            env[key] = os.pathsep.join([env[key], value]) if key == "PYTHONPATH" and env.get(key) else value
         if self.engine:
             env["COSYVOICE_ENGINE"] = self.engine
         out = open(self.log_path, "ab") if self.log_path else None
@@ -210,11 +232,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine", default=env.get("COSYVOICE_ENGINE", "espeak"),
                         help="espeak (CPU, does not clone voices) or cosyvoice3 (needs the official package and "
                              "weights)")
+    parser.add_argument("--instances", type=int, default=int(env["COSYVOICE_INSTANCES"]) if env.get(
+        "COSYVOICE_INSTANCES") else None, help="model instances, each with its own engine (default: config.pbtxt)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for readiness")
     args = parser.parse_args(argv)
 
     server = TritonServer(http_port=args.http_port, grpc_port=args.grpc_port, metrics_port=args.metrics_port,
-                          host=args.host, engine=args.engine)
+                          host=args.host, engine=args.engine, instances=args.instances)
     stopping = False
 
     def on_signal(signum, _frame):

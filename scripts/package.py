@@ -87,6 +87,7 @@ def copy_code(dest: Path) -> None:
     (dest / "inference").mkdir()
     for name in ("__init__.py", "client.py", "contract.py"):  # the request builder and shared constants
         shutil.copy2(REPO / "inference" / name, dest / "inference" / name)
+    shutil.copytree(REPO / "inference" / "assets", dest / "inference" / "assets")  # the built-in voice
     shutil.copy2(REPO / "functions" / "scf_bootstrap", dest / "scf_bootstrap")  # SCF web functions start it
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from inference.contract import DEFAULT_VOICE_TRANSCRIPT, DEFAULT_VOICE_WAV
 
 from ..audio.decode import DecodeLimits, PromptAudio, decode_prompt
 from ..audio.identity import pcm_hash
@@ -25,8 +26,6 @@ from .request import PromptUpload, TtsRequest
 
 UPLOAD_ALIAS_TTL_S = 7 * 86400
 DEFAULT_VOICE_ID = "default"
-DEFAULT_VOICE_WAV = Path(__file__).resolve().parent.parent / "assets" / "default_voice.wav"
-DEFAULT_VOICE_TRANSCRIPT = "希望你以后能够做的比我还好呦。"
 
 
 @dataclass

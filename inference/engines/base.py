@@ -7,13 +7,16 @@ anything else is an internal error of that request only.
 
 from __future__ import annotations
 
+import functools
 import math
+import wave
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-from ..contract import MODES, OUTPUT_SAMPLE_RATE, PROMPT_SAMPLE_RATE, default_mode
+from ..contract import (DEFAULT_VOICE_TRANSCRIPT, DEFAULT_VOICE_WAV, MODES, OUTPUT_SAMPLE_RATE, PROMPT_SAMPLE_RATE,
+                        default_mode)
 
 MAX_PROMPT_SECONDS = 30.0
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
@@ -60,6 +63,19 @@ def to_output(audio: np.ndarray, rate: int) -> np.ndarray:
     return np.clip(audio, -1.0, 1.0).astype(np.float32)
 
 
+DEFAULT_VOICE_KEY = "builtin:default"
+
+
+@functools.lru_cache(maxsize=1)
+def default_voice() -> np.ndarray:
+    """The built-in voice's recording (inference/assets), float32 at 16 kHz."""
+    with wave.open(str(DEFAULT_VOICE_WAV), "rb") as w:
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    samples = pcm.astype(np.float32) / 32768.0
+    samples.setflags(write=False)
+    return samples
+
+
 def _check_text(name: str, value: str, limit: int) -> str:
     if any(ord(c) < 32 and c not in "\t\n\r" or ord(c) == 127 for c in value):
         raise InvalidRequest(f"{name} contains control characters")
@@ -103,6 +119,12 @@ def build_request(*, text: str | None, reference_wav: np.ndarray | None = None, 
             raise InvalidRequest("reference_wav contains NaN or infinite samples")
     elif reference_wav_len is not None:
         raise InvalidRequest("reference_wav_len given without reference_wav")
+    elif not voice_key and not reference_text:
+        # No voice at all (the official model accepts target_text alone): the built-in voice, zero-shot with its
+        # transcript unless the caller asked for another mode, cached by the engine like any keyed voice.
+        wav, voice_key = default_voice(), DEFAULT_VOICE_KEY
+        if not (mode or "").strip() and not instruct_text:
+            reference_text = DEFAULT_VOICE_TRANSCRIPT
 
     mode = (mode or "").strip()
     if not mode:

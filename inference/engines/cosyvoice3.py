@@ -6,8 +6,13 @@ Facts it respects (checked against the official code):
   engine never streams.
 - `prompt_wav` must be a file path, so reference audio is written to a temporary 16 kHz wav for the call.
 - CosyVoice3 needs `<|endofprompt|>` in prompt text + tts text: zero-shot in `prompt_text`, instruct2 in
-  `instruct_text`, cross-lingual in `tts_text`. Without it the LLM thread dies and the caller hangs (stream)
-  or sees an unrelated error, so the markers are applied and checked before every call.
+  `instruct_text`. Without it the LLM thread dies and the caller hangs (stream) or sees an unrelated error, so
+  the markers are applied and checked before every call.
+- the official frontend skips normalization and sentence splitting for any text containing `<|` and `|>`, so
+  the marker must never go into the tts text (as the official cross-lingual examples put it): numbers would
+  reach the model as digits and a long text would be one segment. Cross-lingual is therefore
+  `inference_instruct2(text, "You are a helpful assistant.<|endofprompt|>", prompt_wav)`, which gives the LLM
+  the same tokens (no prompt text, no prompt speech tokens) with the text normalized and split.
 - `add_zero_shot_spk(prompt_text, prompt_wav, spk_id)` keeps a speaker's prompt features; later calls pass
   `prompt_wav=''` and `zero_shot_spk_id`. Those features include the prompt text, so the cache is keyed by
   voice key, mode and prompt text together, bounded (LRU), and evicted entries leave `frontend.spk2info`.
@@ -44,8 +49,9 @@ def instruct_prompt(instruct: str) -> str:
     return f"{SYSTEM_PROMPT} {instruct}{END_OF_PROMPT}"
 
 
-def cross_lingual_text(text: str) -> str:
-    return f"{SYSTEM_PROMPT}{END_OF_PROMPT}{text}"
+def cross_lingual_prompt() -> str:
+    """instruct2's prompt without an instruction: the voice only, as cross-lingual."""
+    return f"{SYSTEM_PROMPT}{END_OF_PROMPT}"
 
 
 def official_model_factory(model_dir: str, **options: Any):
@@ -147,13 +153,14 @@ class CosyVoice3Engine:
             return request.text, zero_shot_prompt(request.reference_text), m.inference_zero_shot
         if request.mode == "instruct":
             return request.text, instruct_prompt(request.instruct_text), m.inference_instruct2
-        # Cross-lingual drops the prompt text; the marker goes into the tts text instead.
-        return cross_lingual_text(request.text), f"{SYSTEM_PROMPT}{END_OF_PROMPT}", m.inference_cross_lingual
+        # Cross-lingual: instruct2 with nothing to instruct (the tts text stays free of markers, so the
+        # frontend normalizes and splits it as in the other modes).
+        return request.text, cross_lingual_prompt(), m.inference_instruct2
 
     def synthesize(self, request: SynthesisRequest) -> np.ndarray:
         tts_text, prompt_text, method = self._plan(request)
-        if END_OF_PROMPT not in prompt_text + tts_text:  # would hang the official model when streaming
-            raise RuntimeError("internal: CosyVoice3 prompt marker missing")
+        if END_OF_PROMPT not in prompt_text or "<|" in tts_text:  # would hang the model / skip normalization
+            raise RuntimeError("internal: CosyVoice3 prompt marker misplaced")
         with self._lock, tempfile.TemporaryDirectory(prefix="cv3-") as tmp:
             wav_path = ""
             if request.reference_wav is not None:
@@ -172,10 +179,7 @@ class CosyVoice3Engine:
             if request.seed is not None:
                 self._seed(request.seed)
             prompt_wav = "" if spk_id else wav_path
-            if request.mode == "cross_lingual":
-                args = (tts_text, prompt_wav)
-            else:
-                args = (tts_text, "" if spk_id and request.mode == "zero_shot" else prompt_text, prompt_wav)
+            args = (tts_text, "" if spk_id and request.mode == "zero_shot" else prompt_text, prompt_wav)
             chunks = [to_numpy(item["tts_speech"])
                       for item in method(*args, zero_shot_spk_id=spk_id, stream=False, speed=request.speed)]
         return to_output(np.concatenate(chunks) if chunks else np.zeros(0, np.float32), self.sample_rate)

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from inference.engines import InvalidRequest, build_request
+from inference.engines import InvalidRequest, SynthesisRequest, build_request
 from inference.engines.cosyvoice3 import END_OF_PROMPT, CosyVoice3Engine
 
 from .standin_cosyvoice import StandInCosyVoice3
@@ -48,11 +48,13 @@ def test_zero_shot_marks_the_prompt_text_and_passes_a_wav_path(prompt_16k):
     assert spk == "" and audio.size == 3 * StandInCosyVoice3.SAMPLES_PER_CHAR
 
 
-def test_cross_lingual_puts_the_marker_in_the_tts_text(prompt_16k):
+def test_cross_lingual_keeps_the_tts_text_free_of_markers(prompt_16k):
+    """A marker in the tts text switches the official frontend's normalization and splitting off (proved on
+    the real code in tests/official): cross-lingual is instruct2 with an empty instruction."""
     engine, model = make_engine()
     engine.synthesize(req("Hello.", reference_wav=prompt_16k))
-    method, tts, *_ = model.calls[-1]
-    assert method == "cross_lingual" and tts == f"You are a helpful assistant.{END_OF_PROMPT}Hello."
+    method, tts, prompt, *_ = model.calls[-1]
+    assert method == "instruct2" and tts == "Hello." and prompt == f"You are a helpful assistant.{END_OF_PROMPT}"
 
 
 def test_instruct_maps_to_instruct2_with_the_marker(prompt_16k):
@@ -138,7 +140,7 @@ def test_speaker_cache_is_bounded_and_evicts_least_recent(prompt_16k):
 def test_no_speaker_at_all_is_refused():
     engine, _ = make_engine()
     with pytest.raises(InvalidRequest, match="reference_wav"):
-        engine.synthesize(req("你好。"))
+        engine.synthesize(SynthesisRequest(text="你好。", mode="cross_lingual"))
 
 
 def test_seed_reaches_the_seed_function(prompt_16k):

@@ -3,14 +3,27 @@
 import numpy as np
 import pytest
 
+from inference.contract import DEFAULT_VOICE_TRANSCRIPT
 from inference.engines import InvalidRequest, build_request
+from inference.engines.base import DEFAULT_VOICE_KEY, default_voice
 
 
-def test_defaults_and_mode_inference():
+def test_defaults_and_mode_inference(prompt_16k):
     assert build_request(text=" 你好 ").text == "你好"
-    assert build_request(text="a").mode == "cross_lingual"
-    assert build_request(text="a", reference_text="b").mode == "zero_shot"
-    assert build_request(text="a", instruct_text="温柔").mode == "instruct"
+    assert build_request(text="a", reference_wav=prompt_16k).mode == "cross_lingual"
+    assert build_request(text="a", reference_wav=prompt_16k, reference_text="b").mode == "zero_shot"
+    assert build_request(text="a", reference_wav=prompt_16k, instruct_text="温柔").mode == "instruct"
+
+
+def test_a_request_without_a_voice_speaks_in_the_built_in_voice():
+    """What a client of the official model may send: target_text alone."""
+    r = build_request(text="你好")
+    assert (r.mode, r.reference_text, r.voice_key) == ("zero_shot", DEFAULT_VOICE_TRANSCRIPT, DEFAULT_VOICE_KEY)
+    assert r.reference_wav is default_voice() and r.reference_wav.size == int(3.6575 * 16000)
+    styled = build_request(text="你好", instruct_text="温柔")
+    assert styled.mode == "instruct" and styled.reference_text == "" and styled.reference_wav is default_voice()
+    # a transcript without its recording never gets the built-in voice (it would not match): the engine refuses
+    assert build_request(text="你好", reference_text="别人的录音文字").reference_wav is None
 
 
 def test_reference_wav_len_cuts_the_wav():
