@@ -1,7 +1,9 @@
 """STAND-IN for the official CosyVoice3 model object: NOT the real model, no weights, no speech.
 
-No CosyVoice3 weights can be fetched on the test machines, so the engine's own logic is tested against this
-small class. It mirrors what the official `cosyvoice.cli.cosyvoice.CosyVoice3` does at its boundary (checked
+The engine runs on the official code itself in `tests/official` (`make test-official`, its own 4 GB venv).
+This small class stays for what that tier cannot show: load options that need a GPU (fp16, TensorRT, vLLM), a
+model with another output rate (resampling), and exact call assertions inside `make test`.
+It mirrors what the official `cosyvoice.cli.cosyvoice.CosyVoice3` does at its boundary (checked
 against the official code): the method signatures, generators of {'tts_speech': tensor [1, T]} with one item
 per text segment when stream=False, `prompt_wav` accepted only as a path to a >= 16 kHz file, the
 `<|endofprompt|>` assertion, and `add_zero_shot_spk` storing features in `frontend.spk2info`.
