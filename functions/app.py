@@ -12,7 +12,7 @@ from pathlib import Path
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
-from werkzeug.utils import send_file
+from werkzeug.utils import redirect, send_file
 from werkzeug.wrappers import Request, Response
 
 from . import metrics, openai_speech
@@ -56,6 +56,7 @@ class App:
             rules.append(Rule("/metrics", endpoint="metrics", methods=["GET"]))
         if settings.demo_page:
             rules.append(Rule("/demo", endpoint="demo", methods=["GET"]))
+            rules.append(Rule("/", endpoint="root", methods=["GET"]))  # a browser on the dev server finds the page
         if getattr(services.storage, "serves_media", False):
             rules.append(Rule("/media/<path:key>", endpoint="media", methods=["GET"]))
         self.urls = Map(rules, strict_slashes=False)
@@ -157,6 +158,9 @@ class App:
     def on_metrics(self, request: Request) -> Response:
         body, content_type = metrics.exposition()
         return Response(body, content_type=content_type)
+
+    def on_root(self, request: Request) -> Response:
+        return redirect("/demo")
 
     def on_demo(self, request: Request) -> Response:
         return Response(DEMO.read_bytes(), content_type="text/html; charset=utf-8")

@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -31,6 +32,35 @@ def curl_example(base: str) -> str:
             f"-F 'prompt_text=希望你以后能够做的比我还好呦。' -F 'audio=@{prompt}'")
 
 
+def port_taken(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def check_ports(ports: dict[str, tuple[str, int]]) -> None:
+    """Refuse to start beside a port that is taken (another `make run`, another Triton): serving through
+    someone else's server would look like success. Names the variable to change."""
+    taken = [name for name, (host, port) in ports.items() if port_taken(host, port)]
+    if taken:
+        used = ", ".join(f"{name}={ports[name][1]}" for name in taken)
+        example = " ".join(f"{name}=<free port>" for name in taken)
+        raise SystemExit(f"port already in use: {used}. Another `make run` or Triton is running: stop it, or choose "
+                         f"free ports, e.g. `{example} make run`")
+
+
+def limits_banner(settings: Settings) -> str:
+    rate = f"{settings.rate_limit_per_minute}/min" if settings.rate_limit_per_minute else "off"
+    quota = f"{settings.daily_char_quota} chars/day" if settings.daily_char_quota else "off"
+    local = ("applied to the local dev identity too (DEV_LIMITS=true)" if settings.dev_limits
+             else "not applied to the local dev identity (DEV_LIMITS=true applies them)")
+    return f"limits: {rate}, {quota} per caller; {local}"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -39,16 +69,20 @@ def main(argv: list[str] | None = None) -> int:
 
     triton = None
     overrides = {}
+    ports = {"PORT": (args.host, args.port)}
+    if not os.environ.get("TRITON_URL"):
+        ports.update({f"TRITON_{kind}_PORT": ("127.0.0.1", int(os.environ.get(f"TRITON_{kind}_PORT", default)))
+                      for kind, default in (("HTTP", 8000), ("GRPC", 8001), ("METRICS", 8002))})
+    check_ports(ports)
     if not os.environ.get("TRITON_URL"):
         from inference.serve import TritonServer
 
         engine = os.environ.get("COSYVOICE_ENGINE", "espeak")
-        log_path = Path(os.environ.get("STORAGE_DIR", "data/storage")).parent / "triton.log"
+        http_port = ports["TRITON_HTTP_PORT"][1]
+        log_path = Path(os.environ.get("STORAGE_DIR", "data/storage")).parent / f"triton-{http_port}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        triton = TritonServer(http_port=int(os.environ.get("TRITON_HTTP_PORT", 8000)),
-                              grpc_port=int(os.environ.get("TRITON_GRPC_PORT", 8001)),
-                              metrics_port=int(os.environ.get("TRITON_METRICS_PORT", 8002)), engine=engine,
-                              log_path=log_path)
+        triton = TritonServer(http_port=http_port, grpc_port=ports["TRITON_GRPC_PORT"][1],
+                              metrics_port=ports["TRITON_METRICS_PORT"][1], engine=engine, log_path=log_path)
         print(f"starting local Triton (engine={engine}, log: {log_path}) ...", flush=True)
         if engine == "espeak":
             print("NOTE: the espeak engine speaks the text but does NOT clone voices (development only).", flush=True)
@@ -78,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     where = settings.storage_dir if settings.storage == "local" else ""
+    print(limits_banner(settings), flush=True)
+    if settings.dev_mode:
+        print("development mode: loopback requests need no credentials; SDKs that must send a key use "
+              "api_key='local-dev'", flush=True)
     print(f"\nAPI on {base}  (storage: {settings.storage} {where},"
           f" state: {'redis' if settings.redis_url else 'in-process'})", flush=True)
     print("try:\n  " + curl_example(base) + f"\nor open {base}/demo in a browser\n", flush=True)

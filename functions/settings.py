@@ -60,6 +60,7 @@ class Settings:
     task_id_secret: str = ""  # HMAC key of task ids and cached objects; empty: created once in the store
     api_keys: str = ""  # "name:<sha256 hex>,..." (python -m functions.auth.api_keys NAME)
     dev_mode: bool = False  # loopback without credentials; only the local dev server sets it (not from env)
+    dev_limits: bool = False  # apply the rate and quota limits to the local dev identity too
     jwt_keys: str = ""  # "kid:secret,..." (HS256, >= 32 chars) or "kid:<PEM with \n>" for RS256/ES256
     jwt_active_kid: str = ""
     jwt_algorithm: str = "HS256"

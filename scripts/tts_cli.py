@@ -8,7 +8,7 @@
 
 Server and key: --base-url / TTS_BASE_URL (default http://127.0.0.1:8080, the `make run` stack) and
 --api-key / TTS_API_KEY. Queued jobs are polled with the server's retry_after_s; 429 and 503 answers are
-retried after their Retry-After.
+retried after their Retry-After, and every wait is announced on stderr (how long, and why).
 """
 
 from __future__ import annotations
@@ -33,8 +33,10 @@ class ApiError(Exception):
 
 
 class Client:
-    def __init__(self, base_url: str, api_key: str = "", *, max_waits: int = 60, sleep=time.sleep) -> None:
+    def __init__(self, base_url: str, api_key: str = "", *, max_waits: int = 60, sleep=time.sleep,
+                 say=None) -> None:
         self.base, self.api_key, self.max_waits, self._sleep = base_url.rstrip("/"), api_key, max_waits, sleep
+        self._say = say or (lambda message: print(message, file=sys.stderr, flush=True))
 
     def _request(self, method: str, path: str, data: bytes | None = None, content_type: str | None = None):
         headers = {"Accept": "application/json"}
@@ -54,7 +56,10 @@ class Client:
                 body = json.loads(exc.read() or b"{}") if exc.headers.get("Content-Type", "").startswith(
                     "application/json") else {}
                 if exc.code in (429, 503) and exc.headers.get("Retry-After"):
-                    self._sleep(min(60, int(exc.headers["Retry-After"])))
+                    wait = min(60, int(exc.headers["Retry-After"]))
+                    reason = (body.get("error") or {}).get("message") or f"HTTP {exc.code}"
+                    self._say(f"waiting {wait} s (Retry-After) before retrying: {reason}")
+                    self._sleep(wait)
                     continue
                 raise ApiError(exc.code, body) from None
         raise ApiError(429, {"error": {"code": "gave_up", "message": "still limited after retries"}})
@@ -82,6 +87,9 @@ class Client:
         status, body = self._request("POST", "/v1/tts", json.dumps(payload, ensure_ascii=False).encode(),
                                      "application/json")
         while status == 202 or body.get("status") in ("queued", "running"):
+            done = body.get("progress") or {}
+            self._say(f"job {body.get('status')} ({done.get('done', 0)}/{done.get('total', 1)}): "
+                      f"polling again in {body.get('retry_after_s', 2)} s")
             self._sleep(body.get("retry_after_s", 2))
             status, body = self._request("GET", body["poll_url"])
         if body.get("status") == "failed":
@@ -99,25 +107,28 @@ def progress(done: int, total: int, failed: int, width: int = 30) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--base-url", default=os.environ.get("TTS_BASE_URL", "http://127.0.0.1:8080"))
-    ap.add_argument("--api-key", default=os.environ.get("TTS_API_KEY", ""))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__.split("\n", 2)[2],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--base-url", default=os.environ.get("TTS_BASE_URL", "http://127.0.0.1:8080"),
+                    help="the API (TTS_BASE_URL; default: the `make run` stack)")
+    ap.add_argument("--api-key", default=os.environ.get("TTS_API_KEY", ""),
+                    help="an API key (TTS_API_KEY); not needed against `make run` from this machine")
     sub = ap.add_subparsers(dest="command", required=True)
-    enroll = sub.add_parser("enroll", help="enroll a recording as a voice")
-    enroll.add_argument("file", type=Path)
-    enroll.add_argument("--name")
-    enroll.add_argument("--prompt-text")
-    say = sub.add_parser("say", help="synthesize one text (or a text file)")
-    say.add_argument("text", nargs="?")
-    say.add_argument("--file", type=Path)
-    batch = sub.add_parser("batch", help="synthesize every line of a file")
-    batch.add_argument("phrases", type=Path)
-    batch.add_argument("--out-dir", type=Path)
+    enroll = sub.add_parser("enroll", help="enroll a recording as a voice; prints its voice_id")
+    enroll.add_argument("file", type=Path, help="the recording (m4a, aac, mp3, wav; 3-30 s of speech)")
+    enroll.add_argument("--name", help="a name to show for the voice")
+    enroll.add_argument("--prompt-text", help="what the recording says (better cloning: zero-shot)")
+    say = sub.add_parser("say", help="synthesize one text (or a text file); prints the audio URL")
+    say.add_argument("text", nargs="?", help="the text to speak")
+    say.add_argument("--file", type=Path, help="read the text from this file (long texts become a job)")
+    batch = sub.add_parser("batch", help="synthesize every line of a file, with a progress bar")
+    batch.add_argument("phrases", type=Path, help="one phrase per line")
+    batch.add_argument("--out-dir", type=Path, help="save each result as NNNN.<format> here")
     for p in (say, batch):
-        p.add_argument("--voice", default="default")
+        p.add_argument("--voice", default="default", help="a voice_id from `enroll`, or default (built-in)")
         p.add_argument("--format", default="mp3", choices=["mp3", "wav", "pcm"])
-        p.add_argument("--instruct")
-        p.add_argument("--speed", type=float)
+        p.add_argument("--instruct", help="a preset (四川话, 温柔, ...: GET /v1/presets) or a style text")
+        p.add_argument("--speed", type=float, help="0.5-2.0")
     say.add_argument("--out", type=Path, help="save the audio here instead of printing its URL")
     args = ap.parse_args(argv)
     client = Client(args.base_url, args.api_key)
@@ -140,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         failed = 0
         if args.out_dir:
             args.out_dir.mkdir(parents=True, exist_ok=True)
+        progress(0, len(phrases), 0)
         for i, phrase in enumerate(phrases, 1):
             try:
                 result = client.synthesize(phrase, args.voice, args.format, instruct=args.instruct, speed=args.speed)

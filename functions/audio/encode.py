@@ -9,8 +9,9 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
-FORMATS = {"mp3": "audio/mpeg", "wav": "audio/wav", "pcm": "audio/L16", "opus": "audio/ogg", "aac": "audio/aac",
-           "flac": "audio/flac"}
+# pcm is little-endian s16 at 24 kHz mono: not audio/L16, which RFC 2586 defines as big-endian
+FORMATS = {"mp3": "audio/mpeg", "wav": "audio/wav", "pcm": "audio/pcm;rate=24000;channels=1;encoding=s16le",
+           "opus": "audio/ogg", "aac": "audio/aac", "flac": "audio/flac"}
 # format -> (container, codec) for the PyAV-encoded ones besides mp3 and wav
 _CONTAINERS = {"opus": ("ogg", "libopus"), "aac": ("adts", "aac"), "flac": ("flac", "flac")}
 

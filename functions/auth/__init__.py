@@ -16,7 +16,7 @@ from ..errors import ApiError
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PATHS = ("/healthz", "/readyz", "/v1/auth/wechat", "/openapi.yaml", "/demo", "/metrics")
+PUBLIC_PATHS = ("/", "/healthz", "/readyz", "/v1/auth/wechat", "/openapi.yaml", "/demo", "/metrics")
 
 
 class Unauthorized(ApiError):
@@ -27,6 +27,7 @@ class Unauthorized(ApiError):
 class Identity:
     subject: str  # openid, api key name, or "dev"
     method: str  # api_key | dev | ...
+    exempt: bool = False  # not charged against limits (the local developer, the operator's warm-up)
 
     @property
     def owner(self) -> str:
@@ -53,7 +54,7 @@ def build_authenticators(settings, tokens=None) -> list[Authenticator]:
         chain.append(ApiKeyAuth.from_setting(settings.api_keys))
     if settings.dev_mode:
         log.warning("DEVELOPMENT MODE: unauthenticated requests from loopback are accepted. Never deploy this.")
-        chain.append(DevLoopbackAuth())
+        chain.append(DevLoopbackAuth(limited=settings.dev_limits))
     return chain
 
 

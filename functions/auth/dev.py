@@ -1,10 +1,13 @@
-"""Development mode: unauthenticated requests from loopback get the identity `dev`.
+"""Development mode: requests from loopback without credentials, or with the documented local key
+`local-dev` (what SDKs that always send a key use, e.g. OpenAI's), get the identity `dev`.
 
 Switched on only by `python -m functions.serve` (the `make run` stack, bound to 127.0.0.1); there is no
 environment variable for it, so no deployment can turn it on. A request carrying any proxy header (present
 at all, even empty) is not local, since a reverse proxy or tunnel on the same host would make every caller
 look local; which header a given proxy adds varies, so the whole family counts. The Host must name this
-machine too: a port forward or tunnel adds no header but carries the name the caller used.
+machine too: a port forward or tunnel adds no header but carries the name the caller used. Any other
+credential is judged by the real authenticators only (a wrong key stays a 401, even locally). The local
+developer is not throttled by the production limits unless DEV_LIMITS=true.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ PROXY_HEADER = re.compile(r"^(forwarded|via|x-forwarded.*|x-original.*|x-real-ip
                           r"|.*-ip|x-envoy-.*|cf-.*|fly-.*|x-azure-.*|x-amzn-.*|x-vercel-.*|cdn-loop|tailscale-.*"
                           r"|ali-.*|x-tencent-.*|x-scf-.*|x-apigw-.*)$")
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+LOCAL_KEY = "local-dev"  # printed by the dev server; accepted nowhere else
 
 
 def proxied(headers) -> bool:
@@ -35,15 +39,28 @@ def local_host(host: str) -> bool:
         return False  # a name that only resolves to loopback (DNS rebinding) is not local
 
 
+def _credential(headers) -> str | None:
+    """The key a request carries (Bearer token or X-Api-Key), "" when none, None when it carries another
+    kind of Authorization."""
+    auth = headers.get("Authorization")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        return value.strip() if scheme.lower() == "bearer" else None
+    return headers.get("X-Api-Key") or ""
+
+
 class DevLoopbackAuth:
+    def __init__(self, *, limited: bool = False) -> None:
+        self.limited = limited
+
     def __call__(self, request) -> Identity | None:
         if proxied(request.headers) or not local_host(request.host or ""):
             return None
-        if request.headers.get("Authorization") or request.headers.get("X-Api-Key"):
+        if _credential(request.headers) not in ("", LOCAL_KEY):
             return None  # credentials that the real authenticators refused stay refused, even locally
         try:
             if ipaddress.ip_address(request.remote_addr or "").is_loopback:
-                return Identity("dev", "dev")
+                return Identity("dev", "dev", exempt=not self.limited)
         except ValueError:
             return None
         return None

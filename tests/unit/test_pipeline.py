@@ -156,3 +156,20 @@ def test_task_records_have_one_json_form():
     assert TaskRecord.from_json(failed.to_json()) == failed and not failed.active
     with pytest.raises(ValueError):
         TaskRecord.from_json({"status": "finished"})  # no status outside the fixed set
+
+
+def test_the_local_developer_is_not_throttled_unless_asked(unit_app):
+    free = LocalClient(unit_app(rate_limit_per_minute=1))
+    assert [post(free, f"第{i}次。").status_code for i in range(3)] == [200, 200, 200]
+    limited = LocalClient(unit_app(rate_limit_per_minute=1, dev_limits=True))
+    assert [post(limited, f"第{i}次。").status_code for i in range(2)] == [200, 429]
+
+
+def test_the_documented_local_key_is_the_dev_identity_and_no_other_key_is(unit_app):
+    app = unit_app()
+    for headers, status in (({"Authorization": "Bearer local-dev"}, 200), ({"X-Api-Key": "local-dev"}, 200),
+                            ({"Authorization": "Bearer wrong"}, 401), ({"Authorization": "Basic bG9jYWw="}, 401)):
+        r = LocalClient(app).get("/v1/voices", headers=headers)
+        assert r.status_code == status, headers
+    remote = client_for(unit_app(dev_mode=True), "local-dev")  # from another machine it is just a wrong key
+    assert remote.get("/v1/voices").status_code == 401

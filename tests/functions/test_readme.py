@@ -1,0 +1,53 @@
+"""The README's snippets, run as printed against the `make run` stack (only its address changes): the curl of
+the quick start and the OpenAI SDK snippet (development mode takes the documented local key)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+README = (REPO / "README.md").read_text(encoding="utf-8")
+DOCUMENTED = "http://127.0.0.1:8080"
+
+
+def snippet(starts: str) -> str:
+    """The indented code block whose first line starts with `starts` (continuation lines joined as printed)."""
+    for block in re.findall(r"(?:^(?: {4}| {6}).*\n)+", README, flags=re.M):
+        lines = block.splitlines()
+        indent = len(lines[0]) - len(lines[0].lstrip())
+        code = "\n".join(line[indent:] for line in lines)
+        if code.startswith(starts):
+            return code
+    raise AssertionError(f"no README snippet starts with {starts!r}")
+
+
+def test_the_quick_start_curl(dev_stack, tmp_path):
+    command = "\n".join(line for line in snippet("curl -s -X POST").splitlines() if not line.startswith("#"))
+    out = subprocess.run(["bash", "-c", command.replace(DOCUMENTED, dev_stack)], cwd=REPO, capture_output=True,
+                         text=True, timeout=120)
+    body = json.loads(out.stdout)
+    assert body["status"] == "done" and body["audio_url"].startswith(dev_stack), out.stdout + out.stderr
+
+
+def test_the_openai_snippet(dev_stack, tmp_path):
+    code = snippet("from openai import OpenAI").replace(DOCUMENTED, dev_stack)
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    audio = (tmp_path / "hello.mp3").read_bytes()
+    assert audio[:3] == b"ID3" or audio[0] == 0xFF
+
+
+def test_a_wrong_key_stays_refused_even_locally(dev_stack):
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(f"{dev_stack}/v1/voices", headers={"Authorization": "Bearer not-the-local-key"})
+    try:
+        urllib.request.urlopen(req, timeout=10)
+        raise AssertionError("a wrong key was accepted")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 401
