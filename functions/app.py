@@ -125,7 +125,8 @@ class App:
         fields, audio = read_body(request, max_body_bytes=self.settings.max_body_bytes,
                                   max_audio_bytes=self.settings.max_prompt_bytes, fields=VOICE_FIELDS,
                                   b64_field="audio_base64", format_field="format")
-        return json_response(self.services.enrollment.enroll(identity, fields, audio, timings), 201)
+        voice = self.services.enrollment.enroll(identity, fields, audio, timings)
+        return json_response(voice, 200 if voice.get("existing") else 201)
 
     def on_voices_list(self, request: Request) -> Response:
         owner = identity_of(request).owner

@@ -37,6 +37,8 @@ class Enrollment:
         self.limits = decode_limits or DecodeLimits.from_settings(settings)
 
     def enroll(self, identity, fields: dict, audio: bytes | None, timings) -> dict:
+        """The enrolled voice's public fields; `existing: true` when the caller had enrolled this very
+        recording before (it is returned, not enrolled twice)."""
         s = self.settings
         owner = identity.owner
         if audio is None:
@@ -47,8 +49,6 @@ class Enrollment:
         fmt = fields.get("format")
         if fmt is not None and not isinstance(fmt, str):
             raise BadRequest("format 必须是字符串", code="invalid_type")
-        if self.store.count(owner) >= s.max_voices_per_owner:
-            raise TooManyVoices()
         with timings.stage("decode"):
             decoded = decode_prompt(audio, fmt, pcm_rate=number(fields.get("sample_rate"), "sample_rate", int,
                                                                  8000, 192000),
@@ -58,6 +58,11 @@ class Enrollment:
             voice = prepare(decoded.samples, min_speech_s=s.min_speech_s)
         with timings.stage("hash"):
             voice_hash = pcm_hash(voice.samples)
+        existing = self.store.find(owner, voice_hash)
+        if existing is not None:  # the same recording again: the voice it already is, not a duplicate
+            return {**public(existing), "existing": True}
+        if self.store.count(owner) >= s.max_voices_per_owner:
+            raise TooManyVoices()
         source = "caller" if prompt_text else None
         if not prompt_text and self.transcriber is not None:
             with timings.stage("asr"):

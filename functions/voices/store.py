@@ -78,6 +78,11 @@ class VoiceStore:
                     continue  # deleted meanwhile
         return sorted(voices, key=lambda v: v.get("created_at", ""), reverse=True)
 
+    def find(self, owner: str, voice_hash: str) -> dict | None:
+        """The owner's voice made from exactly this audio, if any (only the owner's: no other caller's voice
+        can be found by its hash)."""
+        return next((v for v in self.list(owner) if v.get("voice_hash") == voice_hash), None)
+
     def count(self, owner: str) -> int:
         """How many voices the owner has (one listing, no reads)."""
         return sum(key.endswith("/meta.json") for key in self.storage.list_keys(f"voices/{owner}/"))

@@ -3,6 +3,7 @@ uses it, in a failed job's record, and through every platform adapter."""
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -17,6 +18,7 @@ from functions.state import MemoryState, StateUnavailable
 from functions.storage import StorageUnavailable
 from functions.storage.local import LocalStore
 from functions.tts.single_flight import StillRunning
+from tests.audio_samples import recorder_files
 from tests.support import LocalClient, Switch
 
 RETRY_AFTER = 7
@@ -36,7 +38,7 @@ def speech(text="你好。"):
 # every endpoint that uses the dependency
 STORAGE = [tts(), speech(), ("GET", f"/v1/tts/{TASK}", None), ("GET", "/v1/voices", None),
            ("GET", f"/v1/voices/{VOICE}", None), ("DELETE", f"/v1/voices/{VOICE}", None),
-           ("POST", "/v1/voices", {"audio_base64": "AAAA", "format": "wav"})]
+           ("POST", "/v1/voices", {"audio_base64": base64.b64encode(recorder_files()["wav_16k_mono"][0]).decode()})]
 STATE = [tts(), speech(), ("GET", f"/v1/tts/{TASK}", None)]
 QUEUE = [tts(LONG), speech(LONG)]
 INFERENCE = [tts(), speech()]

@@ -173,3 +173,19 @@ def test_the_documented_local_key_is_the_dev_identity_and_no_other_key_is(unit_a
         assert r.status_code == status, headers
     remote = client_for(unit_app(dev_mode=True), "local-dev")  # from another machine it is just a wrong key
     assert remote.get("/v1/voices").status_code == 401
+
+
+def test_re_enrolling_the_same_recording_returns_the_voice_it_already_is(unit_app):
+    app = unit_app(dev_mode=False)
+    audio = recorder_files()["wav_16k_mono"][0]
+
+    def enroll(key):
+        return client_for(app, key).post("/v1/voices", data={"audio": (io.BytesIO(audio), "a.wav")},
+                                         content_type="multipart/form-data")
+
+    first, again = enroll(ALICE_KEY), enroll(ALICE_KEY)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json["voice_id"] == first.json["voice_id"] and again.json["existing"] is True
+    assert len(client_for(app, ALICE_KEY).get("/v1/voices").json["voices"]) == 1
+    bob = enroll(BOB_KEY)  # another owner's identical recording is theirs, never Alice's voice
+    assert bob.status_code == 201 and bob.json["voice_id"] != first.json["voice_id"]
