@@ -33,37 +33,72 @@ def chromium() -> str:
     return CHROMIUM
 
 
-def test_upload_synthesize_and_play(dev_stack, chromium):
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
+PLAYABLE = """() => new Promise((resolve, reject) => {
+    const a = document.getElementById('result');
+    const done = () => resolve(a.duration);
+    if (a.readyState >= 1) return done();
+    a.addEventListener('loadedmetadata', done, { once: true });
+    a.addEventListener('error', () => reject(new Error('audio error ' + (a.error && a.error.code))));
+    a.load();
+})"""
+
+
+@pytest.fixture
+def browser(chromium):
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"])
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=ARGS)
         try:
-            page = browser.new_page()
-            errors = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"{dev_stack}/demo")
-            page.wait_for_function("document.querySelectorAll('#preset option').length > 10")
-            page.set_input_files("#file", str(REPO / "examples" / "prompt_zh.wav"))
-            page.fill("#text", "浏览器里的演示页面。")
-            page.select_option("#preset", "温柔")
-            page.click("#go")
-            page.wait_for_function("document.getElementById('result').src.includes('/media/')", timeout=60000)
-            # playable: the browser loads the source and knows its duration
-            duration = page.evaluate("""() => new Promise((resolve, reject) => {
-                const a = document.getElementById('result');
-                const done = () => resolve(a.duration);
-                if (a.readyState >= 1) return done();
-                a.addEventListener('loadedmetadata', done, { once: true });
-                a.addEventListener('error', () => reject(new Error('audio error ' + (a.error && a.error.code))));
-                a.load();
-            })""")
-            assert duration > 0.5
-            assert "完成" in page.inner_text("#status")
-            page.screenshot(path=str(ARTIFACTS / "h5_demo.png"), full_page=True)
-            assert not errors
+            yield browser
         finally:
             browser.close()
+
+
+def open_page(browser, dev_stack, viewport):
+    page = browser.new_page(viewport=viewport)
+    problems = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.goto(f"{dev_stack}/")  # the dev server leads / to the page
+    page.wait_for_function("document.querySelectorAll('#preset option').length > 10")
+    return page, problems
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}],
+                         ids=["desktop", "phone"])
+def test_enroll_reuse_synthesize_download_and_errors(dev_stack, browser, viewport):
+    page, problems = open_page(browser, dev_stack, viewport)
+    name = "desktop" if viewport["width"] > 400 else "phone"
+    assert "（方言）" in page.inner_text("#preset") and "dialect" not in page.inner_text("#preset")
+    # a recording with its transcript, saved as the caller's voice, then reused
+    page.set_input_files("#file", str(REPO / "examples" / "prompt_zh.wav"))
+    page.fill("#transcript", "希望你以后能够做的比我还好呦。")
+    page.click("#enroll")
+    page.wait_for_function("document.getElementById('voices').options.length > 0", timeout=60000)
+    assert page.is_visible("#saved-box") and "有文字" in page.inner_text("#voices")
+    page.fill("#text", f"浏览器里的演示页面（{name}）。")
+    page.select_option("#preset", "温柔")
+    page.select_option("#format", "wav")
+    page.fill("#speed", "1.2")
+    page.click("#go")
+    page.wait_for_function("document.getElementById('result').src.includes('/media/')", timeout=60000)
+    assert page.evaluate(PLAYABLE) > 0.5
+    assert "完成" in page.inner_text("#status") and page.is_visible("#download")
+    assert page.get_attribute("#download", "href").endswith(".wav")
+    ok_colour = page.eval_on_selector("#status", "e => getComputedStyle(e).color")
+    # nothing fits beyond the viewport (no sideways scrolling on a phone)
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= viewport["width"]
+    page.screenshot(path=str(ARTIFACTS / f"h5_demo_{name}.png"), full_page=True)
+    # an error: shown in the error colour, the previous result cleared
+    page.fill("#text", "")
+    page.click("#go")
+    page.wait_for_function("document.getElementById('status').className === 'error'", timeout=30000)
+    error_colour = page.eval_on_selector("#status", "e => getComputedStyle(e).color")
+    assert error_colour == "rgb(192, 57, 43)" and error_colour != ok_colour
+    assert not page.is_visible("#result") and not page.is_visible("#download")
+    page.screenshot(path=str(ARTIFACTS / f"h5_demo_{name}_error.png"), full_page=True)
+    assert not [p for p in problems if "400" not in p]  # the refused request itself is the only console line
