@@ -108,10 +108,13 @@ class App:
         identity = identity_of(request)
         with timings.stage("validate"):
             req = parse_tts_request(request, self.services.request_limits)
+        respond_async = "respond-async" in request.headers.get("Prefer", "").lower()
         status, body = self.services.tts.synthesize(req, timings, identity, request.environ["app.audit"],
-                                                    request.environ.get("app.request_id", ""))
-        headers = {"Retry-After": str(body["retry_after_s"]), "Location": body["poll_url"]} if status == 202 else None
-        return json_response(body, status, headers)
+                                                    request.environ.get("app.request_id", ""), respond_async)
+        headers = {"Retry-After": str(body["retry_after_s"]), "Location": body["poll_url"]} if status == 202 else {}
+        if respond_async:
+            headers["Preference-Applied"] = "respond-async"
+        return json_response(body, status, headers or None)
 
     def on_tts_get(self, request: Request, task_id: str) -> Response:
         identity_of(request)

@@ -32,8 +32,10 @@ class TtsPipeline:
         self.renderer, self.replies, self.jobs = renderer, replies, jobs
 
     def synthesize(self, req: TtsRequest, timings: Timings, identity=None, audit: dict | None = None,
-                   request_id: str = "") -> tuple[int, dict]:
-        """(HTTP status, body): 200 with the audio, or 202 with a job to poll."""
+                   request_id: str = "", respond_async: bool = False) -> tuple[int, dict]:
+        """(HTTP status, body): 200 with the audio, or 202 with a job to poll. `respond_async` (the caller's
+        `Prefer: respond-async`): a miss is always a job, for callers with a short ceiling of their own
+        (WeChat's callContainer gives up after about 15 s)."""
         audit = {} if audit is None else audit
         audit.update(text_sha256=hashlib.sha256(req.text.encode()).hexdigest(), text_len=req.units,
                      voice_id=req.voice_id)
@@ -59,7 +61,7 @@ class TtsPipeline:
                 self.guard.charge(identity, req.units)
         with timings.stage("moderate"):
             self.guard.moderate(req.spoken_texts, identity, remote=True)
-        if plan.long or self.renderer.endpoint_cold():
+        if plan.long or respond_async or self.renderer.endpoint_cold():
             return 202, self.replies.queued(key, self.jobs.enqueue(key, plan, voice))
         render = self.renderer
         try:

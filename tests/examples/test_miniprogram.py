@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,4 +18,14 @@ def test_miniprogram_modules_pass_node_test():
         pytest.skip("Node.js is not installed")
     result = subprocess.run([node, "--test", "test/"], cwd=MINIPROGRAM, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert "# fail 0" in result.stdout and "# pass 10" in result.stdout
+    assert "# fail 0" in result.stdout and "# pass 18" in result.stdout
+
+
+def test_every_documented_error_code_has_a_message_in_the_mini_program():
+    readme = (MINIPROGRAM.parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| status | codes |"):]
+    table = table[:table.index("\n\n")]
+    documented = set(re.findall(r"`([a-z_]+)`", table)) - {"Retry-After"}
+    messages = set(re.findall(r"^  ([a-z_]+): '", (MINIPROGRAM / "lib" / "errors.js").read_text(encoding="utf-8"),
+                              flags=re.M))
+    assert len(documented) > 50 and not documented - messages, sorted(documented - messages)

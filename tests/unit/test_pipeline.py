@@ -189,3 +189,17 @@ def test_re_enrolling_the_same_recording_returns_the_voice_it_already_is(unit_ap
     assert len(client_for(app, ALICE_KEY).get("/v1/voices").json["voices"]) == 1
     bob = enroll(BOB_KEY)  # another owner's identical recording is theirs, never Alice's voice
     assert bob.status_code == 201 and bob.json["voice_id"] != first.json["voice_id"]
+
+
+def test_prefer_respond_async_makes_a_miss_a_job_and_a_hit_stays_immediate(unit_app, endpoint):
+    """For WeChat's callContainer (about 15 s at most): no synchronous inference, only jobs and hits."""
+    app = unit_app()
+    client = LocalClient(app)
+    headers = {"Prefer": "respond-async"}
+    r = client.post("/v1/tts", data=json.dumps({"text": "云托管。", "voice_id": "default"}),
+                    content_type="application/json", headers=headers)
+    assert r.status_code == 202 and r.headers["Preference-Applied"] == "respond-async" and not endpoint.requests
+    app.services.worker.run_once(wait_s=0)
+    hit = client.post("/v1/tts", data=json.dumps({"text": "云托管。", "voice_id": "default"}),
+                      content_type="application/json", headers=headers)
+    assert hit.status_code == 200 and hit.json["cached"] is True

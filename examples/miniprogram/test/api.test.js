@@ -104,3 +104,46 @@ test('Cloud Hosting goes through wx.cloud.callContainer without a login', async 
   const call = wx.calls.find((c) => c[0] === 'callContainer');
   assert.equal(call[4]['X-WX-SERVICE'], 'relay');
 });
+
+test('dev mode talks to the make run stack on this computer without logging in', async () => {
+  const wx = createFakeWx({ 'GET /v1/presets': ok({ presets: [] }),
+    'UPLOAD /v1/voices': ok({ voice_id: 'v_dev', duration_s: 3 }, 201) });
+  const api = createApi({ wx, dev: true, baseUrl: 'https://api.test' });
+  await api.presets();
+  await api.enroll('wxfile://tmp/rec.aac');
+  assert.equal(wx.calls.filter((c) => c[0] === 'login').length, 0);
+  assert.ok(!('Authorization' in wx.calls.find((c) => c[0] === 'request')[4]));
+  assert.deepEqual(wx.calls.find((c) => c[0] === 'uploadFile')[5], {});
+});
+
+test('Cloud Hosting enrolls through callContainer as base64 and asks for jobs, not long waits', async () => {
+  const wx = createFakeWx({ 'POST /v1/voices': ok({ voice_id: 'v_c', duration_s: 4 }, 201),
+    'POST /v1/tts': ok({ task_id: 't', status: 'done', audio_url: 'https://cdn/a.mp3' }) });
+  const api = createApi({ wx, cloudEnv: 'prod-1', cloudService: 'relay' });
+  await api.enroll('wxfile://tmp/rec.aac', { promptText: '你好' });
+  const enroll = wx.calls.find((c) => c[0] === 'callContainer' && c[2] === '/v1/voices');
+  assert.deepEqual(enroll[3], { prompt_text: '你好', audio_base64: 'QUFBQQ==' });
+  assert.equal(wx.calls.filter((c) => c[0] === 'uploadFile').length, 0);
+  await api.synthesize('你好');
+  assert.equal(wx.calls.find((c) => c[2] === '/v1/tts')[4].Prefer, 'respond-async');
+});
+
+test('voices are remembered, a re-enrolled recording is the same voice, and deleting forgets it', async () => {
+  const wx = createFakeWx({ 'POST /v1/auth/wechat': login,
+    'UPLOAD /v1/voices': ok({ voice_id: 'v_same', duration_s: 4, existing: true }, 200),
+    'DELETE /v1/voices/v_same': () => ({ statusCode: 204, data: '' }) });
+  const api = createApi({ wx, baseUrl: 'https://api.test' });
+  const voice = await api.enroll('wxfile://tmp/rec.aac');
+  assert.equal(voice.existing, true);
+  assert.equal(api.rememberedVoice(), 'v_same');
+  await api.deleteVoice('v_same');
+  assert.equal(api.rememberedVoice(), '');
+});
+
+test('an expired audio link is an error, never played', async () => {
+  const wx = createFakeWx({ 'DOWNLOAD /tts/ab/x.mp3': () => ({ statusCode: 403 }),
+    'DOWNLOAD /tts/ab/y.mp3': () => ({ statusCode: 200 }) });
+  const api = createApi({ wx, baseUrl: 'https://api.test' });
+  await assert.rejects(api.download('https://cdn.test/tts/ab/x.mp3'), (e) => e.code === 'media_expired');
+  assert.equal(await api.download('https://cdn.test/tts/ab/y.mp3'), 'wxfile://tmp/result.mp3');
+});

@@ -16,3 +16,10 @@ test('the recorder options are a pair the recorder accepts', () => {
   assert.equal(validOptions({ ...RECORD_OPTIONS, encodeBitRate: 320000 }), false); // too high for 16 kHz
   assert.ok(RECORD_OPTIONS.duration <= 30000); // the server accepts at most 30 s
 });
+
+test('Retry-After becomes the wait before retrying; warnings read as words', () => {
+  const { retryDelay, warningText } = require('../lib/errors');
+  assert.equal(retryDelay(new ApiError('rate_limited', '', 429, 20)), 20);
+  assert.equal(retryDelay(new ApiError('network_error')), 0);
+  assert.equal(warningText(['quiet', 'clipped']), '录音音量偏小，录音有爆音，建议离手机远一点');
+});

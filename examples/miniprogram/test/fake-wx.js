@@ -28,6 +28,29 @@ function createFakeWx(routes, { loginCode = 'code-oTestUser01' } = {}) {
       if (res.networkError) fail({ errMsg: 'uploadFile:fail' });
       else success({ ...res, data: JSON.stringify(res.data) }); // uploadFile returns a string body
     },
+    downloadFile: ({ url, success, fail }) => {
+      calls.push(['downloadFile', url]);
+      const res = answer('DOWNLOAD', url.replace(/^https?:\/\/[^/]+/, ''), {});
+      if (res.networkError) fail({ errMsg: 'downloadFile:fail' });
+      else success({ statusCode: res.statusCode, tempFilePath: 'wxfile://tmp/result.mp3' });
+    },
+    getFileSystemManager: () => ({
+      readFile: ({ filePath, encoding, success }) => { calls.push(['readFile', filePath, encoding]); success({ data: 'QUFBQQ==' }); },
+    }),
+    // permissions and privacy: `settings.record` is true, false or undefined (never asked); `answers` script
+    // the user: privacy agreed, the system dialog, the modal, the settings page
+    settings: {},
+    answers: { privacy: true, authorize: true, modal: true, openSetting: true },
+    requirePrivacyAuthorize: ({ success, fail }) => { calls.push(['requirePrivacyAuthorize']);
+      (wx.answers.privacy ? success : fail)({}); },
+    getSetting: ({ success }) => { calls.push(['getSetting']);
+      success({ authSetting: 'record' in wx.settings ? { 'scope.record': wx.settings.record } : {} }); },
+    authorize: ({ scope, success, fail }) => { calls.push(['authorize', scope]);
+      wx.settings.record = wx.answers.authorize; (wx.answers.authorize ? success : fail)({}); },
+    showModal: ({ success }) => { calls.push(['showModal']); success({ confirm: wx.answers.modal }); },
+    openSetting: ({ success }) => { calls.push(['openSetting']);
+      if (wx.answers.openSetting) wx.settings.record = true;
+      success({ authSetting: { 'scope.record': Boolean(wx.settings.record) } }); },
     cloud: {
       callContainer: ({ path, method, data, header, success }) => {
         calls.push(['callContainer', method, path, data, header]);

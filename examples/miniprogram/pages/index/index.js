@@ -1,5 +1,6 @@
 const { RECORD_OPTIONS, GUIDANCE } = require('../../lib/recorder');
-const { userMessage, canRetry } = require('../../lib/errors');
+const { userMessage, canRetry, retryDelay, warningText } = require('../../lib/errors');
+const { ensureRecordPermission } = require('../../lib/permissions');
 
 const app = getApp();
 const recorder = wx.getRecorderManager();
@@ -7,27 +8,44 @@ const player = wx.createInnerAudioContext({ useWebAudioImplement: false });
 
 Page({
   data: {
-    guidance: GUIDANCE, recording: false, recordPath: '', voice: null, presets: [], preset: '', text: '',
-    busy: false, progress: '', resultUrl: '', error: '', canRetry: false,
+    guidance: GUIDANCE, recording: false, recordPath: '', voices: [], voiceId: '', warnings: '', presets: [],
+    preset: '', text: '', busy: false, progress: '', resultUrl: '', error: '', canRetry: false, retryIn: 0,
   },
   lastAction: null,
+  countdown: null,
 
   onLoad() {
     recorder.onStop((res) => this.setData({ recording: false, recordPath: res.tempFilePath }));
     recorder.onError(() => this.setData({ recording: false, error: '录音失败，请检查麦克风权限' }));
-    this.run(() => app.api.presets().then((presets) => this.setData({ presets })));
+    this.run(() => Promise.all([app.api.presets(), app.api.listVoices()]).then(([presets, voices]) => {
+      const remembered = app.api.rememberedVoice();
+      this.setData({ presets, voices, voiceId: voices.some((v) => v.voice_id === remembered) ? remembered : '' });
+    }));
   },
+  onUnload() { clearInterval(this.countdown); },
 
-  // every action goes through run(): busy state, a clear message and a retry button on failure
+  // every action goes through run(): busy state, a clear message, and a retry button that waits for the
+  // server's Retry-After (counting down) before it can be pressed
   run(action) {
     this.lastAction = action;
-    this.setData({ busy: true, error: '', canRetry: false });
-    return action().catch((error) => this.setData({ error: userMessage(error), canRetry: canRetry(error) }))
-      .finally(() => this.setData({ busy: false, progress: '' }));
+    clearInterval(this.countdown);
+    this.setData({ busy: true, error: '', canRetry: false, retryIn: 0 });
+    return action().catch((error) => {
+      this.setData({ error: userMessage(error), canRetry: canRetry(error), retryIn: retryDelay(error), resultUrl: '' });
+      this.countdown = setInterval(() => {
+        if (this.data.retryIn <= 1) clearInterval(this.countdown);
+        this.setData({ retryIn: Math.max(0, this.data.retryIn - 1) });
+      }, 1000);
+    }).finally(() => this.setData({ busy: false, progress: '' }));
   },
-  retry() { if (this.lastAction) this.run(this.lastAction); },
+  retry() { if (this.lastAction && !this.data.retryIn) this.run(this.lastAction); },
 
-  startRecord() { this.setData({ recording: true, recordPath: '' }); recorder.start(RECORD_OPTIONS); },
+  startRecord() {
+    return this.run(() => ensureRecordPermission(wx).then(() => {
+      this.setData({ recording: true, recordPath: '' });
+      recorder.start(RECORD_OPTIONS);
+    }));
+  },
   stopRecord() { recorder.stop(); },
   playOriginal() { player.src = this.data.recordPath; player.play(); },
   playResult() { player.src = this.data.resultUrl; player.play(); },
@@ -40,21 +58,27 @@ Page({
 
   enroll() {
     return this.run(() => app.api.enroll(this.data.recordPath, { promptText: GUIDANCE.sentence })
-      .then((voice) => this.setData({ voice })));
+      .then((voice) => app.api.listVoices().then((voices) => this.setData({
+        voices, voiceId: voice.voice_id, warnings: warningText(voice.warnings) }))));
+  },
+  pickVoice(e) {
+    const voiceId = e.currentTarget.dataset.id === this.data.voiceId ? '' : e.currentTarget.dataset.id;
+    app.api.rememberVoice(voiceId);
+    this.setData({ voiceId });
+  },
+  deleteVoice(e) {
+    const voiceId = e.currentTarget.dataset.id;
+    return this.run(() => app.api.deleteVoice(voiceId).then(() => app.api.listVoices()).then((voices) =>
+      this.setData({ voices, voiceId: this.data.voiceId === voiceId ? '' : this.data.voiceId })));
   },
   pickPreset(e) { this.setData({ preset: e.currentTarget.dataset.name === this.data.preset ? '' : e.currentTarget.dataset.name }); },
   onText(e) { this.setData({ text: e.detail.value }); },
 
   synthesize() {
     return this.run(() => app.api.synthesize(this.data.text, {
-      voiceId: this.data.voice && this.data.voice.voice_id, instruct: this.data.preset || undefined,
+      voiceId: this.data.voiceId || 'default', instruct: this.data.preset || undefined,
       onProgress: (p) => this.setData({ progress: p ? `合成中 ${p.done}/${p.total}` : '排队中…' }),
-    }).then((result) => this.downloadAndPlay(result.audio_url)));
-  },
-
-  downloadAndPlay(url) {
-    return new Promise((resolve, reject) => wx.downloadFile({
-      url, success: (res) => { this.setData({ resultUrl: res.tempFilePath }); this.playResult(); resolve(); },
-      fail: () => reject({ code: 'network_error' }) }));
+    }).then((result) => app.api.download(result.audio_url))
+      .then((path) => { this.setData({ resultUrl: path }); this.playResult(); }));
   },
 });
