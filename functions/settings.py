@@ -1,7 +1,7 @@
 """One settings object, built from explicit arguments first, then environment variables, then defaults.
 
 Every outside system is chosen here: the defaults are the embedded stand-ins (local directory storage,
-in-process state, a local Triton), so `make run` needs no cloud account. See the README's settings table.
+in-process state, a local Triton), so `make run` needs no cloud account. See the settings table in docs/operations.md.
 """
 
 from __future__ import annotations

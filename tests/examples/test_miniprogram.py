@@ -22,7 +22,7 @@ def test_miniprogram_modules_pass_node_test():
 
 
 def test_every_documented_error_code_has_a_message_in_the_mini_program():
-    readme = (MINIPROGRAM.parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (MINIPROGRAM.parents[1] / "docs" / "api.md").read_text(encoding="utf-8")
     table = readme[readme.index("| status | codes |"):]
     table = table[:table.index("\n\n")]
     documented = set(re.findall(r"`([a-z_]+)`", table)) - {"Retry-After"}

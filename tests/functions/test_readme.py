@@ -1,5 +1,6 @@
-"""The README's snippets, run as printed against the `make run` stack (only its address changes): the curl of
-the quick start and the OpenAI SDK snippet (development mode takes the documented local key)."""
+"""The README's first-ten-minutes snippets, run as printed against the `make run` stack (only its address
+changes): the curl, the OpenAI SDK snippet (development mode takes the documented local key), the CLI; and
+the same snippets where docs/ repeats them."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text(encoding="utf-8")
+DOCS = {p.name: p.read_text(encoding="utf-8") for p in (REPO / "docs").glob("*.md")}
 DOCUMENTED = "http://127.0.0.1:8080"
 
 
-def snippet(starts: str) -> str:
+def snippet(starts: str, text: str = README) -> str:
     """The indented code block whose first line starts with `starts` (continuation lines joined as printed)."""
-    for block in re.findall(r"(?:^(?: {4}| {6}).*\n)+", README, flags=re.M):
+    for block in re.findall(r"(?:^(?: {4}| {6,7}).*\n)+", text, flags=re.M):
         lines = block.splitlines()
         indent = len(lines[0]) - len(lines[0].lstrip())
         code = "\n".join(line[indent:] for line in lines)
@@ -51,3 +53,18 @@ def test_a_wrong_key_stays_refused_even_locally(dev_stack):
         raise AssertionError("a wrong key was accepted")
     except urllib.error.HTTPError as exc:
         assert exc.code == 401
+
+
+def test_the_cli_line(dev_stack, tmp_path):
+    import os
+
+    command = snippet(".venv/bin/python scripts/tts_cli.py say")
+    out = subprocess.run(["bash", "-c", command.replace(".venv/bin/python", sys.executable).replace(
+        "--out hello.mp3", f"--out {tmp_path / 'hello.mp3'}")], cwd=REPO, capture_output=True, text=True,
+        timeout=120, env=dict(os.environ, TTS_BASE_URL=dev_stack))
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "hello.mp3").stat().st_size > 1000
+
+
+def test_docs_repeat_the_snippets_unchanged():
+    assert snippet("from openai import OpenAI", DOCS["api.md"]) == snippet("from openai import OpenAI")

@@ -1,4 +1,4 @@
-// What to tell the user for each error code of the API (every code the README's error table lists; a test
+// What to tell the user for each error code of the API (every code docs/api.md's error table lists; a test
 // compares the lists), whether a retry button makes sense, and how long to wait before it does.
 const MESSAGES = {
   // the request itself
