@@ -128,7 +128,7 @@ class App:
         fields, audio = read_body(request, max_body_bytes=self.settings.max_body_bytes,
                                   max_audio_bytes=self.settings.max_prompt_bytes, fields=VOICE_FIELDS,
                                   b64_field="audio_base64", format_field="format")
-        voice = self.services.enrollment.enroll(identity, fields, audio, timings)
+        voice = self.services.enrollment.enroll(identity, fields, audio, timings, request.environ["app.audit"])
         return json_response(voice, 200 if voice.get("existing") else 201)
 
     def on_voices_list(self, request: Request) -> Response:
@@ -186,6 +186,8 @@ class App:
         response = send_file(str(path), request.environ, mimetype=info.content_type, conditional=True,
                              max_age=86400)
         response.headers["Accept-Ranges"] = "bytes"
+        if info.metadata.get("aigc"):  # the implicit label, also for raw pcm, which has no metadata of its own
+            response.headers["X-AIGC"] = info.metadata["aigc"]
         return response
 
 

@@ -17,6 +17,7 @@ import time
 from werkzeug.wrappers import Response
 
 from . import deadline
+from .audio.label import label_for
 from .errors import BadRequest, DependencyDown, NotFound
 from .request_body import read_body
 from .timings import Timings
@@ -80,4 +81,5 @@ def speech(services, request, identity) -> Response:
 
     return Response(chunks(), content_type=info.content_type, direct_passthrough=True,
                     headers={"Content-Length": str(len(data)), "X-Audio-Duration": str(body["duration_s"]),
-                             "X-Task-Id": body["task_id"]})
+                             "X-Task-Id": body["task_id"],
+                             "X-AIGC": label_for(services.settings, body["task_id"]).header()})

@@ -29,7 +29,7 @@ def curl_example(base: str) -> str:
     except ValueError:
         prompt = SAMPLE_PROMPT
     return (f"curl -s -X POST {base}/v1/tts -F 'text=你好，欢迎使用语音合成服务。' "
-            f"-F 'prompt_text=希望你以后能够做的比我还好呦。' -F 'audio=@{prompt}'")
+            f"-F 'prompt_text=希望你以后能够做的比我还好呦。' -F 'consent=self' -F 'audio=@{prompt}'")
 
 
 def port_taken(host: str, port: int) -> bool:

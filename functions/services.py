@@ -94,7 +94,8 @@ def build_services(settings: Settings, *, clock=time.time, **outside) -> Service
     errors = default_error_map(s.retry_after_s)
     decode_limits = DecodeLimits.from_settings(s)
     voice_store = VoiceStore(storage)
-    tasks = TaskBook(state=state, storage=storage, ttl_s=s.task_ttl_s, clock=clock)
+    tasks = TaskBook(state=state, storage=storage, ttl_s=s.task_ttl_s, clock=clock,
+                     cue=f"{s.aigc_cue}@{s.aigc_cue_position}" if s.aigc_cue != "none" else "none")
     keys = CacheKeys(s, TaskIdSecret(storage, s.task_id_secret))
     resolver = VoiceResolver(state=state, storage=storage, voice_store=voice_store, decode_limits=decode_limits)
     guard = Guard(limiter=limiter, moderation=moderation)

@@ -86,6 +86,11 @@ class Settings:
     tencent_tms_endpoint: str = ""
     wechat_token_url: str = ""  # Cloud Hosting open interface: leave empty and set wechat_cloud_hosting
     audit_text: bool = False  # include the text itself in the audit log
+    # AI-generated content labels (GB 45438-2025) and consent
+    aigc_producer: str = "CosyVoice3 relay"  # your company name or filing code: ContentProducer of every file
+    aigc_propagator: str = ""  # ContentPropagator (with the task id as PropagateID) when you also distribute
+    aigc_cue: str = "rhythm"  # the explicit label in the audio: rhythm (Morse "AI") | notice (spoken) | none
+    aigc_cue_position: str = "start"  # start | end
     # voices
     max_voices_per_owner: int = 50
     min_speech_s: float = 1.0
@@ -164,3 +169,7 @@ class Settings:
             raise ValueError("TASK_ID_SECRET must be at least 32 characters")
         if self.redis_failure_mode not in ("degrade", "fail"):
             raise ValueError("REDIS_FAILURE_MODE must be degrade or fail")
+        if self.aigc_cue not in ("rhythm", "notice", "none"):
+            raise ValueError("AIGC_CUE must be rhythm, notice or none")
+        if self.aigc_cue_position not in ("start", "end"):
+            raise ValueError("AIGC_CUE_POSITION must be start or end")

@@ -65,17 +65,19 @@ def generate_load(base: str, key: str, duration: float, concurrency: int, prompt
             try:
                 if roll < 0.7:
                     kind = "hit"
-                    r = session.post(f"{base}/v1/tts", json={"text": rng.choice(POPULAR), "prompt_audio_base64":
-                                                             prompt_b64}, timeout=60)
+                    r = session.post(f"{base}/v1/tts", json={"text": rng.choice(POPULAR), "consent": "self",
+                                                             "prompt_audio_base64": prompt_b64}, timeout=60)
                 elif roll < 0.9:
                     kind = "miss"
                     r = session.post(f"{base}/v1/tts", json={"text": f"新的句子{seed}-{n}-{rng.random():.6f}。",
-                                                             "prompt_audio_base64": prompt_b64}, timeout=60)
+                                                             "consent": "self", "prompt_audio_base64": prompt_b64},
+                                     timeout=60)
                     if r.ok:
                         tasks.append(r.json()["task_id"])
                 elif roll < 0.95 or not tasks:
                     kind = "enroll"
-                    r = session.post(f"{base}/v1/voices", files={"audio": ("r.wav", wav)}, timeout=60)
+                    r = session.post(f"{base}/v1/voices", files={"audio": ("r.wav", wav)}, data={"consent": "self"},
+                                     timeout=60)
                     if r.status_code == 201:  # keep the voice count bounded
                         session.delete(f"{base}/v1/voices/{r.json()['voice_id']}", timeout=60)
                 else:

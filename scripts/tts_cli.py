@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Command-line client for operators (standard library only).
 
-    tts_cli.py enroll recording.m4a --name 妈妈 --prompt-text "录音里说的话"
+    tts_cli.py enroll recording.m4a --consent self --name 妈妈 --prompt-text "录音里说的话"
     tts_cli.py say "你好" --voice v_xxx [--format wav] [--out hello.wav]
     tts_cli.py say --file article.txt --voice v_xxx --out article.mp3      # long texts: polls the job
     tts_cli.py batch phrases.txt --voice v_xxx --out-dir audio/             # one phrase per line, progress bar
@@ -77,8 +77,9 @@ class Client:
         parts.append(f"--{boundary}--\r\n".encode())
         return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
-    def enroll(self, path: Path, name: str | None = None, prompt_text: str | None = None) -> dict:
-        body, kind = self._multipart({"name": name, "prompt_text": prompt_text}, "audio", path)
+    def enroll(self, path: Path, name: str | None = None, prompt_text: str | None = None,
+               consent: str | None = None) -> dict:
+        body, kind = self._multipart({"name": name, "prompt_text": prompt_text, "consent": consent}, "audio", path)
         return self._request("POST", "/v1/voices", body, kind)[1]
 
     def synthesize(self, text: str, voice: str, fmt: str = "mp3", **options) -> dict:
@@ -118,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     enroll.add_argument("file", type=Path, help="the recording (m4a, aac, mp3, wav; 3-30 s of speech)")
     enroll.add_argument("--name", help="a name to show for the voice")
     enroll.add_argument("--prompt-text", help="what the recording says (better cloning: zero-shot)")
+    enroll.add_argument("--consent", required=True, choices=["self", "authorized"],
+                        help="whose voice it is: self (your own), authorized (its owner gave you separate consent)")
     say = sub.add_parser("say", help="synthesize one text (or a text file); prints the audio URL")
     say.add_argument("text", nargs="?", help="the text to speak")
     say.add_argument("--file", type=Path, help="read the text from this file (long texts become a job)")
@@ -134,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     client = Client(args.base_url, args.api_key)
     try:
         if args.command == "enroll":
-            print(json.dumps(client.enroll(args.file, args.name, args.prompt_text), ensure_ascii=False, indent=2))
+            voice = client.enroll(args.file, args.name, args.prompt_text, args.consent)
+            print(json.dumps(voice, ensure_ascii=False, indent=2))
             return 0
         if args.command == "say":
             text = args.file.read_text(encoding="utf-8") if args.file else args.text

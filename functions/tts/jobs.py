@@ -17,7 +17,6 @@ import numpy as np
 
 from inference.contract import OUTPUT_SAMPLE_RATE
 
-from ..audio.encode import encode
 from ..errors import ApiError
 from ..queues import QueueUnavailable
 from .plan import Plan
@@ -82,8 +81,7 @@ class TtsJobs:
             parts.append(render.segment_samples(plan, segment.text, voice))
             if segment.pause_after_s:
                 parts.append(np.zeros(int(segment.pause_after_s * OUTPUT_SAMPLE_RATE), np.float32))
-        audio = encode(np.concatenate(parts), OUTPUT_SAMPLE_RATE, plan.format, mp3_bitrate=self.settings.mp3_bitrate)
-        record = render.store(key, plan.format, audio)
+        record = render.deliver(key, plan, np.concatenate(parts), voice)
         self.tasks.put(key, record.with_(mode=plan.mode, progress={"done": len(segments), "total": len(segments)}))
 
     def _progress(self, job: dict, plan: Plan, done: int, total: int) -> None:

@@ -39,6 +39,8 @@ class TtsPipeline:
         audit = {} if audit is None else audit
         audit.update(text_sha256=hashlib.sha256(req.text.encode()).hexdigest(), text_len=req.units,
                      voice_id=req.voice_id)
+        if req.upload is not None:
+            audit["consent"] = req.upload.consent
         if self.settings.audit_text:
             audit["text"] = req.text
         with timings.stage("moderate"):

@@ -18,7 +18,9 @@ import numpy as np
 from inference.contract import OUTPUT_SAMPLE_RATE
 
 from .. import deadline
+from ..audio import cue
 from ..audio.encode import encode
+from ..audio.label import AigcLabel, label_for
 from ..endpoint.controller import READY
 from ..endpoint.triton import SynthesisInput
 from ..limits import Busy
@@ -32,6 +34,8 @@ from .voice import Voice
 
 log = logging.getLogger(__name__)
 LAST_INFERENCE = "last_inference"  # state alias: when the endpoint last answered (scale-down reads it)
+NOTICE_TEXT = "本音频由人工智能生成。"  # AIGC_CUE=notice: spoken in the request's own voice, cached per voice
+SPEECH = "speech"  # the cache key's format of internal speech segments (stored as pcm)
 
 
 class Renderer:
@@ -44,8 +48,10 @@ class Renderer:
         self._cold_checked = (-1e9, False)
 
     def render(self, key: str, plan: Plan, text: str, voice: Voice, *, fmt: str | None = None,
-               timings: Timings | None = None, request_id: str = "", slot_wait_s: float = 0.0) -> TaskRecord:
-        """Synthesize, encode and store one result; its record is written as done."""
+               timings: Timings | None = None, request_id: str = "", slot_wait_s: float = 0.0,
+               deliverable: bool = True) -> TaskRecord:
+        """Synthesize, encode and store one result; its record is written as done. A deliverable result carries
+        the AIGC labels; an internal one (a segment of a long text) is speech only."""
         timings = timings or Timings()
         fmt = fmt or plan.format
         with self.gpu_slot(slot_wait_s), timings.stage("infer"):
@@ -54,33 +60,63 @@ class Renderer:
                 instruct_text=plan.instruct or None, speed=plan.speed, seed=plan.seed, voice_key=plan.voice_hash,
                 request_id=request_id))
         self._cold_checked = (time.monotonic(), False)  # it just answered: warm, whatever was cached
+        if deliverable:
+            with timings.stage("label"):
+                samples = self.with_cue(samples, plan, voice)
         with timings.stage("encode"):
-            audio = encode(samples, OUTPUT_SAMPLE_RATE, fmt, mp3_bitrate=self.settings.mp3_bitrate)
+            audio = encode(samples, OUTPUT_SAMPLE_RATE, fmt, mp3_bitrate=self.settings.mp3_bitrate,
+                           label=self.label(key) if deliverable else None)
         with timings.stage("store"):
-            record = self.store(key, fmt, audio).with_(mode=plan.mode)
+            cue_now = self.tasks.cue if deliverable else "none"
+            record = self.store(key, fmt, audio, cue=cue_now, labelled=deliverable).with_(mode=plan.mode)
         self.tasks.put(key, record)
         self.state.set_alias(LAST_INFERENCE, str(self._clock()), 30 * 86400)
         return record
 
-    def store(self, key: str, fmt: str, audio) -> TaskRecord:
-        okey = object_key(key, fmt)
-        self.storage.put(okey, audio.data, audio.content_type,
-                         {"duration_s": f"{audio.duration_s}", "sample_rate": str(audio.sample_rate)})
-        return TaskRecord.done(fmt, okey, audio.duration_s)
+    def deliver(self, key: str, plan: Plan, samples: np.ndarray, voice: Voice) -> TaskRecord:
+        """The file a caller gets from finished speech: the explicit cue, the implicit label, stored."""
+        audio = encode(self.with_cue(samples, plan, voice), OUTPUT_SAMPLE_RATE, plan.format,
+                       mp3_bitrate=self.settings.mp3_bitrate, label=self.label(key))
+        return self.store(key, plan.format, audio, cue=self.tasks.cue)
 
-    def once(self, key: str, fmt: str, compute: Callable[[], TaskRecord]) -> tuple[TaskRecord, bool]:
+    def label(self, key: str) -> AigcLabel:
+        return label_for(self.settings, key)
+
+    def with_cue(self, samples: np.ndarray, plan: Plan, voice: Voice) -> np.ndarray:
+        """The speech with the explicit label a listener hears (AIGC_CUE, AIGC_CUE_POSITION)."""
+        kind = self.settings.aigc_cue
+        if kind == "none":
+            return samples
+        sound = cue.rhythm(OUTPUT_SAMPLE_RATE) if kind == "rhythm" else self.segment_samples(plan, NOTICE_TEXT, voice)
+        pause = cue.gap(OUTPUT_SAMPLE_RATE)
+        at_start = self.settings.aigc_cue_position == "start"
+        return np.concatenate([sound, pause, samples] if at_start else [samples, pause, sound]).astype(np.float32)
+
+    def store(self, key: str, fmt: str, audio, *, cue: str, labelled: bool = True) -> TaskRecord:
+        okey = object_key(key, fmt)
+        metadata = {"duration_s": f"{audio.duration_s}", "sample_rate": str(audio.sample_rate), "cue": cue}
+        if labelled:  # a delivered file (internal speech segments are not)
+            metadata["aigc"] = self.label(key).header()
+        self.storage.put(okey, audio.data, audio.content_type, metadata)
+        return TaskRecord.done(fmt, okey, audio.duration_s, cue=cue)
+
+    def once(self, key: str, fmt: str, compute: Callable[[], TaskRecord], *,
+             cue: str | None = None) -> tuple[TaskRecord, bool]:
         """(record, shared): compute the result unless another caller already does (then share theirs)."""
-        return self.flight.run(key, lambda: self.tasks.done(key), compute, lambda: self.tasks.stored(key, fmt))
+        return self.flight.run(key, lambda: self.tasks.done(key, cue), compute,
+                               lambda: self.tasks.stored(key, fmt, cue))
 
     def segment_samples(self, plan: Plan, text: str, voice: Voice) -> np.ndarray:
-        """One segment's 24 kHz samples, cached on its own as lossless pcm."""
-        key = self.keys.key(plan, text=text, fmt="pcm")
+        """One segment's 24 kHz speech, cached on its own as lossless pcm. Its key names the format `speech`: a
+        caller's pcm request for the same text is a delivered file (labelled, with the cue), never this."""
+        key = self.keys.key(plan, text=text, fmt=SPEECH)
         okey = object_key(key, "pcm")
-        record, _ = self.once(key, "pcm", lambda: self.render(key, plan, text, voice, fmt="pcm", slot_wait_s=120))
+        record, _ = self.once(key, "pcm", lambda: self.render(key, plan, text, voice, fmt="pcm", slot_wait_s=120,
+                                                              deliverable=False), cue="none")
         try:
             data = self.storage.get(record.object_key or okey)
         except ObjectNotFound:
-            self.render(key, plan, text, voice, fmt="pcm")
+            self.render(key, plan, text, voice, fmt="pcm", deliverable=False)
             data = self.storage.get(okey)
         return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
 

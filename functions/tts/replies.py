@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta, timezone
 
+from ..audio.label import label_for
 from ..errors import ApiError, NotFound
 from .cache_key import is_task_id
 from .jobs import TtsJobs
@@ -25,7 +26,8 @@ class Replies:
             expires_at = (datetime.fromtimestamp(self._clock(), timezone.utc) + timedelta(seconds=lifetime)) \
                 .isoformat(timespec="seconds").replace("+00:00", "Z")
         body = {"task_id": key, "status": TaskStatus.DONE.value, "audio_url": url, "duration_s": record.duration_s,
-                "format": record.format, "cached": cached, "expires_at": expires_at}
+                "format": record.format, "cached": cached, "expires_at": expires_at,
+                "aigc": label_for(self.settings, key).fields()}  # the file's implicit label (pcm has no other)
         mode = mode or record.mode
         if mode:
             body["mode"] = mode

@@ -15,11 +15,12 @@ from inference.contract import MODES
 from ..errors import BadRequest, NotFound
 from ..request_body import choice, number, read_body
 from ..text.normalize import normalize_spoken_text, normalize_text
+from ..voices.consent import require_consent
 from .presets import resolve_instruct
 
 OUTPUT_FORMATS = ("mp3", "wav", "pcm")
 FIELDS = {"text", "voice_id", "prompt_audio_base64", "prompt_format", "prompt_sample_rate", "prompt_channels",
-          "prompt_text", "mode", "instruct", "speed", "format", "seed"}
+          "prompt_text", "mode", "instruct", "speed", "format", "seed", "consent"}
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class PromptUpload:
     format: str | None = None
     sample_rate: int | None = None  # raw PCM only
     channels: int = 1
+    consent: str = "self"  # the caller's statement on whose voice it is (functions/voices/consent.py)
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,8 @@ def build_request(fields: dict, audio: bytes | None, limits: RequestLimits,
                          code="prompt_audio_required")
     if voice_id is not None and audio is not None:
         raise BadRequest("voice_id 与提示音频只能二选一", code="duplicate_audio")
-    upload = None if audio is None else PromptUpload(audio, prompt_format or None, sample_rate, channels)
+    upload = None if audio is None else PromptUpload(audio, prompt_format or None, sample_rate, channels,
+                                                      require_consent(fields.get("consent")))
     return TtsRequest(text=text, units=markup.units, long=long, instruct=instruct, preset=preset,
                       prompt_text=prompt_text, voice_id=voice_id, upload=upload, mode=mode, speed=round(speed, 2),
                       seed=seed, format=fmt)

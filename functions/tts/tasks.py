@@ -45,6 +45,7 @@ class TaskRecord:
     attempts: int | None = None
     last_error: str | None = None
     error: TaskError | None = None  # failed
+    cue: str | None = None  # done: the explicit label in the file ("rhythm@start", "none", ...)
 
     @property
     def active(self) -> bool:
@@ -85,10 +86,13 @@ class TaskRecord:
 
 
 class TaskBook:
-    """Task records in the state, finished results in storage: reads prefer the record, storage wins."""
+    """Task records in the state, finished results in storage: reads prefer the record, storage wins.
 
-    def __init__(self, *, state, storage, ttl_s: int, clock=time.time) -> None:
-        self.state, self.storage, self.ttl_s, self._clock = state, storage, ttl_s, clock
+    A finished file counts only with the explicit label the deployment asks for now (`cue`): the cue is not part
+    of the task id (the speech's key), so a file made under another AIGC_CUE is made again, never served."""
+
+    def __init__(self, *, state, storage, ttl_s: int, cue: str = "none", clock=time.time) -> None:
+        self.state, self.storage, self.ttl_s, self.cue, self._clock = state, storage, ttl_s, cue, clock
 
     def get(self, key: str) -> TaskRecord | None:
         data = self.state.get_task(key)
@@ -102,17 +106,20 @@ class TaskBook:
         else:
             self.state.clear_active(key)
 
-    def done(self, key: str) -> TaskRecord | None:
-        """The record when it says done (the cheap check single-flight followers poll)."""
+    def done(self, key: str, cue: str | None = None) -> TaskRecord | None:
+        """The record when it says done, with the wanted cue (the cheap check single-flight followers poll)."""
         record = self.get(key)
-        return record if record is not None and record.status is TaskStatus.DONE else None
+        wanted = self.cue if cue is None else cue
+        return record if record is not None and record.status is TaskStatus.DONE and \
+            (record.cue or "none") == wanted else None
 
-    def stored(self, key: str, fmt: str) -> TaskRecord | None:
-        """The result in storage (the truth), whatever the state says."""
+    def stored(self, key: str, fmt: str, cue: str | None = None) -> TaskRecord | None:
+        """The result in storage (the truth), whatever the state says; None when its cue is not the wanted one."""
         info = self.storage.head(object_key(key, fmt))
-        if info is None:
+        wanted = self.cue if cue is None else cue
+        if info is None or info.metadata.get("cue", "none") != wanted:
             return None
-        return TaskRecord.done(fmt, info.key, float(info.metadata.get("duration_s", 0) or 0))
+        return TaskRecord.done(fmt, info.key, float(info.metadata.get("duration_s", 0) or 0), cue=wanted)
 
     def lookup(self, key: str, fmt: str) -> TaskRecord | None:
         """A finished task: the state record when present, else the object in storage."""

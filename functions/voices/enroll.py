@@ -12,14 +12,15 @@ from ..audio.wav import wav_bytes
 from ..errors import ApiError, BadRequest
 from ..request_body import number
 from ..text.normalize import normalize_text
+from .consent import require_consent
 from .prepare import prepare
 from .store import VoiceStore, new_voice_id
 
 log = logging.getLogger(__name__)
 
-FIELDS = {"audio_base64", "format", "sample_rate", "channels", "prompt_text", "name"}
+FIELDS = {"audio_base64", "format", "sample_rate", "channels", "prompt_text", "name", "consent"}
 PUBLIC = ("voice_id", "name", "duration_s", "sample_rate", "prompt_text", "transcript_source", "default_mode",
-          "created_at", "warnings")
+          "created_at", "warnings", "consent")
 
 
 def public(meta: dict) -> dict:
@@ -36,13 +37,16 @@ class Enrollment:
         self.settings, self.store, self.transcriber, self.guard = settings, store, transcriber, guard
         self.limits = decode_limits or DecodeLimits.from_settings(settings)
 
-    def enroll(self, identity, fields: dict, audio: bytes | None, timings) -> dict:
+    def enroll(self, identity, fields: dict, audio: bytes | None, timings, audit: dict | None = None) -> dict:
         """The enrolled voice's public fields; `existing: true` when the caller had enrolled this very
         recording before (it is returned, not enrolled twice)."""
         s = self.settings
         owner = identity.owner
         if audio is None:
             raise BadRequest("需要录音：上传 audio 文件或提供 audio_base64", code="audio_required")
+        consent = require_consent(fields.get("consent"))
+        if audit is not None:
+            audit["consent"] = consent
         name = normalize_text(fields.get("name"), field="name", max_chars=40, required=False)
         prompt_text = normalize_text(fields.get("prompt_text"), field="prompt_text", max_chars=s.max_text_chars,
                                      required=False)
@@ -86,6 +90,7 @@ class Enrollment:
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
             "warnings": list(voice.warnings), "voice_hash": voice_hash, "speech_s": round(voice.speech_s, 2),
             "source_format": decoded.source_format, "source_rate": decoded.source_rate,
+            "consent": consent, "consent_by": f"{identity.method}:{identity.subject}",  # who stated it, and when
         }
         with timings.stage("store"):
             self.store.create(owner, voice_id, voice.samples, meta)

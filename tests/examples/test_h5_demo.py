@@ -77,6 +77,10 @@ def test_enroll_reuse_synthesize_download_and_errors(dev_stack, browser, viewpor
     # a recording with its transcript, saved as the caller's voice, then reused
     page.set_input_files("#file", str(REPO / "examples" / "prompt_zh.wav"))
     page.fill("#transcript", "希望你以后能够做的比我还好呦。")
+    page.click("#enroll")  # refused until the caller says whose voice it is
+    page.wait_for_function("document.getElementById('status').className === 'error'")
+    assert "同意" in page.inner_text("#status")
+    page.check("#consent-self")
     page.click("#enroll")
     page.wait_for_function("document.getElementById('voices').options.length > 0", timeout=60000)
     assert page.is_visible("#saved-box") and "有文字" in page.inner_text("#voices")
@@ -88,6 +92,7 @@ def test_enroll_reuse_synthesize_download_and_errors(dev_stack, browser, viewpor
     page.wait_for_function("document.getElementById('result').src.includes('/media/')", timeout=60000)
     assert page.evaluate(PLAYABLE) > 0.5
     assert "完成" in page.inner_text("#status") and page.is_visible("#download")
+    assert page.is_visible("#aigc-notice") and "AI生成" in page.inner_text("#aigc-notice")
     assert page.get_attribute("#download", "href").endswith(".wav")
     ok_colour = page.eval_on_selector("#status", "e => getComputedStyle(e).color")
     # nothing fits beyond the viewport (no sideways scrolling on a phone)
@@ -99,6 +104,6 @@ def test_enroll_reuse_synthesize_download_and_errors(dev_stack, browser, viewpor
     page.wait_for_function("document.getElementById('status').className === 'error'", timeout=30000)
     error_colour = page.eval_on_selector("#status", "e => getComputedStyle(e).color")
     assert error_colour == "rgb(192, 57, 43)" and error_colour != ok_colour
-    assert not page.is_visible("#result") and not page.is_visible("#download")
+    assert not page.is_visible("#result") and not page.is_visible("#download") and not page.is_visible("#aigc-notice")
     page.screenshot(path=str(ARTIFACTS / f"h5_demo_{name}_error.png"), full_page=True)
     assert not [p for p in problems if "400" not in p]  # the refused request itself is the only console line

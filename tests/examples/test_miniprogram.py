@@ -18,7 +18,7 @@ def test_miniprogram_modules_pass_node_test():
         pytest.skip("Node.js is not installed")
     result = subprocess.run([node, "--test", "test/"], cwd=MINIPROGRAM, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert "# fail 0" in result.stdout and "# pass 18" in result.stdout
+    assert "# fail 0" in result.stdout and "# pass 19" in result.stdout
 
 
 def test_every_documented_error_code_has_a_message_in_the_mini_program():

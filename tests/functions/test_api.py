@@ -16,7 +16,7 @@ TEXT = "你好，欢迎使用语音合成服务。"
 
 
 def post_multipart(client, audio: bytes, filename="record.aac", **fields):
-    data = {"audio": (io.BytesIO(audio), filename), **fields}
+    data = {"consent": "self", "audio": (io.BytesIO(audio), filename), **fields}
     return client.post("/v1/tts", data=data, content_type="multipart/form-data")
 
 
@@ -61,7 +61,8 @@ def test_repeat_is_a_cache_hit_without_inference(client, triton):
 
 def test_json_with_base64_prompt_and_output_formats(client):
     audio = recorder_files()["mp3_16k"][0]
-    body = {"text": TEXT, "prompt_audio_base64": base64.b64encode(audio).decode(), "prompt_format": "mp3"}
+    body = {"text": TEXT,
+            "consent": "self", "prompt_audio_base64": base64.b64encode(audio).decode(), "prompt_format": "mp3"}
     wav = post_json(client, {**body, "format": "wav"}).json
     data = fetch(client, wav["audio_url"])
     assert data[:4] == b"RIFF" and abs(decoded_duration(data) - wav["duration_s"]) < 0.01
@@ -101,7 +102,8 @@ def test_media_serves_ranges(client):
     assert part.status_code == 206 and part.data == full.data[10:110]
     assert part.headers["Content-Range"] == f"bytes 10-109/{len(full.data)}"
     assert client.get("/media/../../etc/passwd").status_code == 404
-    voice = client.post("/v1/voices", data={"audio": (io.BytesIO(recorder_files()["wav_16k_mono"][0]), "a.wav")},
+    recording = recorder_files()["wav_16k_mono"][0]
+    voice = client.post("/v1/voices", data={"consent": "self", "audio": (io.BytesIO(recording), "a.wav")},
                         content_type="multipart/form-data").json
     stored = [k for k in client.application.services.storage.list_keys("voices/") if voice["voice_id"] in k]
     assert stored and all(client.get(f"/media/{k}").status_code == 404 for k in stored)  # recordings stay private
@@ -173,10 +175,12 @@ BAD_TEXT = [
     ({"text": 5}, "invalid_type"), ({"text": "hi", "speed": 3}, "invalid_speed"),
     ({"text": "hi", "speed": "fast"}, "invalid_type"), ({"text": "hi", "format": "ogg"}, "invalid_format"),
     ({"text": "hi", "mode": "sing"}, "invalid_mode"), ({"text": "hi", "fromat": "wav"}, "unknown_field"),
-    ({"text": "hi", "mode": "zero_shot", "prompt_audio_base64": "WAV"}, "prompt_text_required"),
-    ({"text": "hi", "mode": "instruct", "prompt_audio_base64": "WAV"}, "instruct_required"),
-    ({"text": "她[hao干净", "prompt_audio_base64": "WAV"}, "invalid_markup"), ({"text": "hi"}, "prompt_audio_required"),
-    ({"text": "hi", "prompt_audio_base64": "***"}, "invalid_base64"), ({"text": "hi", "seed": -1}, "invalid_seed"),
+    ({"text": "hi", "mode": "zero_shot", "consent": "self", "prompt_audio_base64": "WAV"}, "prompt_text_required"),
+    ({"text": "hi", "mode": "instruct", "consent": "self", "prompt_audio_base64": "WAV"}, "instruct_required"),
+    ({"text": "她[hao干净",
+      "consent": "self", "prompt_audio_base64": "WAV"}, "invalid_markup"), ({"text": "hi"}, "prompt_audio_required"),
+    ({"text": "hi",
+      "consent": "self", "prompt_audio_base64": "***"}, "invalid_base64"), ({"text": "hi", "seed": -1}, "invalid_seed"),
     ({"text": "hi", "voice_id": "v_nope"}, "voice_not_found"),
     ({"text": "hi", "seed": float("inf")}, "invalid_json"), ({"text": "hi", "speed": 10 ** 400}, "invalid_type"),
 ]
@@ -214,7 +218,8 @@ def test_body_limits(make_app):
     big = b"RIFF" + b"\0" * 60_000
     r = post_multipart(client, big, text=TEXT)
     assert r.status_code == 413 and r.json["error"]["code"] in ("audio_too_large", "payload_too_large")
-    r = post_json(client, {"text": TEXT, "prompt_audio_base64": base64.b64encode(b"\0" * 200_000).decode()})
+    r = post_json(client, {"text": TEXT,
+                           "consent": "self", "prompt_audio_base64": base64.b64encode(b"\0" * 200_000).decode()})
     assert r.status_code == 413
 
 

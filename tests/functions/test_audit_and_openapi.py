@@ -22,7 +22,7 @@ def audit_lines(caplog) -> list[dict]:
 
 def post(client, text):
     audio = base64.b64encode(recorder_files()["wav_16k_mono"][0]).decode()
-    return client.post("/v1/tts", data=json.dumps({"text": text, "prompt_audio_base64": audio}),
+    return client.post("/v1/tts", data=json.dumps({"text": text, "consent": "self", "prompt_audio_base64": audio}),
                        content_type="application/json")
 
 

@@ -44,7 +44,8 @@ class Load:
             self._n += 1
             text = "故障期间的请求。" if self._n % 3 == 0 else f"故障期间的新请求{self._n}。"
             t0 = time.monotonic()
-            r = self.client.post("/v1/tts", data=json.dumps({"text": text, "prompt_audio_base64": AUDIO}),
+            r = self.client.post("/v1/tts", data=json.dumps({"text": text,
+                                                             "consent": "self", "prompt_audio_base64": AUDIO}),
                                  content_type="application/json")
             code = r.json["error"]["code"] if r.status_code >= 400 else ("hit" if r.json.get("cached") else "miss")
             self.results.append((t0, r.status_code, code, time.monotonic() - t0, r.headers.get("Retry-After", "")))

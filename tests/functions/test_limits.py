@@ -24,7 +24,7 @@ AUDIO = None
 def body(text: str) -> str:
     global AUDIO
     AUDIO = AUDIO or base64.b64encode(recorder_files()["wav_16k_mono"][0]).decode()
-    return json.dumps({"text": text, "prompt_audio_base64": AUDIO})
+    return json.dumps({"text": text, "consent": "self", "prompt_audio_base64": AUDIO})
 
 
 def post(client, text):
@@ -142,7 +142,7 @@ def test_enrollment_counts_against_the_rate_limit(make_app):
 
     app = make_app(rate_limit_per_minute=1, daily_char_quota=0, dev_mode=False)
     alice = client_for(app, ALICE_KEY)
-    enroll = lambda: alice.post("/v1/voices", data={"audio": (io.BytesIO(recorder_files()["wav_16k_mono"][0]),  # noqa
+    enroll = lambda: alice.post("/v1/voices", data={"consent": "self", "audio": (io.BytesIO(recorder_files()["wav_16k_mono"][0]),  # noqa
                                                               "a.wav")}, content_type="multipart/form-data")
     assert enroll().status_code == 201
     limited = enroll()

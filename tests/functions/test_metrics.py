@@ -12,7 +12,7 @@ from tests.support import client_for
 def test_metrics_count_requests_stages_and_cache(make_app):
     app = make_app(metrics=True)
     client = client_for(app)
-    body = json.dumps({"text": "指标里的一句话。",
+    body = json.dumps({"text": "指标里的一句话。", "consent": "self",
                        "prompt_audio_base64": base64.b64encode(recorder_files()["wav_16k_mono"][0]).decode()})
     for _ in range(2):
         assert client.post("/v1/tts", data=body, content_type="application/json").status_code == 200

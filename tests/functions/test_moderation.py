@@ -25,9 +25,11 @@ from ..fakes.wechat import FakeWeChat
 
 def post(client, text, **extra):
     audio = base64.b64encode(recorder_files()["wav_16k_mono"][0]).decode()
-    return client.post("/v1/tts", data=json.dumps({"text": text, "prompt_audio_base64": audio, **extra}),
+    return client.post("/v1/tts", data=json.dumps({"text": text,
+                                                   "consent": "self", "prompt_audio_base64": audio, **extra}),
                        content_type="application/json", headers=extra.pop("headers", None) or {})
 
+RECORDING = recorder_files()["wav_16k_mono"][0]
 WX_HEADERS = {"X-WX-OPENID": "oUser123456", "X-WX-APPID": "wxappid123", "X-Api-Key": ""}
 
 
@@ -200,11 +202,11 @@ def test_enrollment_transcript_is_moderated(make_app):
                        wechat_appid="wxappid123", wechat_secret="wxsecret456", wechat_api_base=wechat.base,
                        wechat_cloud_hosting=True, dev_mode=False)
         client = client_for(app, "unused")
-        r = client.post("/v1/voices", data={"audio": (io.BytesIO(recorder_files()["wav_16k_mono"][0]), "a.wav")},
+        r = client.post("/v1/voices", data={"consent": "self", "audio": (io.BytesIO(RECORDING), "a.wav")},
                         content_type="multipart/form-data", headers=WX_HEADERS)
         assert r.status_code == 422 and r.json["error"]["code"] == "content_refused"
         asr.transcript = PROMPT_TEXT
-        r = client.post("/v1/voices", data={"audio": (io.BytesIO(recorder_files()["wav_16k_mono"][0]), "a.wav")},
+        r = client.post("/v1/voices", data={"consent": "self", "audio": (io.BytesIO(RECORDING), "a.wav")},
                         content_type="multipart/form-data", headers=WX_HEADERS)
         assert r.status_code == 201
     finally:

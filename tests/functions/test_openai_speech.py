@@ -53,7 +53,7 @@ def test_each_format_is_playable(served, fmt, container):
 
 def test_voice_id_speed_instructions_and_streaming(served):
     app, base = served
-    voice = client_for(app, ALICE_KEY).post("/v1/voices", data={"audio": (io.BytesIO(
+    voice = client_for(app, ALICE_KEY).post("/v1/voices", data={"consent": "self", "audio": (io.BytesIO(
         recorder_files()["wav_16k_mono"][0]), "a.wav"), "prompt_text": PROMPT_TEXT},
         content_type="multipart/form-data").json["voice_id"]
     client = sdk(base)

@@ -29,7 +29,8 @@ from ..fakes.tencent_cloud import FakeTencentCvm
 
 def post(client, text, **extra):
     audio = base64.b64encode(recorder_files()["wav_16k_mono"][0]).decode()
-    return client.post("/v1/tts", data=json.dumps({"text": text, "prompt_audio_base64": audio, **extra}),
+    return client.post("/v1/tts", data=json.dumps({"text": text,
+                                                   "consent": "self", "prompt_audio_base64": audio, **extra}),
                        content_type="application/json")
 
 
@@ -171,7 +172,7 @@ def test_warm_up_starts_the_endpoint_and_prerenders_phrases(make_app, s3_server,
     client_ec2, instance_id = ec2
     app = ec2_app(make_app, s3_server, instance_id, warmup_phrases="早上好。|晚安，好梦。", worker_threads=0)
     voice = client_for(app, ALICE_KEY).post(
-        "/v1/voices", data={"audio": (io.BytesIO(recorder_files()["wav_16k_mono"][0]), "a.wav"),
+        "/v1/voices", data={"consent": "self", "audio": (io.BytesIO(recorder_files()["wav_16k_mono"][0]), "a.wav"),
                             "prompt_text": PROMPT_TEXT}, content_type="multipart/form-data").json
     from functions.auth import Identity
 

@@ -26,7 +26,8 @@ LONG = "第一句话在这里说完。第二句话也在这里。"  # over max_t
 
 
 def post(client, text, **extra):
-    return client.post("/v1/tts", data=json.dumps({"text": text, "prompt_audio_base64": AUDIO, **extra}),
+    return client.post("/v1/tts", data=json.dumps({"text": text,
+                                                   "consent": "self", "prompt_audio_base64": AUDIO, **extra}),
                        content_type="application/json")
 
 

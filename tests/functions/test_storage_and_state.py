@@ -31,7 +31,7 @@ def s3_store(endpoint_url: str, bucket: str, **kw) -> S3Store:
 
 def post(client, text=TEXT, audio=None):
     audio = audio or recorder_files()["wav_16k_mono"][0]
-    return client.post("/v1/tts", data={"audio": (io.BytesIO(audio), "a.wav"), "text": text},
+    return client.post("/v1/tts", data={"consent": "self", "audio": (io.BytesIO(audio), "a.wav"), "text": text},
                        content_type="multipart/form-data")
 
 

@@ -49,7 +49,7 @@ def app(make_app):
 def tts(client, audio: bytes | None = None, **fields):
     body = {"text": TEXT, "prompt_text": PROMPT_TEXT, **fields}
     if audio is not None:
-        body["prompt_audio_base64"] = base64.b64encode(audio).decode()
+        body.update(consent="self", prompt_audio_base64=base64.b64encode(audio).decode())
     r = client.post("/v1/tts", data=json.dumps(body), content_type="application/json")
     assert r.status_code == 200, r.json
     return r.json
@@ -82,7 +82,8 @@ def test_upload_vs_upload_same_sentence_same_transcript(app, triton):
 
 def test_enrolled_voice_vs_upload(app):
     alice, bob = client_for(app, ALICE_KEY), client_for(app, BOB_KEY)
-    r = alice.post("/v1/voices", data=json.dumps({"audio_base64": base64.b64encode(wav(speech_at(16000))).decode(),
+    recording = base64.b64encode(wav(speech_at(16000))).decode()
+    r = alice.post("/v1/voices", data=json.dumps({"consent": "self", "audio_base64": recording,
                                                   "prompt_text": PROMPT_TEXT}), content_type="application/json")
     assert r.status_code == 201, r.json
     voice_id = r.json["voice_id"]

@@ -19,7 +19,7 @@ from ..fakes.tencent_cloud import FakeTencentAsr
 
 
 def enroll(client, audio: bytes, filename="rec.aac", **fields):
-    return client.post("/v1/voices", data={"audio": (io.BytesIO(audio), filename), **fields},
+    return client.post("/v1/voices", data={"consent": "self", "audio": (io.BytesIO(audio), filename), **fields},
                        content_type="multipart/form-data")
 
 
@@ -146,7 +146,8 @@ def test_tencent_asr_transcribes_when_configured(make_app):
         bad = Settings.from_env({}, asr="tencent", tencent_secret_id="AKIDtest", tencent_secret_key="wrong",
                                 tencent_asr_endpoint=fake.endpoint)
         app = make_app(transcriber=build_transcriber(bad))
-        r = enroll(client_for(app, ALICE_KEY), recorder_files()["wav_16k_mono"][0])
+        # (another caller: Alice enrolling the same recording again would get her existing voice back)
+        r = enroll(client_for(app, BOB_KEY), recorder_files()["wav_16k_mono"][0])
         assert r.status_code == 201 and r.json["prompt_text"] is None
     finally:
         fake.close()
@@ -162,11 +163,12 @@ def test_presets_are_listed_and_reach_the_model_as_instruct_text(make_app, trito
     audio = base64.b64encode(recorder_files()["wav_16k_mono"][0]).decode()
     for preset, expected in (("广东话", "请用广东话表达。"), ("sichuanese", "请用四川话表达。"),
                              ("快速", "请用尽可能快地语速说一句话。"), ("说得像播音员一样", "说得像播音员一样")):
-        r = client.post("/v1/tts", data=json.dumps({"text": "今天天气很好。", "instruct": preset,
+        r = client.post("/v1/tts", data=json.dumps({"text": "今天天气很好。", "instruct": preset, "consent": "self",
                                                      "prompt_audio_base64": audio}), content_type="application/json")
         assert r.status_code == 200 and r.json["mode"] == "instruct"
         assert endpoint.sent[-1].instruct_text == expected and endpoint.sent[-1].mode == "instruct"
-    r = client.post("/v1/tts", data=json.dumps({"text": "hi", "instruct": "长" * 101, "prompt_audio_base64": audio}),
+    r = client.post("/v1/tts", data=json.dumps({"text": "hi", "instruct": "长" * 101,
+                                                "consent": "self", "prompt_audio_base64": audio}),
                     content_type="application/json")
     assert r.json["error"]["code"] == "instruct_too_long"
 
@@ -178,7 +180,8 @@ def test_presets_are_listed_and_reach_the_model_as_instruct_text(make_app, trito
 ])
 def test_markup(app, text, ok):
     audio = base64.b64encode(recorder_files()["wav_16k_mono"][0]).decode()
-    r = client_for(app).post("/v1/tts", data=json.dumps({"text": text, "prompt_audio_base64": audio}),
+    r = client_for(app).post("/v1/tts", data=json.dumps({"text": text,
+                                                         "consent": "self", "prompt_audio_base64": audio}),
                              content_type="application/json")
     if ok:
         assert r.status_code == 200, r.json
@@ -191,7 +194,8 @@ def test_the_length_limit_counts_what_is_spoken(make_app):
     audio = base64.b64encode(recorder_files()["wav_16k_mono"][0]).decode()
 
     def post(text):
-        return client_for(app).post("/v1/tts", data=json.dumps({"text": text, "prompt_audio_base64": audio}),
+        return client_for(app).post("/v1/tts", data=json.dumps({"text": text,
+                                                                "consent": "self", "prompt_audio_base64": audio}),
                                     content_type="application/json")
 
     assert post("[breath]她[h][ào]干净[breath]好吗").status_code == 200  # 5 characters + 1 syllable + 2 tags

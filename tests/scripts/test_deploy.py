@@ -83,7 +83,7 @@ def shared(make_app, monkeypatch):
 
 
 def test_every_handler_imports_and_answers_its_event(shared):
-    body = json.dumps({"text": "模板里的每个函数。", "prompt_audio_base64":
+    body = json.dumps({"text": "模板里的每个函数。", "consent": "self", "prompt_audio_base64":
                        base64.b64encode(recorder_files()["wav_16k_mono"][0]).decode()})
     for name, handler in {**sam_handlers(), **{f"scf:{k}": v for k, v in scf_handlers().items()}}.items():
         if handler == "scf_bootstrap":

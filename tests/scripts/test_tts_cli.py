@@ -18,7 +18,7 @@ def run(base, *args, cwd=None):
 
 
 def test_enroll_say_and_batch(dev_stack, tmp_path):
-    enrolled = run(dev_stack, "enroll", str(REPO / "examples" / "prompt_zh.wav"), "--name", "示例",
+    enrolled = run(dev_stack, "enroll", str(REPO / "examples" / "prompt_zh.wav"), "--consent", "self", "--name", "示例",
                    "--prompt-text", "希望你以后能够做的比我还好呦。")
     assert enrolled.returncode == 0, enrolled.stderr
     voice = json.loads(enrolled.stdout)["voice_id"]

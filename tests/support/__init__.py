@@ -3,8 +3,9 @@
 from .apps import AppFactory, FakeEndpoint
 from .clients import ALICE_KEY, BOB_KEY, TEST_API_KEYS, LocalClient, client_for
 from .events import EVENTS, load_event
+from .labels import read_label
 from .servers import redis_answers, start_stack, triton_inference_count
 from .switch import Switch
 
 __all__ = ["AppFactory", "FakeEndpoint", "ALICE_KEY", "BOB_KEY", "EVENTS", "TEST_API_KEYS", "LocalClient",
-           "client_for", "load_event", "redis_answers", "Switch", "start_stack", "triton_inference_count"]
+           "client_for", "load_event", "read_label", "redis_answers", "Switch", "start_stack", "triton_inference_count"]

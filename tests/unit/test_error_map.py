@@ -24,6 +24,7 @@ from tests.support import LocalClient, Switch
 RETRY_AFTER = 7
 LONG = "这是一段很长的文字。" * 30
 TASK = "a" * 64
+RECORDING = base64.b64encode(recorder_files()["wav_16k_mono"][0]).decode()
 VOICE = "v_" + "x" * 24
 
 
@@ -38,7 +39,7 @@ def speech(text="你好。"):
 # every endpoint that uses the dependency
 STORAGE = [tts(), speech(), ("GET", f"/v1/tts/{TASK}", None), ("GET", "/v1/voices", None),
            ("GET", f"/v1/voices/{VOICE}", None), ("DELETE", f"/v1/voices/{VOICE}", None),
-           ("POST", "/v1/voices", {"audio_base64": base64.b64encode(recorder_files()["wav_16k_mono"][0]).decode()})]
+           ("POST", "/v1/voices", {"consent": "self", "audio_base64": RECORDING})]
 STATE = [tts(), speech(), ("GET", f"/v1/tts/{TASK}", None)]
 QUEUE = [tts(LONG), speech(LONG)]
 INFERENCE = [tts(), speech()]

@@ -82,8 +82,8 @@ def test_the_worker_retries_then_fails_with_the_reason(unit_app, endpoint):
 def test_two_callers_never_share_an_uploaded_voice_by_id(unit_app):
     app = unit_app(dev_mode=False)
     audio = recorder_files()["wav_16k_mono"][0]
-    voice = client_for(app, ALICE_KEY).post("/v1/voices", data={"audio": (io.BytesIO(audio), "a.wav")},
-                                            content_type="multipart/form-data")
+    upload = {"consent": "self", "audio": (io.BytesIO(audio), "a.wav")}
+    voice = client_for(app, ALICE_KEY).post("/v1/voices", data=upload, content_type="multipart/form-data")
     assert voice.status_code == 201, voice.json
     voice_id = voice.json["voice_id"]
     bob = client_for(app, BOB_KEY)
@@ -180,7 +180,7 @@ def test_re_enrolling_the_same_recording_returns_the_voice_it_already_is(unit_ap
     audio = recorder_files()["wav_16k_mono"][0]
 
     def enroll(key):
-        return client_for(app, key).post("/v1/voices", data={"audio": (io.BytesIO(audio), "a.wav")},
+        return client_for(app, key).post("/v1/voices", data={"consent": "self", "audio": (io.BytesIO(audio), "a.wav")},
                                          content_type="multipart/form-data")
 
     first, again = enroll(ALICE_KEY), enroll(ALICE_KEY)
@@ -203,3 +203,29 @@ def test_prefer_respond_async_makes_a_miss_a_job_and_a_hit_stays_immediate(unit_
     hit = client.post("/v1/tts", data=json.dumps({"text": "云托管。", "voice_id": "default"}),
                       content_type="application/json", headers=headers)
     assert hit.status_code == 200 and hit.json["cached"] is True
+
+
+def test_no_voice_is_cloned_without_a_consent_statement_and_the_statement_is_kept(unit_app, caplog):
+    import logging
+
+    app = unit_app(dev_mode=False)
+    alice = client_for(app, ALICE_KEY)
+    audio = recorder_files()["wav_16k_mono"][0]
+    for path, extra in (("/v1/voices", {}), ("/v1/tts", {"text": "一次性克隆。"})):
+        for consent in (None, "yes", "他同意了"):
+            data = {"audio": (io.BytesIO(audio), "a.wav"), **extra, **({"consent": consent} if consent else {})}
+            r = alice.post(path, data=data, content_type="multipart/form-data")
+            assert r.status_code == 400 and r.json["error"]["code"] == "consent_required", (path, consent)
+    caplog.set_level(logging.INFO, logger="functions.audit")
+    voice = alice.post("/v1/voices", data={"audio": (io.BytesIO(audio), "a.wav"), "consent": "authorized"},
+                       content_type="multipart/form-data")
+    assert voice.status_code == 201 and voice.json["consent"] == "authorized"
+    assert alice.get(f"/v1/voices/{voice.json['voice_id']}").json["consent"] == "authorized"
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "functions.audit"]
+    enrolled = [line for line in lines if line["endpoint"] == "/v1/voices" and line["status"] == 201]
+    assert enrolled[-1]["consent"] == "authorized"
+    one_off = alice.post("/v1/tts", data={"audio": (io.BytesIO(audio), "a.wav"), "text": "一次性克隆。",
+                                          "consent": "self"}, content_type="multipart/form-data")
+    assert one_off.status_code == 200
+    assert json.loads([r for r in caplog.records if r.name == "functions.audit"][-1].getMessage())["consent"] == "self"
+    assert post(alice, "内置声音不需要声明。").status_code == 200  # no recording, nothing to consent to

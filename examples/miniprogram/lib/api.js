@@ -74,8 +74,10 @@ function createApi({ wx, baseUrl = '', cloudEnv = '', cloudService = '', dev = f
   }
 
   // A 200 is a recording this user enrolled before: the server returns that voice instead of a duplicate.
-  async function enroll(filePath, { name, promptText } = {}) {
-    const fields = Object.fromEntries(Object.entries({ name, prompt_text: promptText }).filter(([, v]) => v));
+  // `consent`: whose voice it is, as the user stated it: 'self' or 'authorized' (its owner agreed separately)
+  async function enroll(filePath, { name, promptText, consent } = {}) {
+    if (!consent) throw new ApiError('consent_required');
+    const fields = Object.fromEntries(Object.entries({ name, prompt_text: promptText, consent }).filter(([, v]) => v));
     let data;
     if (useCloud) { // callContainer sends no files: the recording goes as base64 JSON
       const res = await call({ method: 'POST', path: '/v1/voices',

@@ -74,6 +74,7 @@ const MESSAGES = {
   network_error: '网络不太好，请检查网络后重试',
   timeout: '等待时间太长，请稍后重试',
   record_denied: '需要麦克风权限才能录音，请在设置中允许',
+  consent_required: '请先确认这是谁的声音：你本人的，或已取得本人同意的',
   privacy_denied: '需要同意隐私保护指引才能录音',
 };
 const RETRYABLE = new Set(['rate_limited', 'server_busy', 'inference_unavailable', 'storage_unavailable',

@@ -37,11 +37,11 @@ test('enrolls with wx.uploadFile as multipart, field audio', async () => {
     'UPLOAD /v1/voices': ok({ voice_id: 'v_abc', duration_s: 4.2 }, 201),
   });
   const api = createApi({ wx, baseUrl: 'https://api.test' });
-  const voice = await api.enroll('wxfile://tmp/rec.aac', { promptText: '今天天气很好' });
+  const voice = await api.enroll('wxfile://tmp/rec.aac', { promptText: '今天天气很好', consent: 'self' });
   assert.equal(voice.voice_id, 'v_abc');
   const upload = wx.calls.find((c) => c[0] === 'uploadFile');
   assert.equal(upload[3], 'audio');
-  assert.deepEqual(upload[4], { prompt_text: '今天天气很好' });
+  assert.deepEqual(upload[4], { prompt_text: '今天天气很好', consent: 'self' });
   assert.equal(upload[5].Authorization, 'Bearer jwt-1');
 });
 
@@ -110,7 +110,7 @@ test('dev mode talks to the make run stack on this computer without logging in',
     'UPLOAD /v1/voices': ok({ voice_id: 'v_dev', duration_s: 3 }, 201) });
   const api = createApi({ wx, dev: true, baseUrl: 'https://api.test' });
   await api.presets();
-  await api.enroll('wxfile://tmp/rec.aac');
+  await api.enroll('wxfile://tmp/rec.aac', { consent: 'self' });
   assert.equal(wx.calls.filter((c) => c[0] === 'login').length, 0);
   assert.ok(!('Authorization' in wx.calls.find((c) => c[0] === 'request')[4]));
   assert.deepEqual(wx.calls.find((c) => c[0] === 'uploadFile')[5], {});
@@ -120,9 +120,9 @@ test('Cloud Hosting enrolls through callContainer as base64 and asks for jobs, n
   const wx = createFakeWx({ 'POST /v1/voices': ok({ voice_id: 'v_c', duration_s: 4 }, 201),
     'POST /v1/tts': ok({ task_id: 't', status: 'done', audio_url: 'https://cdn/a.mp3' }) });
   const api = createApi({ wx, cloudEnv: 'prod-1', cloudService: 'relay' });
-  await api.enroll('wxfile://tmp/rec.aac', { promptText: '你好' });
+  await api.enroll('wxfile://tmp/rec.aac', { promptText: '你好', consent: 'authorized' });
   const enroll = wx.calls.find((c) => c[0] === 'callContainer' && c[2] === '/v1/voices');
-  assert.deepEqual(enroll[3], { prompt_text: '你好', audio_base64: 'QUFBQQ==' });
+  assert.deepEqual(enroll[3], { prompt_text: '你好', consent: 'authorized', audio_base64: 'QUFBQQ==' });
   assert.equal(wx.calls.filter((c) => c[0] === 'uploadFile').length, 0);
   await api.synthesize('你好');
   assert.equal(wx.calls.find((c) => c[2] === '/v1/tts')[4].Prefer, 'respond-async');
@@ -133,7 +133,7 @@ test('voices are remembered, a re-enrolled recording is the same voice, and dele
     'UPLOAD /v1/voices': ok({ voice_id: 'v_same', duration_s: 4, existing: true }, 200),
     'DELETE /v1/voices/v_same': () => ({ statusCode: 204, data: '' }) });
   const api = createApi({ wx, baseUrl: 'https://api.test' });
-  const voice = await api.enroll('wxfile://tmp/rec.aac');
+  const voice = await api.enroll('wxfile://tmp/rec.aac', { consent: 'self' });
   assert.equal(voice.existing, true);
   assert.equal(api.rememberedVoice(), 'v_same');
   await api.deleteVoice('v_same');
@@ -146,4 +146,11 @@ test('an expired audio link is an error, never played', async () => {
   const api = createApi({ wx, baseUrl: 'https://api.test' });
   await assert.rejects(api.download('https://cdn.test/tts/ab/x.mp3'), (e) => e.code === 'media_expired');
   assert.equal(await api.download('https://cdn.test/tts/ab/y.mp3'), 'wxfile://tmp/result.mp3');
+});
+
+test('no recording is enrolled without the user saying whose voice it is', async () => {
+  const wx = createFakeWx({ 'UPLOAD /v1/voices': ok({ voice_id: 'v_x' }, 201) });
+  const api = createApi({ wx, dev: true });
+  await assert.rejects(api.enroll('wxfile://tmp/rec.aac'), (e) => e.code === 'consent_required');
+  assert.equal(wx.calls.filter((c) => c[0] === 'uploadFile').length, 0);
 });

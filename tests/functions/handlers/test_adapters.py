@@ -24,7 +24,8 @@ REPO = Path(__file__).resolve().parents[3]
 
 def multipart_body(text: str) -> tuple[bytes, str]:
     audio = recorder_files()["aac_adts_44k"][0]
-    builder = EnvironBuilder(method="POST", data={"text": text, "audio": (io.BytesIO(audio), "r.aac")})
+    builder = EnvironBuilder(method="POST", data={"text": text,
+                                                  "consent": "self", "audio": (io.BytesIO(audio), "r.aac")})
     env = builder.get_environ()
     return env["wsgi.input"].read(), env["CONTENT_TYPE"]
 
@@ -41,7 +42,8 @@ def fill(event, **values):
 
 
 def test_aws_http_api_json_event(make_app):
-    body = json.dumps({"text": TEXT, "prompt_audio_base64": base64.b64encode(recorder_files()["mp3_16k"][0]).decode()})
+    audio = base64.b64encode(recorder_files()["mp3_16k"][0]).decode()
+    body = json.dumps({"text": TEXT, "consent": "self", "prompt_audio_base64": audio})
     event = fill(load_event("aws_apigw_v2_json"), JSON_BODY=body)
     result = aws_lambda.handler(event, None, app=make_app())
     assert result["statusCode"] == 200, result

@@ -10,6 +10,7 @@ Page({
   data: {
     guidance: GUIDANCE, recording: false, recordPath: '', voices: [], voiceId: '', warnings: '', presets: [],
     preset: '', text: '', busy: false, progress: '', resultUrl: '', error: '', canRetry: false, retryIn: 0,
+    consent: '',  // whose voice the recording is: 'self' or 'authorized' (the user's own statement)
   },
   lastAction: null,
   countdown: null,
@@ -56,8 +57,10 @@ Page({
     player.play();
   },
 
+  onConsent(e) { this.setData({ consent: e.detail.value }); },
+
   enroll() {
-    return this.run(() => app.api.enroll(this.data.recordPath, { promptText: GUIDANCE.sentence })
+    return this.run(() => app.api.enroll(this.data.recordPath, { promptText: GUIDANCE.sentence, consent: this.data.consent })
       .then((voice) => app.api.listVoices().then((voices) => this.setData({
         voices, voiceId: voice.voice_id, warnings: warningText(voice.warnings) }))));
   },
