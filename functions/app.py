@@ -34,6 +34,12 @@ OPENAPI = Path(__file__).with_name("openapi.yaml")
 DEMO = Path(__file__).parent / "assets" / "demo.html"
 
 
+def prefers_async(prefer: str) -> bool:
+    """RFC 7240: `Prefer: respond-async` among the header's comma-separated preferences (names, not substrings)."""
+    return any(token.split(";", 1)[0].split("=", 1)[0].strip().lower() == "respond-async"
+               for token in prefer.split(","))
+
+
 class App:
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -108,11 +114,11 @@ class App:
         identity = identity_of(request)
         with timings.stage("validate"):
             req = parse_tts_request(request, self.services.request_limits)
-        respond_async = "respond-async" in request.headers.get("Prefer", "").lower()
+        respond_async = prefers_async(request.headers.get("Prefer", ""))
         status, body = self.services.tts.synthesize(req, timings, identity, request.environ["app.audit"],
                                                     request.environ.get("app.request_id", ""), respond_async)
         headers = {"Retry-After": str(body["retry_after_s"]), "Location": body["poll_url"]} if status == 202 else {}
-        if respond_async:
+        if respond_async and status == 202:
             headers["Preference-Applied"] = "respond-async"
         return json_response(body, status, headers or None)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from .asr import build_transcriber
 from .audio.decode import DecodeLimits
+from .audio.label import label_set
 from .auth.tokens import TokenService
 from .auth.wechat_login import WeChatLogin
 from .endpoint import TritonEndpoint
@@ -94,8 +95,7 @@ def build_services(settings: Settings, *, clock=time.time, **outside) -> Service
     errors = default_error_map(s.retry_after_s)
     decode_limits = DecodeLimits.from_settings(s)
     voice_store = VoiceStore(storage)
-    tasks = TaskBook(state=state, storage=storage, ttl_s=s.task_ttl_s, clock=clock,
-                     cue=f"{s.aigc_cue}@{s.aigc_cue_position}" if s.aigc_cue != "none" else "none")
+    tasks = TaskBook(state=state, storage=storage, ttl_s=s.task_ttl_s, labels=label_set(s), clock=clock)
     keys = CacheKeys(s, TaskIdSecret(storage, s.task_id_secret))
     resolver = VoiceResolver(state=state, storage=storage, voice_store=voice_store, decode_limits=decode_limits)
     guard = Guard(limiter=limiter, moderation=moderation)

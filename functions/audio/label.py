@@ -17,6 +17,7 @@ Where it lives, per format (written here, read back in the tests by mutagen, an 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 from dataclasses import dataclass
@@ -41,6 +42,17 @@ class AigcLabel:
     def header(self) -> str:
         """The label as an HTTP header value (ASCII: non-ASCII characters escaped as JSON allows)."""
         return json.dumps(self.fields(), separators=(",", ":"))
+
+
+LABELS_VERSION = 1
+
+
+def label_set(settings) -> str:
+    """What a delivered file's labels depend on, as one marker stored with it: a file is served only while
+    the marker matches (another cue, another producer, or a file from before labels: made again)."""
+    digest = hashlib.sha256(json.dumps([settings.aigc_producer, settings.aigc_propagator]).encode()).hexdigest()
+    cue = "none" if settings.aigc_cue == "none" else f"{settings.aigc_cue}@{settings.aigc_cue_position}"
+    return f"v{LABELS_VERSION}|{cue}|{digest[:12]}"
 
 
 def label_for(settings, task_id: str) -> AigcLabel:

@@ -43,10 +43,19 @@ def _credential(headers) -> str | None:
     """The key a request carries (Bearer token or X-Api-Key), "" when none, None when it carries another
     kind of Authorization."""
     auth = headers.get("Authorization")
-    if auth:
-        scheme, _, value = auth.partition(" ")
-        return value.strip() if scheme.lower() == "bearer" else None
+    if auth is not None:
+        scheme, _, value = auth.strip().partition(" ")
+        return value.strip() or None if scheme.lower() == "bearer" else None  # an empty key is no key
     return headers.get("X-Api-Key") or ""
+
+
+def cross_site(headers) -> bool:
+    """A request a web page on another site made the developer's browser send (it could enroll voices or burn
+    the GPU as the local developer, though it cannot read the answers)."""
+    if headers.get("Sec-Fetch-Site", "").lower() in ("cross-site", "same-site"):
+        return True
+    origin = headers.get("Origin")
+    return origin is not None and not local_host(origin.split("://", 1)[-1])
 
 
 class DevLoopbackAuth:
@@ -54,7 +63,7 @@ class DevLoopbackAuth:
         self.limited = limited
 
     def __call__(self, request) -> Identity | None:
-        if proxied(request.headers) or not local_host(request.host or ""):
+        if proxied(request.headers) or not local_host(request.host or "") or cross_site(request.headers):
             return None
         if _credential(request.headers) not in ("", LOCAL_KEY):
             return None  # credentials that the real authenticators refused stay refused, even locally

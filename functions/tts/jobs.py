@@ -40,7 +40,8 @@ class TtsJobs:
         record = self.tasks.get(key)
         stale = record is not None and record.active and \
             self._clock() - float(record.heartbeat or 0) > self.settings.job_visibility_s * 3
-        if record is not None and record.status is not TaskStatus.FAILED and not stale:
+        outdated = record is not None and record.status is TaskStatus.DONE and self.tasks.done(key) is None
+        if record is not None and record.status is not TaskStatus.FAILED and not stale and not outdated:
             return record
         total = len(split_text(plan.text, self.settings.max_text_chars)) if plan.long else 1
         job = {"id": key, "plan": plan.to_json(), "voice": self.resolver.persist(voice)}

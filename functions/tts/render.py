@@ -35,7 +35,7 @@ from .voice import Voice
 log = logging.getLogger(__name__)
 LAST_INFERENCE = "last_inference"  # state alias: when the endpoint last answered (scale-down reads it)
 NOTICE_TEXT = "本音频由人工智能生成。"  # AIGC_CUE=notice: spoken in the request's own voice, cached per voice
-SPEECH = "speech"  # the cache key's format of internal speech segments (stored as pcm)
+SPEECH = "speech"  # internal speech segments: their cache key's format, and their (absent) labels
 
 
 class Renderer:
@@ -67,8 +67,8 @@ class Renderer:
             audio = encode(samples, OUTPUT_SAMPLE_RATE, fmt, mp3_bitrate=self.settings.mp3_bitrate,
                            label=self.label(key) if deliverable else None)
         with timings.stage("store"):
-            cue_now = self.tasks.cue if deliverable else "none"
-            record = self.store(key, fmt, audio, cue=cue_now, labelled=deliverable).with_(mode=plan.mode)
+            labels = self.tasks.labels if deliverable else SPEECH
+            record = self.store(key, fmt, audio, labels=labels, labelled=deliverable).with_(mode=plan.mode)
         self.tasks.put(key, record)
         self.state.set_alias(LAST_INFERENCE, str(self._clock()), 30 * 86400)
         return record
@@ -77,7 +77,7 @@ class Renderer:
         """The file a caller gets from finished speech: the explicit cue, the implicit label, stored."""
         audio = encode(self.with_cue(samples, plan, voice), OUTPUT_SAMPLE_RATE, plan.format,
                        mp3_bitrate=self.settings.mp3_bitrate, label=self.label(key))
-        return self.store(key, plan.format, audio, cue=self.tasks.cue)
+        return self.store(key, plan.format, audio, labels=self.tasks.labels)
 
     def label(self, key: str) -> AigcLabel:
         return label_for(self.settings, key)
@@ -92,19 +92,19 @@ class Renderer:
         at_start = self.settings.aigc_cue_position == "start"
         return np.concatenate([sound, pause, samples] if at_start else [samples, pause, sound]).astype(np.float32)
 
-    def store(self, key: str, fmt: str, audio, *, cue: str, labelled: bool = True) -> TaskRecord:
+    def store(self, key: str, fmt: str, audio, *, labels: str, labelled: bool = True) -> TaskRecord:
         okey = object_key(key, fmt)
-        metadata = {"duration_s": f"{audio.duration_s}", "sample_rate": str(audio.sample_rate), "cue": cue}
+        metadata = {"duration_s": f"{audio.duration_s}", "sample_rate": str(audio.sample_rate), "labels": labels}
         if labelled:  # a delivered file (internal speech segments are not)
             metadata["aigc"] = self.label(key).header()
         self.storage.put(okey, audio.data, audio.content_type, metadata)
-        return TaskRecord.done(fmt, okey, audio.duration_s, cue=cue)
+        return TaskRecord.done(fmt, okey, audio.duration_s, labels=labels)
 
     def once(self, key: str, fmt: str, compute: Callable[[], TaskRecord], *,
-             cue: str | None = None) -> tuple[TaskRecord, bool]:
+             labels: str | None = None) -> tuple[TaskRecord, bool]:
         """(record, shared): compute the result unless another caller already does (then share theirs)."""
-        return self.flight.run(key, lambda: self.tasks.done(key, cue), compute,
-                               lambda: self.tasks.stored(key, fmt, cue))
+        return self.flight.run(key, lambda: self.tasks.done(key, labels), compute,
+                               lambda: self.tasks.stored(key, fmt, labels))
 
     def segment_samples(self, plan: Plan, text: str, voice: Voice) -> np.ndarray:
         """One segment's 24 kHz speech, cached on its own as lossless pcm. Its key names the format `speech`: a
@@ -112,7 +112,7 @@ class Renderer:
         key = self.keys.key(plan, text=text, fmt=SPEECH)
         okey = object_key(key, "pcm")
         record, _ = self.once(key, "pcm", lambda: self.render(key, plan, text, voice, fmt="pcm", slot_wait_s=120,
-                                                              deliverable=False), cue="none")
+                                                              deliverable=False), labels=SPEECH)
         try:
             data = self.storage.get(record.object_key or okey)
         except ObjectNotFound:

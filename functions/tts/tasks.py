@@ -45,7 +45,7 @@ class TaskRecord:
     attempts: int | None = None
     last_error: str | None = None
     error: TaskError | None = None  # failed
-    cue: str | None = None  # done: the explicit label in the file ("rhythm@start", "none", ...)
+    labels: str | None = None  # done: the labels the file carries (functions/audio/label.py `label_set`)
 
     @property
     def active(self) -> bool:
@@ -88,11 +88,12 @@ class TaskRecord:
 class TaskBook:
     """Task records in the state, finished results in storage: reads prefer the record, storage wins.
 
-    A finished file counts only with the explicit label the deployment asks for now (`cue`): the cue is not part
-    of the task id (the speech's key), so a file made under another AIGC_CUE is made again, never served."""
+    A finished file counts only with the labels the deployment asks for now (`labels`: the AIGC settings, see
+    functions/audio/label.py): they are not part of the task id (the speech's key), so a file made under other
+    settings, or before labels existed, is made again, never served."""
 
-    def __init__(self, *, state, storage, ttl_s: int, cue: str = "none", clock=time.time) -> None:
-        self.state, self.storage, self.ttl_s, self.cue, self._clock = state, storage, ttl_s, cue, clock
+    def __init__(self, *, state, storage, ttl_s: int, labels: str, clock=time.time) -> None:
+        self.state, self.storage, self.ttl_s, self.labels, self._clock = state, storage, ttl_s, labels, clock
 
     def get(self, key: str) -> TaskRecord | None:
         data = self.state.get_task(key)
@@ -106,28 +107,32 @@ class TaskBook:
         else:
             self.state.clear_active(key)
 
-    def done(self, key: str, cue: str | None = None) -> TaskRecord | None:
-        """The record when it says done, with the wanted cue (the cheap check single-flight followers poll)."""
+    def done(self, key: str, labels: str | None = None) -> TaskRecord | None:
+        """The record when it says done, with the wanted labels (the cheap check single-flight followers poll)."""
         record = self.get(key)
-        wanted = self.cue if cue is None else cue
-        return record if record is not None and record.status is TaskStatus.DONE and \
-            (record.cue or "none") == wanted else None
+        return record if record is not None and self._current(record, labels) else None
 
-    def stored(self, key: str, fmt: str, cue: str | None = None) -> TaskRecord | None:
-        """The result in storage (the truth), whatever the state says; None when its cue is not the wanted one."""
+    def _current(self, record: TaskRecord, labels: str | None = None) -> bool:
+        return record.status is TaskStatus.DONE and record.labels == (self.labels if labels is None else labels)
+
+    def stored(self, key: str, fmt: str, labels: str | None = None) -> TaskRecord | None:
+        """The result in storage (the truth), whatever the state says; None unless it has the wanted labels."""
         info = self.storage.head(object_key(key, fmt))
-        wanted = self.cue if cue is None else cue
-        if info is None or info.metadata.get("cue", "none") != wanted:
+        wanted = self.labels if labels is None else labels
+        if info is None or info.metadata.get("labels") != wanted:
             return None
-        return TaskRecord.done(fmt, info.key, float(info.metadata.get("duration_s", 0) or 0), cue=wanted)
+        return TaskRecord.done(fmt, info.key, float(info.metadata.get("duration_s", 0) or 0), labels=wanted)
 
     def lookup(self, key: str, fmt: str) -> TaskRecord | None:
         """A finished task: the state record when present, else the object in storage."""
         return self.done(key) or self.stored(key, fmt)
 
     def find(self, key: str) -> TaskRecord | None:
-        """Any record of the task: the state's, else a stored result in any format."""
+        """Any record of the task: the state's (a finished one only with the current labels), else a stored result
+        in any format."""
         record = self.get(key)
+        if record is not None and record.status is TaskStatus.DONE and not self._current(record):
+            record = None
         if record is None:
             for fmt in EXTENSIONS:
                 record = self.stored(key, fmt)

@@ -20,7 +20,8 @@ from inference.contract import DEFAULT_VOICE_TRANSCRIPT, DEFAULT_VOICE_WAV
 from ..audio.decode import DecodeLimits, PromptAudio, decode_prompt
 from ..audio.identity import pcm_hash
 from ..audio.wav import wav_bytes, wav_samples
-from ..errors import NotFound
+from ..errors import BadRequest, NotFound
+from ..voices.consent import BASES
 from ..timings import Timings
 from .request import PromptUpload, TtsRequest
 
@@ -72,6 +73,9 @@ class VoiceResolver:
             if owner is None:
                 raise NotFound("声音不存在", code="voice_not_found")
             meta = self.voice_store.get(owner, req.voice_id)
+            if meta.get("consent") not in BASES:  # enrolled before consent was asked for
+                raise BadRequest("这个声音保存时没有声明是谁的声音：请重新保存录音，并声明是本人的声音或已取得本人同意",
+                                 code="consent_required")
             return Voice(meta["voice_hash"], meta.get("prompt_text") or "",
                          lambda: self.voice_store.samples(owner, req.voice_id), req.voice_id,
                          object_key=f"{self.voice_store.prefix(owner, req.voice_id)}/prompt.wav")

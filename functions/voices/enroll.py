@@ -64,6 +64,9 @@ class Enrollment:
             voice_hash = pcm_hash(voice.samples)
         existing = self.store.find(owner, voice_hash)
         if existing is not None:  # the same recording again: the voice it already is, not a duplicate
+            if existing.get("consent") is None:  # enrolled before consent was asked for: the statement now
+                existing.update(consent=consent, consent_by=f"{identity.method}:{identity.subject}")
+                self.store.update(owner, existing["voice_id"], existing)
             return {**public(existing), "existing": True}
         if self.store.count(owner) >= s.max_voices_per_owner:
             raise TooManyVoices()

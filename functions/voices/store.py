@@ -45,6 +45,11 @@ class VoiceStore:
         self.storage.put(f"{base}/prompt.wav", wav_bytes(samples), "audio/wav", {})
         self.storage.put(f"{base}/meta.json", json.dumps(meta, ensure_ascii=False).encode(), "application/json", {})
 
+    def update(self, owner: str, voice_id: str, meta: dict) -> None:
+        """Rewrite a voice's metadata (its recording is never replaced)."""
+        self.storage.put(f"{self.prefix(owner, voice_id)}/meta.json", json.dumps(meta, ensure_ascii=False).encode(),
+                         "application/json", {})
+
     def get(self, owner: str, voice_id: str) -> dict:
         if not VOICE_ID.match(voice_id or ""):
             raise self._not_found()

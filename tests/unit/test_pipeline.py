@@ -229,3 +229,57 @@ def test_no_voice_is_cloned_without_a_consent_statement_and_the_statement_is_kep
     assert one_off.status_code == 200
     assert json.loads([r for r in caplog.records if r.name == "functions.audit"][-1].getMessage())["consent"] == "self"
     assert post(alice, "内置声音不需要声明。").status_code == 200  # no recording, nothing to consent to
+
+
+def test_a_file_made_under_other_label_settings_is_made_again_never_served(unit_app, endpoint):
+    from functions.state import MemoryState
+
+    state = MemoryState()  # shared by both deployments, like Redis; storage is shared too
+    old = unit_app(aigc_cue="none", state=state, max_text_chars=50)
+    first = post(LocalClient(old), LONG).json
+    old.services.worker.run_once(wait_s=0)
+    assert LocalClient(old).get(first["poll_url"]).json["status"] == "done"
+    new = unit_app(aigc_cue="rhythm", state=state, max_text_chars=50)
+    again = post(LocalClient(new), LONG)
+    assert again.status_code == 202 and again.json["status"] == "queued"  # a job again, not the old file
+    assert LocalClient(new).get(first["poll_url"]).json["status"] == "queued"
+    renamed = unit_app(aigc_producer="某某科技有限公司", state=state)
+    short = post(LocalClient(renamed), "换了服务提供者。")
+    assert post(LocalClient(unit_app(state=state)), "换了服务提供者。").json["cached"] is False  # other producer
+    assert short.json["aigc"]["ContentProducer"] == "某某科技有限公司"
+
+
+def test_the_local_developer_identity_is_not_for_other_sites(unit_app):
+    app = unit_app()
+    for headers, status in (({"Origin": "https://evil.example"}, 401), ({"Sec-Fetch-Site": "cross-site"}, 401),
+                            ({"Authorization": "Bearer "}, 401), ({"Origin": "http://127.0.0.1:8080"}, 200),
+                            ({"Sec-Fetch-Site": "same-origin"}, 200)):
+        assert LocalClient(app).get("/v1/voices", headers=headers).status_code == status, headers
+
+
+def test_prefer_is_read_as_tokens(unit_app, endpoint):
+    client = LocalClient(unit_app())
+    r = client.post("/v1/tts", data=json.dumps({"text": "不是异步。", "voice_id": "default"}),
+                    content_type="application/json", headers={"Prefer": "x=no-respond-async"})
+    assert r.status_code == 200 and "Preference-Applied" not in r.headers
+
+
+def test_a_voice_enrolled_without_a_statement_asks_for_one(unit_app):
+    app = unit_app(dev_mode=False)
+    alice = client_for(app, ALICE_KEY)
+    audio = recorder_files()["wav_16k_mono"][0]
+    voice = alice.post("/v1/voices", data={"audio": (io.BytesIO(audio), "a.wav"), "consent": "self"},
+                       content_type="multipart/form-data").json
+    store = app.services.voice_store
+    owner = next(iter(store.storage.list_keys("voices/"))).split("/")[1]
+    meta = store.get(owner, voice["voice_id"])
+    meta.pop("consent")
+    store.update(owner, voice["voice_id"], meta)  # as enrolled before consent was asked for
+    r = alice.post("/v1/tts", data=json.dumps({"text": "旧声音。", "voice_id": voice["voice_id"]}),
+                   content_type="application/json")
+    assert r.status_code == 400 and r.json["error"]["code"] == "consent_required"
+    again = alice.post("/v1/voices", data={"audio": (io.BytesIO(audio), "a.wav"), "consent": "self"},
+                       content_type="multipart/form-data")
+    assert again.status_code == 200 and again.json["consent"] == "self"
+    assert alice.post("/v1/tts", data=json.dumps({"text": "旧声音。", "voice_id": voice["voice_id"]}),
+                      content_type="application/json").status_code == 200

@@ -43,7 +43,7 @@ Page({
 
   startRecord() {
     return this.run(() => ensureRecordPermission(wx).then(() => {
-      this.setData({ recording: true, recordPath: '' });
+      this.setData({ recording: true, recordPath: '', consent: '' });  // a new recording: ask again whose voice
       recorder.start(RECORD_OPTIONS);
     }));
   },
