@@ -89,15 +89,17 @@ def repository_copy(dest: Path, *, instances: int | None = None, config: str | N
     launcher's --instances, benchmarks comparing configurations)."""
     repo = dest / "model_repository"
     shutil.copytree(MODEL_REPOSITORY, repo, ignore=shutil.ignore_patterns("__pycache__"))
-    path = repo / MODEL_NAME / "config.pbtxt"
-    text = config if config is not None else path.read_text(encoding="utf-8")
+    if config is not None:
+        (repo / MODEL_NAME / "config.pbtxt").write_text(config, encoding="utf-8")
     if instances is not None:
         if instances < 1:
             raise ValueError("instances must be at least 1")
-        text, n = re.subn(r"(instance_group\s*\[\s*\{\s*count:\s*)\d+", rf"\g<1>{instances}", text)
-        if n != 1:
-            raise ValueError("config.pbtxt has no single instance_group count to change")
-    path.write_text(text, encoding="utf-8")
+        for path in repo.glob("*/config.pbtxt"):  # the offline and the streaming model alike
+            text, n = re.subn(r"(instance_group\s*\[\s*\{\s*count:\s*)\d+", rf"\g<1>{instances}",
+                              path.read_text(encoding="utf-8"))
+            if n != 1:
+                raise ValueError(f"{path} has no single instance_group count to change")
+            path.write_text(text, encoding="utf-8")
     return repo
 
 

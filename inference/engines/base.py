@@ -11,7 +11,7 @@ import functools
 import math
 import wave
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Iterator, Protocol
 
 import numpy as np
 
@@ -51,6 +51,10 @@ class Engine(Protocol):
 
     def synthesize(self, request: SynthesisRequest) -> np.ndarray:
         """Return float32 mono samples at OUTPUT_SAMPLE_RATE."""
+
+    def stream(self, request: SynthesisRequest) -> Iterator[np.ndarray]:
+        """The request's speech in consecutive chunks (float32 mono at OUTPUT_SAMPLE_RATE), each as soon as it
+        exists (the chunks need not equal `synthesize`'s output: a streaming model decodes differently)."""
 
 
 def to_output(audio: np.ndarray, rate: int) -> np.ndarray:

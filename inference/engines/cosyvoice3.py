@@ -29,7 +29,7 @@ import tempfile
 import threading
 import wave
 from collections import OrderedDict
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -158,6 +158,18 @@ class CosyVoice3Engine:
         return request.text, cross_lingual_prompt(), m.inference_instruct2
 
     def synthesize(self, request: SynthesisRequest) -> np.ndarray:
+        chunks = list(self._generate(request, stream=False))
+        return to_output(np.concatenate(chunks) if chunks else np.zeros(0, np.float32), self.sample_rate)
+
+    def stream(self, request: SynthesisRequest) -> Iterator[np.ndarray]:
+        """The official streaming (`stream=True`: chunks of about a second, the first well before the end). Speed
+        only works without streaming (the official code ignores it when streaming), so a request with a speed
+        streams segment by segment instead."""
+        for chunk in self._generate(request, stream=request.speed == 1.0):
+            yield to_output(chunk, self.sample_rate)
+
+    def _generate(self, request: SynthesisRequest, *, stream: bool) -> Iterator[np.ndarray]:
+        """The model's chunks as float32 arrays at the model's rate (one per segment when not streaming)."""
         tts_text, prompt_text, method = self._plan(request)
         if END_OF_PROMPT not in prompt_text or "<|" in tts_text:  # would hang the model / skip normalization
             raise RuntimeError("internal: CosyVoice3 prompt marker misplaced")
@@ -180,6 +192,5 @@ class CosyVoice3Engine:
                 self._seed(request.seed)
             prompt_wav = "" if spk_id else wav_path
             args = (tts_text, "" if spk_id and request.mode == "zero_shot" else prompt_text, prompt_wav)
-            chunks = [to_numpy(item["tts_speech"])
-                      for item in method(*args, zero_shot_spk_id=spk_id, stream=False, speed=request.speed)]
-        return to_output(np.concatenate(chunks) if chunks else np.zeros(0, np.float32), self.sample_rate)
+            for item in method(*args, zero_shot_spk_id=spk_id, stream=stream, speed=request.speed):
+                yield to_numpy(item["tts_speech"])

@@ -11,6 +11,8 @@ import ctypes
 import logging
 import re
 import threading
+from dataclasses import replace
+from typing import Iterator
 
 import numpy as np
 
@@ -27,6 +29,12 @@ _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctype
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _CANTONESE_HINTS = ("粤语", "粵語", "广东话", "廣東話", "cantonese")
+_CLAUSE_END = re.compile(r"(?<=[，。！？；：,.!?;:])\s*")
+
+
+def clauses(text: str) -> list[str]:
+    """The text cut after each clause mark (the marks stay with their clause); never an empty clause."""
+    return [c for c in (part.strip() for part in _CLAUSE_END.split(text)) if any(ch.isalnum() for ch in c)] or [text]
 
 # libespeak-ng keeps global state: one initialisation and one synthesis at a time per process.
 _lock = threading.Lock()
@@ -71,6 +79,12 @@ class EspeakEngine:
         with _lock:
             _load()
         log.warning("espeak engine loaded: development voice only, it does NOT clone the reference voice")
+
+    def stream(self, request: SynthesisRequest) -> Iterator[np.ndarray]:
+        """Clause by clause (espeak-ng has no streaming of its own): the first clause plays while the rest is
+        still being synthesized, as the model's streams do."""
+        for clause in clauses(request.text):
+            yield self.synthesize(replace(request, text=clause))
 
     def synthesize(self, request: SynthesisRequest) -> np.ndarray:
         chunks: list[np.ndarray] = []

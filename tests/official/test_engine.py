@@ -84,3 +84,24 @@ def test_a_request_without_a_voice_speaks_in_the_built_in_voice(engine):
     """What a client of the official model may send: target_text alone."""
     audio = engine.synthesize(build_request(text="没有带声音的请求。"))
     assert seconds(audio) == pytest.approx(expected_seconds(engine.recorder.official("没有带声音的请求。")), abs=0.2)
+
+
+def test_the_official_streaming_gives_the_first_audio_before_the_end(engine, prompt):
+    """`stream=True` on the real code: chunks as they are made; with a speed the engine streams per segment
+    instead (the official streaming ignores speed)."""
+    import time
+
+    started = time.monotonic()
+    arrivals, chunks = [], []
+    text = "今天我们来聊一聊城市里的公园。"
+    for chunk in engine.stream(build_request(text=text, reference_wav=prompt, seed=3)):
+        arrivals.append(time.monotonic() - started)
+        chunks.append(chunk)
+    total = time.monotonic() - started
+    assert len(chunks) > 2 and arrivals[0] < total / 2 and all(np.isfinite(c).all() for c in chunks)
+    assert seconds(np.concatenate(chunks)) == pytest.approx(expected_seconds(engine.recorder.official(text)),
+                                                            rel=0.1)
+    segments = engine.recorder.official(LONG)
+    fast = list(engine.stream(build_request(text=LONG, reference_wav=prompt, speed=2.0)))
+    assert len(fast) == len(segments)  # one chunk per segment, at the asked speed
+    assert seconds(np.concatenate(fast)) == pytest.approx(expected_seconds(segments, speed=2.0), rel=0.1)

@@ -1,0 +1,15 @@
+"""Triton Python backend for `cosyvoice3_stream`: the waveform in chunks, decoupled (inference/triton_model.py)."""
+
+from __future__ import annotations
+
+import os
+import site
+
+# The backend stub embeds its interpreter without honouring PYTHONPATH; the launcher points it at the
+# repository root and the virtual environment, so add those (with their .pth files) explicitly.
+for _path in filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep)):
+    site.addsitedir(_path)
+
+from inference.triton_model import StreamingModel as TritonPythonModel  # noqa: E402
+
+__all__ = ["TritonPythonModel"]
