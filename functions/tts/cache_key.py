@@ -103,8 +103,13 @@ def is_task_id(value: str) -> bool:
     return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
+def subtitles_key(key: str) -> str:
+    """The WebVTT subtitles stored beside a task's audio."""
+    return f"tts/{key[:2]}/{key}.vtt"
+
+
 def is_media_key(key: str) -> bool:
-    """True only for `object_key(task_id, fmt)` names: what /media may serve."""
+    """True only for `object_key(task_id, fmt)` and `subtitles_key(task_id)` names: what /media may serve."""
     name, _, ext = key.rpartition(".")
-    return (len(key) <= 80 and ext in EXTENSIONS.values() and name.startswith("tts/")
+    return (len(key) <= 80 and (ext in EXTENSIONS.values() or ext == "vtt") and name.startswith("tts/")
             and is_task_id(name[7:]) and name == f"tts/{name[7:9]}/{name[7:]}")

@@ -77,12 +77,15 @@ class TtsJobs:
             return
         segments = split_text(plan.text, self.settings.max_text_chars)
         parts: list[np.ndarray] = []
+        timing: list[tuple[str, float, float]] = []
         for i, segment in enumerate(segments):
             self._progress(job, plan, i, len(segments))
-            parts.append(render.segment_samples(plan, segment.text, voice))
+            speech = render.segment_samples(plan, segment.text, voice)
+            parts.append(speech)
+            timing.append((segment.text, speech.size / OUTPUT_SAMPLE_RATE, segment.pause_after_s))
             if segment.pause_after_s:
                 parts.append(np.zeros(int(segment.pause_after_s * OUTPUT_SAMPLE_RATE), np.float32))
-        record = render.deliver(key, plan, np.concatenate(parts), voice)
+        record = render.deliver(key, plan, np.concatenate(parts), voice, timing)
         self.tasks.put(key, record.with_(mode=plan.mode, progress={"done": len(segments), "total": len(segments)}))
 
     def _progress(self, job: dict, plan: Plan, done: int, total: int) -> None:

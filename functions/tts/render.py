@@ -26,15 +26,17 @@ from ..endpoint.triton import SynthesisInput
 from ..limits import Busy
 from ..storage import ObjectNotFound
 from ..timings import Timings
-from .cache_key import CacheKeys, object_key
+from .cache_key import CacheKeys, object_key, subtitles_key
 from .plan import Plan
 from .single_flight import SingleFlight
+from .subtitles import timeline, to_vtt
 from .tasks import TaskBook, TaskRecord
 from .voice import Voice
 
 log = logging.getLogger(__name__)
 LAST_INFERENCE = "last_inference"  # state alias: when the endpoint last answered (scale-down reads it)
 NOTICE_TEXT = "本音频由人工智能生成。"  # AIGC_CUE=notice: spoken in the request's own voice, cached per voice
+VTT_TYPE = "text/vtt; charset=utf-8"
 SPEECH = "speech"  # internal speech segments: their cache key's format, and their (absent) labels
 
 
@@ -61,36 +63,48 @@ class Renderer:
                 request_id=request_id))
         self._cold_checked = (time.monotonic(), False)  # it just answered: warm, whatever was cached
         if deliverable:
-            with timings.stage("label"):
-                samples = self.with_cue(samples, plan, voice)
-        with timings.stage("encode"):
-            audio = encode(samples, OUTPUT_SAMPLE_RATE, fmt, mp3_bitrate=self.settings.mp3_bitrate,
-                           label=self.label(key) if deliverable else None)
-        with timings.stage("store"):
-            labels = self.tasks.labels if deliverable else SPEECH
-            record = self.store(key, fmt, audio, labels=labels, labelled=deliverable).with_(mode=plan.mode)
+            record = self.deliver(key, plan, samples, voice, [(text, samples.size / OUTPUT_SAMPLE_RATE, 0.0)],
+                                  fmt=fmt, timings=timings)
+        else:
+            with timings.stage("encode"):
+                audio = encode(samples, OUTPUT_SAMPLE_RATE, fmt, mp3_bitrate=self.settings.mp3_bitrate)
+            with timings.stage("store"):
+                record = self.store(key, fmt, audio, labels=SPEECH, labelled=False)
+        record = record.with_(mode=plan.mode)
         self.tasks.put(key, record)
         self.state.set_alias(LAST_INFERENCE, str(self._clock()), 30 * 86400)
         return record
 
-    def deliver(self, key: str, plan: Plan, samples: np.ndarray, voice: Voice) -> TaskRecord:
-        """The file a caller gets from finished speech: the explicit cue, the implicit label, stored."""
-        audio = encode(self.with_cue(samples, plan, voice), OUTPUT_SAMPLE_RATE, plan.format,
-                       mp3_bitrate=self.settings.mp3_bitrate, label=self.label(key))
-        return self.store(key, plan.format, audio, labels=self.tasks.labels)
+    def deliver(self, key: str, plan: Plan, samples: np.ndarray, voice: Voice, parts: list[tuple[str, float, float]],
+                *, fmt: str | None = None, timings: Timings | None = None) -> TaskRecord:
+        """The file a caller gets from finished speech: the explicit cue, the implicit label and the subtitles
+        (`parts`: each segment's text, seconds and pause after), stored."""
+        timings = timings or Timings()
+        with timings.stage("label"):
+            samples, offset = self.with_cue(samples, plan, voice)
+        with timings.stage("encode"):
+            audio = encode(samples, OUTPUT_SAMPLE_RATE, fmt or plan.format, mp3_bitrate=self.settings.mp3_bitrate,
+                           label=self.label(key))
+        with timings.stage("store"):
+            subtitles = timeline(parts, offset)
+            self.storage.put(subtitles_key(key), to_vtt(subtitles).encode("utf-8"), VTT_TYPE, {})
+            return self.store(key, fmt or plan.format, audio, labels=self.tasks.labels).with_(subtitles=subtitles)
 
     def label(self, key: str) -> AigcLabel:
         return label_for(self.settings, key)
 
-    def with_cue(self, samples: np.ndarray, plan: Plan, voice: Voice) -> np.ndarray:
-        """The speech with the explicit label a listener hears (AIGC_CUE, AIGC_CUE_POSITION)."""
+    def with_cue(self, samples: np.ndarray, plan: Plan, voice: Voice) -> tuple[np.ndarray, float]:
+        """The speech with the explicit label a listener hears (AIGC_CUE, AIGC_CUE_POSITION), and the seconds
+        the speech now starts at."""
         kind = self.settings.aigc_cue
         if kind == "none":
-            return samples
+            return samples, 0.0
         sound = cue.rhythm(OUTPUT_SAMPLE_RATE) if kind == "rhythm" else self.segment_samples(plan, NOTICE_TEXT, voice)
         pause = cue.gap(OUTPUT_SAMPLE_RATE)
-        at_start = self.settings.aigc_cue_position == "start"
-        return np.concatenate([sound, pause, samples] if at_start else [samples, pause, sound]).astype(np.float32)
+        if self.settings.aigc_cue_position == "start":
+            lead = (sound.size + pause.size) / OUTPUT_SAMPLE_RATE
+            return np.concatenate([sound, pause, samples]).astype(np.float32), lead
+        return np.concatenate([samples, pause, sound]).astype(np.float32), 0.0
 
     def store(self, key: str, fmt: str, audio, *, labels: str, labelled: bool = True) -> TaskRecord:
         okey = object_key(key, fmt)

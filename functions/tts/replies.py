@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from ..audio.label import label_for
 from ..errors import ApiError, NotFound
-from .cache_key import is_task_id
+from .cache_key import is_task_id, subtitles_key
 from .jobs import TtsJobs
 from .tasks import TaskBook, TaskRecord, TaskStatus
 
@@ -27,7 +27,10 @@ class Replies:
                 .isoformat(timespec="seconds").replace("+00:00", "Z")
         body = {"task_id": key, "status": TaskStatus.DONE.value, "audio_url": url, "duration_s": record.duration_s,
                 "format": record.format, "cached": cached, "expires_at": expires_at,
-                "aigc": label_for(self.settings, key).fields()}  # the file's implicit label (pcm has no other)
+                "aigc": label_for(self.settings, key).fields(),  # the file's implicit label (pcm has no other)
+                "subtitles_url": self.storage.url(subtitles_key(key))[0]}
+        if record.subtitles is not None:
+            body["subtitles"] = record.subtitles
         mode = mode or record.mode
         if mode:
             body["mode"] = mode

@@ -46,6 +46,7 @@ class TaskRecord:
     last_error: str | None = None
     error: TaskError | None = None  # failed
     labels: str | None = None  # done: the labels the file carries (functions/audio/label.py `label_set`)
+    subtitles: list | None = None  # done: [{"text", "start", "end"}] in the file's seconds (also stored as WebVTT)
 
     @property
     def active(self) -> bool:

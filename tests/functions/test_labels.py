@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import av
 import numpy as np
@@ -81,3 +82,24 @@ def test_the_spoken_notice_is_synthesized_once_per_voice(make_app, triton):
     assert triton_inference_count(triton) == before + 3  # the notice came from the cache
     plain = tts(client_for(make_app(aigc_cue="none")), "第一句话。").json
     assert first["duration_s"] > plain["duration_s"] + 1.0
+
+
+def test_every_result_has_sentence_timings_as_json_and_webvtt(make_app):
+    client = client_for(make_app(max_text_chars=20))
+    body = tts(client, "一句话的字幕。", format="wav").json
+    end = pytest.approx(body["duration_s"], abs=0.01)
+    assert body["subtitles"] == [{"text": "一句话的字幕。", "start": 1.4, "end": end}]
+    vtt = client.get(body["subtitles_url"].replace("http://testserver", ""))
+    assert vtt.status_code == 200 and vtt.mimetype == "text/vtt"
+    assert vtt.get_data(as_text=True).startswith("WEBVTT\n\n1\n00:00:01.400 --> ")
+    article = "第一段很长的文字，用来测试字幕。第二段也很长，继续测试字幕的时间。第三段结束。"
+    queued = tts(client, article).json
+    deadline = time.monotonic() + 60
+    while (done := client.get(queued["poll_url"]).json)["status"] != "done":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    cues = done.get("subtitles") or []
+    assert len(cues) >= 3 and cues[0]["start"] == 1.4
+    assert all(a["end"] <= b["start"] for a, b in zip(cues, cues[1:], strict=False))
+    assert cues[-1]["end"] == pytest.approx(done["duration_s"], abs=0.05)
+    assert "".join(c["text"] for c in cues).replace(" ", "") == article
