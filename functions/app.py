@@ -15,7 +15,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.utils import redirect, send_file
 from werkzeug.wrappers import Request, Response
 
-from . import metrics, openai_speech
+from . import metrics, openai_speech, streams
 from .auth import Identity, authentication, build_authenticators, identity_of
 from .errors import ApiError, MethodNotAllowed, NotFound
 from .middleware import audit_log, chain, errors, json_response, request_deadline, request_id
@@ -48,6 +48,7 @@ class App:
             Rule("/healthz", endpoint="healthz", methods=["GET"]),
             Rule("/readyz", endpoint="readyz", methods=["GET"]),
             Rule("/v1/tts", endpoint="tts_create", methods=["POST"]),
+            Rule("/v1/tts/stream", endpoint="tts_stream", methods=["POST"]),
             Rule("/v1/tts/<task_id>", endpoint="tts_get", methods=["GET"]),
             Rule("/v1/voices", endpoint="voices_create", methods=["POST"]),
             Rule("/v1/voices", endpoint="voices_list", methods=["GET"]),
@@ -121,6 +122,9 @@ class App:
         if respond_async and status == 202:
             headers["Preference-Applied"] = "respond-async"
         return json_response(body, status, headers or None)
+
+    def on_tts_stream(self, request: Request) -> Response:
+        return streams.tts_stream(self.services, request, identity_of(request))
 
     def on_tts_get(self, request: Request, task_id: str) -> Response:
         identity_of(request)

@@ -33,6 +33,7 @@ from .tts.pipeline import TtsPipeline
 from .tts.render import Renderer
 from .tts.replies import Replies
 from .tts.request import RequestLimits
+from .tts.streaming import Streamer
 from .tts.tasks import TaskBook
 from .tts.voice import VoiceResolver
 from .voices.enroll import Enrollment
@@ -67,6 +68,7 @@ class Services:
     jobs: TtsJobs
     replies: Replies
     tts: TtsPipeline
+    streamer: Streamer
     worker: Worker
 
     def start_workers(self) -> WorkerThreads | None:
@@ -114,6 +116,7 @@ def build_services(settings: Settings, *, clock=time.time, **outside) -> Service
         guard=guard, tasks=tasks, renderer=renderer, jobs=jobs, replies=replies,
         tts=TtsPipeline(s, guard=guard, resolver=resolver, keys=keys, tasks=tasks, renderer=renderer, replies=replies,
                         jobs=jobs),
+        streamer=Streamer(s, renderer=renderer, tasks=tasks, replies=replies, storage=storage, errors=errors),
         worker=Worker(queue, jobs, controller, errors=errors, max_attempts=s.job_max_attempts,
                       backoff_s=s.job_backoff_s),
     )

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
-from inference.contract import MODEL_NAME, PROMPT_SAMPLE_RATE
+from inference.contract import MODEL_NAME, PROMPT_SAMPLE_RATE, STREAM_MODEL_NAME
 
 
 def _bool(value: str) -> bool:
@@ -23,6 +23,7 @@ class Settings:
     triton_url: str = "127.0.0.1:8001"
     triton_protocol: str = "grpc"  # grpc | http
     triton_model: str = MODEL_NAME
+    triton_stream_model: str = STREAM_MODEL_NAME
     triton_connect_timeout_s: float = 2.0
     triton_request_timeout_s: float = 25.0  # below API Gateway's 30 s
     triton_retries: int = 2
@@ -53,6 +54,7 @@ class Settings:
     min_prompt_rate: int = PROMPT_SAMPLE_RATE
     decode_timeout_s: float = 3.0
     single_flight_wait_s: float = 30.0
+    stream_deadline_s: float = 600.0  # a stream's synthesis ends by then (it outlives the request that began it)
     request_deadline_s: float = 25.0  # every request answers within this (API Gateway gives up at 30 s)
     retry_after_s: int = 5
     mp3_bitrate: int = 64000

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from .contract import MODEL_NAME, OUTPUT_NAME
+from .contract import MODEL_NAME, OUTPUT_NAME, STREAM_MODEL_NAME
 
-__all__ = ["MODEL_NAME", "make_inputs", "waveform"]
+__all__ = ["MODEL_NAME", "STREAM_MODEL_NAME", "make_inputs", "waveform"]
 
 
 def _bytes(module: Any, name: str, value: str):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 MODEL_NAME = "cosyvoice3"  # the Triton model (inference/model_repository/cosyvoice3)
+STREAM_MODEL_NAME = "cosyvoice3_stream"  # its decoupled, streaming form (one response per audio chunk)
 OUTPUT_NAME = "waveform"
 OUTPUT_SAMPLE_RATE = 24000  # what CosyVoice3 generates
 PROMPT_SAMPLE_RATE = 16000  # what its frontend takes the reference recording at

@@ -8,13 +8,15 @@ logic is testable without waiting.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
-from inference.client import MODEL_NAME, make_inputs, waveform
+from inference.client import MODEL_NAME, STREAM_MODEL_NAME, make_inputs, waveform
 from .. import deadline
 
 log = logging.getLogger(__name__)
@@ -76,10 +78,11 @@ def classify(exc: BaseException) -> str:
 
 
 class TritonEndpoint:
-    def __init__(self, url: str, *, protocol: str = "grpc", model: str = MODEL_NAME, connect_timeout_s: float = 2.0,
+    def __init__(self, url: str, *, protocol: str = "grpc", model: str = MODEL_NAME,
+                 stream_model: str = STREAM_MODEL_NAME, connect_timeout_s: float = 2.0,
                  request_timeout_s: float = 25.0, retries: int = 2, backoff_s: float = 0.2,
                  ready_cache_s: float = 1.0, sleep=time.sleep, clock=time.monotonic) -> None:
-        self.url, self.protocol, self.model = url, protocol, model
+        self.url, self.protocol, self.model, self.stream_model = url, protocol, model, stream_model
         self.connect_timeout_s, self.request_timeout_s = connect_timeout_s, request_timeout_s
         self.retries, self.backoff_s = retries, backoff_s
         self.ready_cache_s = ready_cache_s
@@ -91,6 +94,7 @@ class TritonEndpoint:
     @classmethod
     def from_settings(cls, settings) -> "TritonEndpoint":
         return cls(settings.triton_url, protocol=settings.triton_protocol, model=settings.triton_model,
+                   stream_model=settings.triton_stream_model,
                    connect_timeout_s=settings.triton_connect_timeout_s,
                    request_timeout_s=settings.triton_request_timeout_s, retries=settings.triton_retries)
 
@@ -140,11 +144,14 @@ class TritonEndpoint:
         self._ready, self._ready_at = bool(ready), now
         return self._ready
 
+    def _inputs(self, module, item: SynthesisInput) -> list:
+        return make_inputs(module, item.text, reference_wav=item.reference_wav, reference_text=item.reference_text,
+                           mode=item.mode, instruct_text=item.instruct_text, speed=item.speed, seed=item.seed,
+                           voice_key=item.voice_key)
+
     def synthesize(self, item: SynthesisInput) -> np.ndarray:
         """24 kHz float32 samples, or one of the Inference* exceptions."""
-        inputs = make_inputs(self._module, item.text, reference_wav=item.reference_wav,
-                             reference_text=item.reference_text, mode=item.mode, instruct_text=item.instruct_text,
-                             speed=item.speed, seed=item.seed, voice_key=item.voice_key)
+        inputs = self._inputs(self._module, item)
         last: BaseException | None = None
         for attempt in range(self.retries + 1):
             if attempt:
@@ -182,3 +189,87 @@ class TritonEndpoint:
         if last is not None and classify(last) == "transient":
             raise InferenceUnavailable(str(last)) from last
         raise InferenceFailed(str(last)) from last
+
+    def stream(self, item: SynthesisInput, *, chunk_timeout_s: float | None = None) -> Iterator[np.ndarray]:
+        """24 kHz float32 chunks as the streaming model (decoupled) makes them, over a gRPC stream in the
+        official streaming client's protocol. Transient failures before the first chunk are retried like
+        `synthesize`; after it, any failure ends the stream with one of the Inference* exceptions (the chunks
+        already yielded cannot be taken back). Each chunk may take `chunk_timeout_s` (the request timeout).
+        Over HTTP, which has no streams, the whole waveform comes as one chunk."""
+        if self.protocol != "grpc":
+            yield self.synthesize(item)
+            return
+        wait_s = chunk_timeout_s or self.request_timeout_s
+        last: BaseException | None = None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self._sleep(self.backoff_s * (2 ** (attempt - 1)))
+            sent = 0
+            try:
+                for chunk in self._stream_once(item, wait_s):
+                    sent += 1
+                    yield chunk
+                return
+            except _StreamError as exc:
+                last = exc.cause
+                kind = classify(last)
+                log.warning("stream attempt %d failed (%s) after %d chunks: %s", attempt + 1, kind, sent, last)
+                if sent or kind != "transient":
+                    raise _inference_error(kind, last) from last
+                self._ready, self._ready_at = False, self._clock()
+        raise InferenceUnavailable(str(last)) from last
+
+    def _stream_once(self, item: SynthesisInput, wait_s: float) -> Iterator[np.ndarray]:
+        import tritonclient.grpc as grpcclient
+
+        results: queue.Queue = queue.Queue()
+        client = grpcclient.InferenceServerClient(self.url)  # one stream per client: a client per stream
+        try:
+            client.start_stream(callback=lambda result, error: results.put((result, error)))
+            try:
+                client.async_stream_infer(self.stream_model, self._inputs(grpcclient, item),
+                                          request_id=item.request_id, enable_empty_final_response=True)
+            except Exception as exc:  # noqa: BLE001 - the stream broke; its cause went to the callback
+                try:
+                    cause = results.get(timeout=1.0)[1]
+                except queue.Empty:
+                    cause = None
+                raise _StreamError(cause or exc) from exc
+            while True:
+                try:
+                    result, error = results.get(timeout=max(0.05, wait_s))
+                except queue.Empty:
+                    raise _StreamError(TimeoutError(f"no chunk within {wait_s:.0f}s")) from None
+                if error is not None:
+                    raise _StreamError(error)
+                self._ready, self._ready_at = True, self._clock()
+                final = result.get_response().parameters.get("triton_final_response")
+                if final is not None and final.bool_param:
+                    return
+                yield waveform(result)
+        except _StreamError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - connection failures from start_stream / async_stream_infer
+            raise _StreamError(exc) from exc
+        finally:
+            try:
+                client.stop_stream(cancel_requests=True)
+                client.close()
+            except Exception:  # noqa: BLE001 - closing a broken stream
+                pass
+
+
+class _StreamError(Exception):
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _inference_error(kind: str, exc: BaseException) -> Exception:
+    if kind == "invalid":
+        return InferenceRejected(str(exc))
+    if kind == "timeout":
+        return InferenceTimeout(str(exc))
+    if kind == "transient":
+        return InferenceUnavailable(str(exc))
+    return InferenceFailed(str(exc))

@@ -11,18 +11,26 @@ per request, sent as Server-Timing). Exceptions are left to functions/error_map.
 from __future__ import annotations
 
 import hashlib
+from typing import NamedTuple
 
 from ..limits import Busy
 from ..timings import Timings
 from .cache_key import CacheKeys
 from .guard import Guard
 from .jobs import TtsJobs
-from .plan import make_plan
+from .plan import Plan, make_plan
 from .render import Renderer
 from .replies import Replies
 from .request import TtsRequest
-from .tasks import TaskBook
-from .voice import VoiceResolver
+from .tasks import TaskBook, TaskRecord
+from .voice import Voice, VoiceResolver
+
+
+class Prepared(NamedTuple):
+    key: str
+    plan: Plan
+    voice: Voice
+    hit: TaskRecord | None  # the finished result when the cache has it
 
 
 class TtsPipeline:
@@ -31,11 +39,9 @@ class TtsPipeline:
         self.settings, self.guard, self.resolver, self.keys, self.tasks = settings, guard, resolver, keys, tasks
         self.renderer, self.replies, self.jobs = renderer, replies, jobs
 
-    def synthesize(self, req: TtsRequest, timings: Timings, identity=None, audit: dict | None = None,
-                   request_id: str = "", respond_async: bool = False) -> tuple[int, dict]:
-        """(HTTP status, body): 200 with the audio, or 202 with a job to poll. `respond_async` (the caller's
-        `Prefer: respond-async`): a miss is always a job, for callers with a short ceiling of their own
-        (WeChat's callContainer gives up after about 15 s)."""
+    def prepare(self, req: TtsRequest, timings: Timings, identity=None, audit: dict | None = None) -> Prepared:
+        """Every stage before rendering, shared by the file (`synthesize`) and the stream (streaming.py): a
+        refused, limited or invalid request fails here, before any byte of an answer exists."""
         audit = {} if audit is None else audit
         audit.update(text_sha256=hashlib.sha256(req.text.encode()).hexdigest(), text_len=req.units,
                      voice_id=req.voice_id)
@@ -56,21 +62,34 @@ class TtsPipeline:
         with timings.stage("cache"):
             hit = self.tasks.lookup(key, plan.format)
         audit["cache_hit"] = hit is not None
+        if hit is None:
+            if not limit_hits:
+                with timings.stage("limit"):
+                    self.guard.charge(identity, req.units)
+            with timings.stage("moderate"):
+                self.guard.moderate(req.spoken_texts, identity, remote=True)
+        return Prepared(key, plan, voice, hit)
+
+    def synthesize(self, req: TtsRequest, timings: Timings, identity=None, audit: dict | None = None,
+                   request_id: str = "", respond_async: bool = False) -> tuple[int, dict]:
+        """(HTTP status, body): 200 with the audio, or 202 with a job to poll. `respond_async` (the caller's
+        `Prefer: respond-async`): a miss is always a job, for callers with a short ceiling of their own
+        (WeChat's callContainer gives up after about 15 s)."""
+        audit = {} if audit is None else audit
+        key, plan, voice, hit = self.prepare(req, timings, identity, audit)
         if hit is not None:
             return 200, self.replies.done(key, hit, cached=True, mode=plan.mode)
-        if not limit_hits:
-            with timings.stage("limit"):
-                self.guard.charge(identity, req.units)
-        with timings.stage("moderate"):
-            self.guard.moderate(req.spoken_texts, identity, remote=True)
         if plan.long or respond_async or self.renderer.endpoint_cold():
-            return 202, self.replies.queued(key, self.jobs.enqueue(key, plan, voice))
+            return self.queue(key, plan, voice)
         render = self.renderer
         try:
             record, shared = render.once(key, plan.format, lambda: render.render(
                 key, plan, plan.text, voice, timings=timings, request_id=request_id,
                 slot_wait_s=self.settings.slot_wait_s))
         except Busy:
-            return 202, self.replies.queued(key, self.jobs.enqueue(key, plan, voice))  # too busy to answer now
+            return self.queue(key, plan, voice)  # too busy to answer now
         audit["cache_hit"] = shared
         return 200, self.replies.done(key, record, cached=shared, mode=plan.mode)
+
+    def queue(self, key: str, plan: Plan, voice: Voice) -> tuple[int, dict]:
+        return 202, self.replies.queued(key, self.jobs.enqueue(key, plan, voice))

@@ -21,6 +21,7 @@ from .. import deadline
 from ..audio import cue
 from ..audio.encode import encode
 from ..audio.label import AigcLabel, label_for
+from ..audio.pcm import from_pcm16
 from ..endpoint.controller import READY
 from ..endpoint.triton import SynthesisInput
 from ..limits import Busy
@@ -40,6 +41,13 @@ VTT_TYPE = "text/vtt; charset=utf-8"
 SPEECH = "speech"  # internal speech segments: their cache key's format, and their (absent) labels
 
 
+def synthesis_input(plan: Plan, text: str, voice: Voice, request_id: str = "") -> SynthesisInput:
+    """What the model is asked for one text of a plan (the whole text, or one segment of a long one)."""
+    return SynthesisInput(text=text, reference_wav=voice.samples(), reference_text=plan.prompt_text or None,
+                          mode=plan.mode, instruct_text=plan.instruct or None, speed=plan.speed, seed=plan.seed,
+                          voice_key=plan.voice_hash, request_id=request_id)
+
+
 class Renderer:
     def __init__(self, settings, *, endpoint, storage, state, tasks: TaskBook, keys: CacheKeys, limiter=None,
                  controller=None, clock=time.time, sleep=time.sleep) -> None:
@@ -57,11 +65,7 @@ class Renderer:
         timings = timings or Timings()
         fmt = fmt or plan.format
         with self.gpu_slot(slot_wait_s), timings.stage("infer"):
-            samples = self.endpoint.synthesize(SynthesisInput(
-                text=text, reference_wav=voice.samples(), reference_text=plan.prompt_text or None, mode=plan.mode,
-                instruct_text=plan.instruct or None, speed=plan.speed, seed=plan.seed, voice_key=plan.voice_hash,
-                request_id=request_id))
-        self._cold_checked = (time.monotonic(), False)  # it just answered: warm, whatever was cached
+            samples = self.endpoint.synthesize(synthesis_input(plan, text, voice, request_id))
         if deliverable:
             record = self.deliver(key, plan, samples, voice, [(text, samples.size / OUTPUT_SAMPLE_RATE, 0.0)],
                                   fmt=fmt, timings=timings)
@@ -72,8 +76,13 @@ class Renderer:
                 record = self.store(key, fmt, audio, labels=SPEECH, labelled=False)
         record = record.with_(mode=plan.mode)
         self.tasks.put(key, record)
-        self.state.set_alias(LAST_INFERENCE, str(self._clock()), 30 * 86400)
+        self.answered()
         return record
+
+    def answered(self) -> None:
+        """The endpoint just answered: it is warm, whatever was cached, and scale-down counts from now."""
+        self._cold_checked = (time.monotonic(), False)
+        self.state.set_alias(LAST_INFERENCE, str(self._clock()), 30 * 86400)
 
     def deliver(self, key: str, plan: Plan, samples: np.ndarray, voice: Voice, parts: list[tuple[str, float, float]],
                 *, fmt: str | None = None, timings: Timings | None = None) -> TaskRecord:
@@ -96,15 +105,23 @@ class Renderer:
     def with_cue(self, samples: np.ndarray, plan: Plan, voice: Voice) -> tuple[np.ndarray, float]:
         """The speech with the explicit label a listener hears (AIGC_CUE, AIGC_CUE_POSITION), and the seconds
         the speech now starts at."""
+        extra = self.cue_audio(plan, voice)
+        if extra is None:
+            return samples, 0.0
+        if self.settings.aigc_cue_position == "start":
+            return np.concatenate([extra, samples]).astype(np.float32), extra.size / OUTPUT_SAMPLE_RATE
+        return np.concatenate([samples, extra]).astype(np.float32), 0.0
+
+    def cue_audio(self, plan: Plan, voice: Voice) -> np.ndarray | None:
+        """The cue with its pause, in the order it joins the speech (before it at the start, after it at the
+        end); None when no cue is set. A stream plays exactly this where the stored file has it."""
         kind = self.settings.aigc_cue
         if kind == "none":
-            return samples, 0.0
+            return None
         sound = cue.rhythm(OUTPUT_SAMPLE_RATE) if kind == "rhythm" else self.segment_samples(plan, NOTICE_TEXT, voice)
         pause = cue.gap(OUTPUT_SAMPLE_RATE)
-        if self.settings.aigc_cue_position == "start":
-            lead = (sound.size + pause.size) / OUTPUT_SAMPLE_RATE
-            return np.concatenate([sound, pause, samples]).astype(np.float32), lead
-        return np.concatenate([samples, pause, sound]).astype(np.float32), 0.0
+        parts = [sound, pause] if self.settings.aigc_cue_position == "start" else [pause, sound]
+        return np.concatenate(parts).astype(np.float32)
 
     def store(self, key: str, fmt: str, audio, *, labels: str, labelled: bool = True) -> TaskRecord:
         okey = object_key(key, fmt)
@@ -132,24 +149,46 @@ class Renderer:
         except ObjectNotFound:
             self.render(key, plan, text, voice, fmt="pcm", deliverable=False)
             data = self.storage.get(okey)
-        return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+        return from_pcm16(data)
+
+    def cached_segment(self, plan: Plan, text: str) -> np.ndarray | None:
+        """A segment's speech when it is already cached (by a job or an earlier stream), else None."""
+        key = self.keys.key(plan, text=text, fmt=SPEECH)
+        record = self.tasks.done(key, SPEECH)
+        if record is None:
+            return None
+        try:
+            return from_pcm16(self.storage.get(record.object_key or object_key(key, "pcm")))
+        except ObjectNotFound:
+            return None
+
+    def keep_segment(self, plan: Plan, text: str, samples: np.ndarray) -> None:
+        """Cache a streamed segment's speech as `segment_samples` would have, so jobs and streams share it."""
+        key = self.keys.key(plan, text=text, fmt=SPEECH)
+        record = self.store(key, "pcm", encode(samples, OUTPUT_SAMPLE_RATE, "pcm"), labels=SPEECH, labelled=False)
+        self.tasks.put(key, record.with_(mode=plan.mode))
 
     @contextmanager
     def gpu_slot(self, wait_s: float = 0.0):
         """A global cap on in-flight misses: a burst cannot queue unbounded GPU work."""
-        if self.limiter is None:
+        release = self.take_slot(wait_s)
+        try:
             yield
-            return
-        ttl = self.settings.triton_request_timeout_s * (self.settings.triton_retries + 1) + 10
+        finally:
+            release()
+
+    def take_slot(self, wait_s: float = 0.0, ttl_s: float | None = None) -> Callable[[], None]:
+        """Take a GPU slot (waiting at most `wait_s`, else Busy) and return what gives it back; for work that
+        outlives the caller's block (a stream's producer thread gives it back)."""
+        if self.limiter is None:
+            return lambda: None
+        ttl = ttl_s or self.settings.triton_request_timeout_s * (self.settings.triton_retries + 1) + 10
         until = time.monotonic() + deadline.cap(wait_s)
         while (token := self.limiter.acquire_slot(ttl)) is None:
             if time.monotonic() >= until:
                 raise Busy()
             self._sleep(0.2)
-        try:
-            yield
-        finally:
-            self.limiter.release_slot(token)
+        return lambda: self.limiter.release_slot(token)
 
     def endpoint_cold(self) -> bool:
         """True when a scale-to-zero endpoint is not ready: misses become jobs and the endpoint is woken.

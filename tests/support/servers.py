@@ -26,11 +26,11 @@ def redis_answers(port: int) -> bool:
         return False
 
 
-def triton_inference_count(triton) -> int:
+def triton_inference_count(triton, model: str = "cosyvoice3") -> int:
     """Successful inferences the server itself counted for the model (the server's statistics API)."""
     import tritonclient.http as httpclient
 
-    stats = httpclient.InferenceServerClient(triton.http_url).get_inference_statistics("cosyvoice3")
+    stats = httpclient.InferenceServerClient(triton.http_url).get_inference_statistics(model)
     return int(stats["model_stats"][0]["inference_stats"]["success"]["count"])
 
 
