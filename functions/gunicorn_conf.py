@@ -4,8 +4,9 @@
 Worker processes share nothing but what lives in Redis: without REDIS_URL, each would keep its own task
 records, job queue, limits and single-flight locks (a poll answered by another worker finds no task, limits
 multiply by the worker count). So more than one worker without REDIS_URL is refused at start-up, and the
-default is 2 workers with Redis and 1 without. The worker timeout stays well above REQUEST_DEADLINE_S, so a
-request waiting on a stalled dependency is answered (503) before its worker could be killed for waiting.
+default is 2 workers with Redis and 1 without, each with 8 threads. The worker timeout stays well above
+REQUEST_DEADLINE_S, so a request waiting on a stalled dependency is answered (503) before its worker could be
+killed for waiting.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ from __future__ import annotations
 import os
 
 workers = int(os.environ.get("WEB_CONCURRENCY") or (2 if os.environ.get("REDIS_URL") else 1))
+# Threads, not sync workers: a stream (POST /v1/tts/stream) lasts as long as its speech, and a sync worker is
+# killed after `timeout` in one request; a threaded worker only has to stay responsive.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS") or 8)
 timeout = 60
 graceful_timeout = 30
 
