@@ -4,6 +4,7 @@
     tts_cli.py enroll recording.m4a --consent self --name 妈妈 --prompt-text "录音里说的话"
     tts_cli.py say "你好" --voice v_xxx [--format wav] [--out hello.wav]
     tts_cli.py say --file article.txt --voice v_xxx --out article.mp3      # long texts: polls the job
+    tts_cli.py say "你好" --stream --out - | ffplay -f s16le -ar 24000 -ch_layout mono -nodisp -  # as it is made
     tts_cli.py batch phrases.txt --voice v_xxx --out-dir audio/             # one phrase per line, progress bar
 
 Server and key: --base-url / TTS_BASE_URL (default http://127.0.0.1:8080, the `make run` stack) and
@@ -14,6 +15,7 @@ retried after their Retry-After, and every wait is announced on stderr (how long
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import mimetypes
 import os
@@ -97,6 +99,32 @@ class Client:
             raise ApiError(200, {"error": body.get("error", {})})
         return body
 
+    def stream(self, text: str, voice: str, **options):
+        """POST /v1/tts/stream as SSE: yields (event, data) as they arrive; audio as s16le 24 kHz bytes."""
+        payload = {"text": text, "voice_id": voice, **{k: v for k, v in options.items() if v is not None}}
+        headers = {"Accept": "text/event-stream", "Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        req = urllib.request.Request(self.base + "/v1/tts/stream?stream_format=sse", method="POST", headers=headers,
+                                     data=json.dumps(payload, ensure_ascii=False).encode())
+        try:
+            resp = urllib.request.urlopen(req, timeout=120)  # noqa: S310 - the operator's server
+        except urllib.error.HTTPError as exc:
+            raise ApiError(exc.code, json.loads(exc.read() or b"{}")) from None
+        with resp:
+            kind = resp.headers.get("Content-Type", "")
+            if kind.startswith("application/json"):  # a sleeping endpoint: the request became a job
+                yield "queued", json.loads(resp.read())
+                return
+            event = ""
+            for raw in resp:
+                line = raw.decode("utf-8").rstrip("\r\n")
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: "):
+                    data = json.loads(line[6:])
+                    yield event, (base64.b64decode(data["audio"]) if event == "audio" else data)
+
     def download(self, url: str) -> bytes:
         return self._request("GET", url)[1]
 
@@ -105,6 +133,46 @@ def progress(done: int, total: int, failed: int, width: int = 30) -> None:
     filled = int(width * done / max(1, total))
     sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}  failed {failed}")
     sys.stderr.flush()
+
+
+def say_streamed(client: Client, text: str, args) -> int:
+    """Write s16le 24 kHz mono as it arrives (`--out -`: to stdout, for a player), a .wav file when --out ends
+    in .wav; subtitles and the final URL go to stderr and stdout."""
+    to_stdout = args.out is None or str(args.out) == "-"
+    sink = sys.stdout.buffer if to_stdout else open(args.out, "wb")  # noqa: SIM115 - closed below
+    wav = not to_stdout and args.out.suffix.lower() == ".wav"
+    if wav:
+        sink.write(b"\x00" * 44)  # the header, written once the length is known
+    started, first, size = time.monotonic(), None, 0
+    try:
+        for event, data in client.stream(text, args.voice, instruct=args.instruct, speed=args.speed):
+            if event == "audio":
+                if first is None:
+                    first = time.monotonic() - started
+                    print(f"first audio after {first * 1000:.0f} ms", file=sys.stderr)
+                sink.write(data)
+                sink.flush()
+                size += len(data)
+            elif event == "segment":
+                print(f"[{data['index']}] {data['text']}", file=sys.stderr)
+            elif event == "error":
+                raise ApiError(data.get("status", 500), {"error": data})
+            elif event == "queued":
+                print(f"the endpoint is starting: poll {data['poll_url']}", file=sys.stderr)
+                return 2
+            elif event == "done":
+                print(f"{size / 48000:.2f} s in {time.monotonic() - started:.2f} s; stored: {data['audio_url']}",
+                      file=sys.stderr if to_stdout else sys.stdout)
+        if wav:
+            import struct
+
+            sink.seek(0)
+            sink.write(b"RIFF" + struct.pack("<I", 36 + size) + b"WAVEfmt " +
+                       struct.pack("<IHHIIHH", 16, 1, 1, 24000, 48000, 2, 16) + b"data" + struct.pack("<I", size))
+        return 0
+    finally:
+        if not to_stdout:
+            sink.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--instruct", help="a preset (四川话, 温柔, ...: GET /v1/presets) or a style text")
         p.add_argument("--speed", type=float, help="0.5-2.0")
     say.add_argument("--out", type=Path, help="save the audio here instead of printing its URL")
+    say.add_argument("--stream", action="store_true",
+                     help="receive the audio as it is made: raw s16le 24 kHz (--out - or no --out: stdout), or "
+                          "a .wav file")
     args = ap.parse_args(argv)
     client = Client(args.base_url, args.api_key)
     try:
@@ -144,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
             text = args.file.read_text(encoding="utf-8") if args.file else args.text
             if not text:
                 ap.error("give a text or --file")
+            if args.stream:
+                return say_streamed(client, text, args)
             result = client.synthesize(text, args.voice, args.format, instruct=args.instruct, speed=args.speed)
             if args.out:
                 args.out.write_bytes(client.download(result["audio_url"]))

@@ -40,3 +40,15 @@ def test_enroll_say_and_batch(dev_stack, tmp_path):
 def test_errors_are_reported(dev_stack):
     bad = run(dev_stack, "say", "你好", "--voice", "v_doesnotexist00000000000")
     assert bad.returncode == 1 and "voice_not_found" in bad.stderr
+
+
+def test_say_stream_writes_and_pipes_audio_as_it_arrives(dev_stack, tmp_path):
+    text = "流式合成的第一句。这是第二句。"
+    saved = run(dev_stack, "say", text, "--stream", "--out", str(tmp_path / "s.wav"))
+    assert saved.returncode == 0, saved.stderr
+    assert "first audio after" in saved.stderr and f"[0] {text}" in saved.stderr and "stored:" in saved.stdout
+    with av.open(str(tmp_path / "s.wav")) as f:
+        seconds = sum(frame.samples for frame in f.decode(audio=0)) / 24000
+    piped = subprocess.run([*CLI, "--base-url", dev_stack, "say", text, "--stream"], capture_output=True,
+                           timeout=180)
+    assert piped.returncode == 0 and abs(len(piped.stdout) / 48000 - seconds) < 0.01  # raw s16le on stdout
