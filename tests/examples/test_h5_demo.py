@@ -107,3 +107,28 @@ def test_enroll_reuse_synthesize_download_and_errors(dev_stack, browser, viewpor
     assert not page.is_visible("#result") and not page.is_visible("#download") and not page.is_visible("#aigc-notice")
     page.screenshot(path=str(ARTIFACTS / f"h5_demo_{name}_error.png"), full_page=True)
     assert not [p for p in problems if "400" not in p]  # the refused request itself is the only console line
+
+
+def test_the_page_plays_the_stream_as_it_arrives_without_gaps(dev_stack, browser):
+    page, problems = open_page(browser, dev_stack, {"width": 1280, "height": 900})
+    # a long text: it streams segment by segment, so playback starts long before the last segment exists
+    page.fill("#text", "".join(f"这是第{i}句话，浏览器边收边播放。" for i in range(20)))
+    assert page.is_checked("#stream")
+    page.check("input[name=source][value=default]")
+    page.click("#go")
+    from playwright.sync_api import TimeoutError as PageTimeout
+
+    try:
+        page.wait_for_function("window.streamStats && window.streamStats.doneMs !== null", timeout=60000)
+    except PageTimeout:
+        raise AssertionError(f"{page.inner_text('#status')} {page.evaluate('window.streamStats')} {problems}") from None
+    stats = page.evaluate("window.streamStats")
+    assert stats["firstAudioMs"] < stats["doneMs"] / 2  # playing before the response completed
+    assert stats["chunks"] > 3 and stats["underruns"] == 0 and stats["seams"] == stats["chunks"] - 1
+    page.wait_for_function("document.getElementById('subtitle').textContent.includes('这是第')", timeout=10000)
+    page.wait_for_function("document.getElementById('result').src.includes('/media/')", timeout=10000)
+    assert "完成" in page.inner_text("#status") and page.is_visible("#aigc-notice")
+    page.screenshot(path=str(ARTIFACTS / "h5_demo_stream.png"), full_page=True)
+    print(f"\nbrowser: first audio {stats['firstAudioMs']:.0f} ms, done {stats['doneMs']:.0f} ms, "
+          f"{stats['chunks']} chunks")
+    assert not problems
