@@ -176,10 +176,12 @@ def stage_means(stages: list[dict[str, float]]) -> dict[str, float]:
 
 # -- the servers -----------------------------------------------------------------------------------------------
 class Gunicorn:
-    """`python -m gunicorn -w 2 functions.handlers.web:app` in its own process group (workers included)."""
+    """`python -m gunicorn -w 2 functions.handlers.web:app` (or with a config file instead of `-w`) in its own
+    process group (workers included)."""
 
-    def __init__(self, port: int, env: dict[str, str], log_path: Path, workers: int = 2) -> None:
-        self.port, self.env, self.log_path, self.workers = port, env, log_path, workers
+    def __init__(self, port: int, env: dict[str, str], log_path: Path, workers: int = 2,
+                 config: str | None = None) -> None:
+        self.port, self.env, self.log_path, self.workers, self.config = port, env, log_path, workers, config
         self.process: subprocess.Popen | None = None
 
     @property
@@ -190,8 +192,9 @@ class Gunicorn:
         out = open(self.log_path, "ab")
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
-                 "functions.handlers.web:app"],
+                [sys.executable, "-m", "gunicorn",
+                 *(["-c", self.config] if self.config else ["-w", str(self.workers)]),
+                 "-b", f"127.0.0.1:{self.port}", "functions.handlers.web:app"],
                 cwd=REPO_ROOT, env=self.env, stdout=out, stderr=out, start_new_session=True)
         finally:
             out.close()

@@ -22,6 +22,9 @@ from .. import deadline
 log = logging.getLogger(__name__)
 
 
+IDLE_STREAM_CLIENTS = 8
+
+
 class InferenceUnavailable(Exception):
     """The endpoint cannot be reached or is not ready (retry later)."""
 
@@ -88,6 +91,8 @@ class TritonEndpoint:
         self.ready_cache_s = ready_cache_s
         self._sleep, self._clock = sleep, clock
         self._local = threading.local()
+        self._idle: list = []  # stream clients between streams
+        self._idle_lock = threading.Lock()
         self._ready_at = -1e9
         self._ready = False
 
@@ -217,13 +222,18 @@ class TritonEndpoint:
                 if sent or kind != "transient":
                     raise _inference_error(kind, last) from last
                 self._ready, self._ready_at = False, self._clock()
+                with self._idle_lock:  # their connections may have died with the server
+                    stale, self._idle = self._idle, []
+                for client in stale:
+                    self._release_stream_client(client, clean=False)
         raise InferenceUnavailable(str(last)) from last
 
     def _stream_once(self, item: SynthesisInput, wait_s: float) -> Iterator[np.ndarray]:
         import tritonclient.grpc as grpcclient
 
         results: queue.Queue = queue.Queue()
-        client = grpcclient.InferenceServerClient(self.url)  # one stream per client: a client per stream
+        client = self._stream_client(grpcclient)
+        clean = False
         try:
             client.start_stream(callback=lambda result, error: results.put((result, error)))
             try:
@@ -245,18 +255,35 @@ class TritonEndpoint:
                 self._ready, self._ready_at = True, self._clock()
                 final = result.get_response().parameters.get("triton_final_response")
                 if final is not None and final.bool_param:
+                    clean = True
                     return
                 yield waveform(result)
         except _StreamError:
             raise
-        except Exception as exc:  # noqa: BLE001 - connection failures from start_stream / async_stream_infer
+        except Exception as exc:  # noqa: BLE001 - connection failures from start_stream
             raise _StreamError(exc) from exc
         finally:
-            try:
-                client.stop_stream(cancel_requests=True)
-                client.close()
-            except Exception:  # noqa: BLE001 - closing a broken stream
-                pass
+            self._release_stream_client(client, clean)
+
+    def _stream_client(self, module):
+        """An idle client (its connection already open) or a new one: a gRPC client carries one stream at a
+        time, and opening a channel costs milliseconds a stream's first chunk should not wait for."""
+        with self._idle_lock:
+            if self._idle:
+                return self._idle.pop()
+        return module.InferenceServerClient(self.url)
+
+    def _release_stream_client(self, client, clean: bool) -> None:
+        try:
+            client.stop_stream(cancel_requests=not clean)
+            if clean:
+                with self._idle_lock:
+                    if len(self._idle) < IDLE_STREAM_CLIENTS:
+                        self._idle.append(client)
+                        return
+            client.close()
+        except Exception:  # noqa: BLE001 - closing a broken stream
+            pass
 
 
 class _StreamError(Exception):
