@@ -130,3 +130,22 @@ def test_a_long_text_job_and_the_openai_endpoint(relay):
                                                             "input": "开放接口。"}),
                         content_type="application/json")
     assert speech.status_code == 200 and speech.headers["Content-Type"] == "audio/mpeg" and len(speech.data) > 1000
+
+
+def test_the_relay_streams_the_official_model_and_stores_what_it_streamed(relay):
+    """POST /v1/tts/stream on the official streaming code (`stream=True` through the decoupled model): chunks
+    as they are made, the concatenation equal to the stored file, no click at any join."""
+    started = time.monotonic()
+    response = relay.post("/v1/tts/stream", json={"text": "今天我们来聊公园。", "voice_id": "default",
+                                                  "format": "wav"}, buffered=False)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    arrivals, data = [], b""
+    for chunk in response.response:
+        arrivals.append(time.monotonic() - started)
+        data += chunk
+    assert len(arrivals) > 2 and arrivals[0] < arrivals[-1] / 2
+    from functions.tts.cache_key import object_key
+
+    stored = relay.application.services.storage.get(object_key(response.headers["X-Task-Id"], "wav"))
+    samples = stored[stored.index(b"data") + 8:]
+    assert samples[:len(data)] == data and len(data) > OUTPUT_SAMPLE_RATE * 2 * CUE_S

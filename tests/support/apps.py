@@ -33,6 +33,16 @@ class FakeEndpoint:
         n = max(2400, int(0.05 * 24000 * len(request.text)))
         return (0.2 * np.sin(2 * np.pi * 220 * np.arange(n) / 24000)).astype(np.float32)
 
+    def stream(self, request, **kwargs):
+        """The same tone in chunks of 0.1 s (the streaming model's form); `gate` (a threading.Event), when set
+        as an attribute, holds the stream after its first chunk until it is set."""
+        audio = self.synthesize(request)
+        step = 2400
+        for i, start in enumerate(range(0, audio.size, step)):
+            if i == 1 and getattr(self, "gate", None) is not None:
+                self.gate.wait(10)
+            yield audio[start:start + step]
+
     def is_ready(self, use_cache: bool = True) -> bool:
         return not self.down
 

@@ -1,0 +1,91 @@
+"""Streams on in-memory parts: readers follow one producer from the start, joiners share it, a reader that
+leaves never disturbs it, and the relay's stream answers (PCM, SSE) carry what the producer made."""
+
+from __future__ import annotations
+
+import base64
+import threading
+
+import pytest
+
+from functions.tts.live import AUDIO, DONE, ERROR, SEGMENT, START, Event, LiveStream, StreamHub, StreamStalled
+from tests.support import client_for
+
+
+def test_every_reader_gets_every_event_from_the_start():
+    live = LiveStream("k")
+    live.publish(Event(START))
+    late: list = []
+    reader = threading.Thread(target=lambda: late.extend(e.kind for e in live.follow(5)))
+    live.publish(Event(SEGMENT))
+    reader.start()
+    live.publish(Event(AUDIO, audio=b"\x01\x00"))
+    live.publish(Event(DONE))
+    live.close()
+    reader.join(5)
+    assert late == [START, SEGMENT, AUDIO, DONE] == [e.kind for e in live.follow(1)]
+
+
+def test_first_waits_for_speech_not_for_a_cue_before_it():
+    live = LiveStream("k")
+    live.publish(Event(START))
+    live.publish(Event(AUDIO, audio=b"cue!"))  # the AIGC cue comes before any segment
+    assert live.first(0.05) is None
+    live.publish(Event(SEGMENT))
+    live.publish(Event(ERROR, {"code": "inference_failed"}))
+    assert live.first(0.05).kind == ERROR  # a model failure is still an error before the first byte
+
+
+def test_a_silent_producer_is_a_stall_not_a_hang():
+    live = LiveStream("k")
+    with pytest.raises(StreamStalled):
+        list(live.follow(0.05))
+
+
+def test_the_hub_shares_a_running_stream_and_forgets_an_ended_or_failed_one():
+    hub = StreamHub()
+    first, joined = hub.join_or_start("k", lambda live: None)
+    assert not joined and hub.join_or_start("k", lambda live: None) == (first, True)
+    hub.forget(first)
+    again, joined = hub.join_or_start("k", lambda live: None)
+    assert not joined and again is not first
+    with pytest.raises(RuntimeError):
+        hub.join_or_start("other", lambda live: (_ for _ in ()).throw(RuntimeError("busy")))
+    assert hub.running() == 1  # the failed start left nothing behind
+
+
+def test_a_stream_is_the_cache_fill_and_joiners_share_its_one_inference(unit_app, endpoint):
+    app = unit_app(aigc_cue="none")
+    endpoint.gate = threading.Event()  # the first stream waits after its first chunk
+    body = {"text": "流式测试。", "voice_id": "default", "format": "pcm"}
+    first = client_for(app).post("/v1/tts/stream", json=body, buffered=False)
+    second = client_for(app).post("/v1/tts/stream", json=body, buffered=False)  # joins the running one
+    endpoint.gate.set()
+    a, b = b"".join(first.response), b"".join(second.response)
+    assert a == b and len(a) == 2 * int(0.05 * 24000 * len("流式测试。")) and len(endpoint.requests) == 1
+    stored = client_for(app).get(f"/v1/tts/{first.headers['X-Task-Id']}").get_json()
+    assert stored["status"] == "done" and stored["duration_s"] == pytest.approx(len(a) / 48000, abs=0.001)
+
+
+def test_sse_of_a_hit_replays_the_stored_file(unit_app, endpoint):
+    app = unit_app(aigc_cue="none")
+    body = {"text": "缓存命中。", "voice_id": "default", "format": "wav"}
+    made = client_for(app).post("/v1/tts/stream?stream_format=sse", json=body).get_data(as_text=True)
+    again = client_for(app).post("/v1/tts/stream?stream_format=sse", json=body).get_data(as_text=True)
+
+    def audio(text):
+        return b"".join(base64.b64decode(line[len('data: {"audio": "'):-2]) for line in text.splitlines()
+                        if line.startswith('data: {"audio"'))
+
+    assert audio(made) == audio(again) and len(endpoint.requests) == 1
+    assert '"cached": true' in again and '"cached": false' in made
+
+
+def test_a_busy_gpu_is_a_503_before_any_byte(unit_app):
+    app = unit_app(max_inflight_misses=1, slot_wait_s=0.1)
+    token = app.services.limiter.acquire_slot(30)  # every slot taken
+    assert token is not None
+    response = client_for(app).post("/v1/tts/stream", json={"text": "忙。", "voice_id": "default"})
+    assert response.status_code == 503 and response.get_json()["error"]["code"] == "server_busy"
+    assert response.headers["Retry-After"]
+    app.services.limiter.release_slot(token)
