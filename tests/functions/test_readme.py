@@ -35,6 +35,14 @@ def test_the_quick_start_curl(dev_stack, tmp_path):
     assert body["status"] == "done" and body["audio_url"].startswith(dev_stack), out.stdout + out.stderr
 
 
+def test_the_streaming_curl(dev_stack, tmp_path):
+    command = "\n".join(line for line in snippet("curl -sN -X POST").splitlines() if not line.startswith("#"))
+    out = subprocess.run(["bash", "-c", command.replace(DOCUMENTED, dev_stack)], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120)
+    pcm = (tmp_path / "hello.pcm").read_bytes()
+    assert out.returncode == 0 and len(pcm) > 48000 and len(pcm) % 2 == 0, out.stderr  # > 1 s of s16le
+
+
 def test_the_openai_snippet(dev_stack, tmp_path):
     code = snippet("from openai import OpenAI").replace(DOCUMENTED, dev_stack)
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
