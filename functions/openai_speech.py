@@ -27,6 +27,7 @@ from . import deadline, streams
 from .audio.encode import StreamEncoder
 from .audio.label import label_for
 from .errors import BadRequest, DependencyDown, NotFound
+from .limits import Busy
 from .request_body import read_body
 from .timings import Timings
 from .tts.cache_key import object_key
@@ -71,9 +72,14 @@ def speech(services, request, identity) -> Response:
     prepared = services.tts.prepare(req, timings, identity, request.environ["app.audit"])
     key = prepared.key
     headers = {"X-Task-Id": key, "X-AIGC": label_for(services.settings, key).header()}
+    live = None
     if prepared.hit is None and not services.renderer.endpoint_cold():
+        try:
+            live = streams.start(services, prepared, request, timings)
+        except Busy:
+            pass  # every GPU slot taken: a job, waited for below
+    if live is not None:
         # a miss streams: the body is encoded as the model speaks (mp3 a frame behind, pcm and wav at once)
-        live = streams.start(services, prepared, request, timings)
         encoder = StreamEncoder(req.format, OUTPUT_SAMPLE_RATE, mp3_bitrate=services.settings.mp3_bitrate,
                                 label=label_for(services.settings, key))
         chunks = streams.encoded_chunks(body_events(live, streams.idle_timeout(services)), encoder)

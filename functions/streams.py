@@ -20,6 +20,7 @@ from . import deadline
 from .audio.encode import FORMATS, StreamEncoder
 from .audio.label import label_for
 from .errors import ApiError, BadRequest, DependencyDown
+from .limits import Busy
 from .middleware import json_response
 from .timings import Timings
 from .tts.live import AUDIO, DONE, ERROR, Event, LiveStream, StreamStalled
@@ -47,7 +48,8 @@ def stream_format(request) -> str:
 
 
 def start(services, prepared: Prepared, request, timings: Timings) -> LiveStream:
-    """The running stream of a prepared request, once its first audio exists; raises its error otherwise."""
+    """The running stream of a prepared request, once its first audio exists; raises its error otherwise
+    (Busy when no GPU slot is free)."""
     live, shared = services.streamer.open(prepared, request.environ.get("app.request_id", ""))
     request.environ["app.audit"]["cache_hit"] = prepared.hit is not None or shared
     with timings.stage("first_audio"):
@@ -56,6 +58,8 @@ def start(services, prepared: Prepared, request, timings: Timings) -> LiveStream
         raise DependencyDown("语音正在合成，请稍后重试", code="synthesis_in_progress",
                              retry_after=services.settings.retry_after_s)
     if first.kind == ERROR:
+        if first.data.get("code") == "server_busy":
+            raise Busy()
         raise error_of(first)
     return live
 
@@ -79,10 +83,15 @@ def tts_stream(services, request, identity) -> Response:
     with timings.stage("validate"):
         req = parse_tts_request(request, services.request_limits)
     prepared = services.tts.prepare(req, timings, identity, request.environ["app.audit"])
-    if prepared.hit is None and services.renderer.endpoint_cold():  # nothing to stream from yet: a job
+    live = None
+    if prepared.hit is not None or not services.renderer.endpoint_cold():
+        try:
+            live = start(services, prepared, request, timings)
+        except Busy:
+            pass  # every GPU slot taken: a job, as POST /v1/tts does (the caller has paid for this request)
+    if live is None:  # nothing to stream from yet: a job to poll
         status, body = services.tts.queue(prepared.key, prepared.plan, prepared.voice)
         return json_response(body, status, {"Retry-After": str(body["retry_after_s"]), "Location": body["poll_url"]})
-    live = start(services, prepared, request, timings)
     idle = idle_timeout(services)
     headers = headers_for(services, prepared.key)
     if fmt == "sse":
@@ -102,12 +111,16 @@ def _sse(kind: str, data: dict) -> bytes:
 
 def sse_body(events: Iterable[Event]) -> Iterator[bytes]:
     """Each event as an SSE message; audio as base64 s16le in `{"audio": ...}`."""
+    last = ""
     try:
         for event in events:
+            last = event.kind
             if event.kind == AUDIO:
                 yield _sse(AUDIO, {"audio": base64.b64encode(event.audio).decode()})
             else:
                 yield _sse(event.kind, event.data)
+        if last not in (DONE, ERROR):
+            yield _sse(ERROR, {"code": "inference_failed", "message": "语音合成中断，请稍后重试", "status": 502})
     except StreamStalled:
         yield _sse(ERROR, {"code": "stream_stalled", "message": "语音合成中断，请稍后重试", "status": 504})
 
@@ -119,8 +132,11 @@ def pcm_body(events: Iterable[Event]) -> Iterator[bytes]:
                 yield event.audio
             elif event.kind == ERROR:
                 raise StreamBroken(event.data.get("code", "error"))
+            elif event.kind == DONE:
+                return
     except StreamStalled as exc:
         raise StreamBroken("stream_stalled") from exc
+    raise StreamBroken("stream_ended")  # closed without `done`: never end a cut stream as if it were whole
 
 
 def encoded_chunks(events: Iterable[Event], encoder: StreamEncoder) -> Iterator[bytes]:
@@ -136,6 +152,8 @@ def encoded_chunks(events: Iterable[Event], encoder: StreamEncoder) -> Iterator[
                 raise StreamBroken(event.data.get("code", "error"))
             elif event.kind == DONE:
                 break
+        else:
+            raise StreamBroken("stream_ended")  # closed without `done`
     except StreamStalled as exc:
         raise StreamBroken("stream_stalled") from exc
     tail = encoder.close()

@@ -281,8 +281,11 @@ class TritonEndpoint:
                     if len(self._idle) < IDLE_STREAM_CLIENTS:
                         self._idle.append(client)
                         return
+        except Exception:  # noqa: BLE001 - a broken stream: its client is closed below
+            pass
+        try:
             client.close()
-        except Exception:  # noqa: BLE001 - closing a broken stream
+        except Exception:  # noqa: BLE001
             pass
 
 

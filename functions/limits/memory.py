@@ -65,5 +65,13 @@ class MemoryLimiter:
         with self._lock:
             self._inflight.pop(token, None)
 
+    def extend_slot(self, token: str, ttl_s: float) -> bool:
+        """Keep a held slot for another `ttl_s` (False: it had already expired and is gone)."""
+        with self._lock:
+            if token not in self._inflight:
+                return False
+            self._inflight[token] = self._clock() + ttl_s
+            return True
+
     def ping(self) -> None:
         return None

@@ -70,5 +70,13 @@ class RedisLimiter:
     def release_slot(self, token: str) -> None:
         self.r.zrem(f"{self.prefix}inflight", token)
 
+    def extend_slot(self, token: str, ttl_s: float) -> bool:
+        """Keep a held slot for another `ttl_s` (XX: never re-adds one that expired and was taken back)."""
+        key = f"{self.prefix}inflight"
+        if self.r.zscore(key, token) is None:
+            return False
+        self.r.zadd(key, {token: self._clock() + ttl_s}, xx=True)
+        return True
+
     def ping(self) -> None:
         self.r.ping()

@@ -56,8 +56,10 @@ class LiveStream:
         with self._cond:
             while True:
                 found = _first_speech(self._events)
-                if found is not None or self.closed:
-                    return found or (self._events[-1] if self._events else None)
+                if found is not None:
+                    return found
+                if self.closed:  # ended without speech or a word why (a producer that died)
+                    return Event(ERROR, {"code": "inference_failed", "message": "语音合成失败", "status": 502})
                 left = until - time.monotonic()
                 if left <= 0:
                     return None

@@ -24,6 +24,7 @@ from ..audio.label import AigcLabel, label_for
 from ..audio.pcm import from_pcm16
 from ..endpoint.controller import READY
 from ..endpoint.triton import SynthesisInput
+from ..lease import Renewer
 from ..limits import Busy
 from ..storage import ObjectNotFound
 from ..timings import Timings
@@ -177,18 +178,27 @@ class Renderer:
         finally:
             release()
 
-    def take_slot(self, wait_s: float = 0.0, ttl_s: float | None = None) -> Callable[[], None]:
-        """Take a GPU slot (waiting at most `wait_s`, else Busy) and return what gives it back; for work that
-        outlives the caller's block (a stream's producer thread gives it back)."""
+    def take_slot(self, wait_s: float = 0.0, *, renewed: bool = False) -> Callable[[], None]:
+        """Take a GPU slot (waiting at most `wait_s`, else Busy) and return what gives it back. `renewed`: for
+        work of no fixed length (a stream), the slot's lease is short and renewed while held, so a process
+        that dies gives its slot back within a minute, and a long stream never outlives its slot."""
         if self.limiter is None:
             return lambda: None
-        ttl = ttl_s or self.settings.triton_request_timeout_s * (self.settings.triton_retries + 1) + 10
+        ttl = self.settings.triton_request_timeout_s * (self.settings.triton_retries + 1) + 10
         until = time.monotonic() + deadline.cap(wait_s)
         while (token := self.limiter.acquire_slot(ttl)) is None:
             if time.monotonic() >= until:
                 raise Busy()
             self._sleep(0.2)
-        return lambda: self.limiter.release_slot(token)
+        renewer = None
+        if renewed:
+            renewer = Renewer(lambda: self.limiter.extend_slot(token, ttl), ttl / 3, what="gpu slot").__enter__()
+
+        def release() -> None:
+            if renewer is not None:
+                renewer.__exit__(None, None, None)
+            self.limiter.release_slot(token)
+        return release
 
     def endpoint_cold(self) -> bool:
         """True when a scale-to-zero endpoint is not ready: misses become jobs and the endpoint is woken.

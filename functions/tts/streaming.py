@@ -32,6 +32,7 @@ from inference.contract import OUTPUT_SAMPLE_RATE
 
 from .. import deadline
 from ..audio.pcm import decode_delivered, pcm16
+from ..endpoint.triton import InferenceTimeout
 from ..text.markup import parse_markup
 from .live import AUDIO, DONE, ERROR, SEGMENT, SEGMENT_END, START, Event, LiveStream, StreamHub
 from .pipeline import Prepared
@@ -39,7 +40,7 @@ from .plan import Plan
 from .render import Renderer, synthesis_input
 from .replies import Replies
 from .segments import Segment, split_text
-from .tasks import TaskBook, TaskRecord
+from .tasks import TaskBook, TaskRecord, TaskStatus
 from .voice import Voice
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class Streamer:
 
     def open(self, prepared: Prepared, request_id: str = "") -> tuple[LiveStream, bool]:
         """(stream, shared): the cached file replayed, the running stream of the same request joined from its
-        start, or a new one started. Raises (before any byte) when a new one cannot start (server_busy)."""
+        start, or a new one started. Raises (before any byte) when a new one cannot start (Busy)."""
         key, plan, voice, hit = prepared
         if hit is not None:
             live = LiveStream(key)
@@ -71,32 +72,51 @@ class Streamer:
                              "encoding": "s16le", "poll_url": f"/v1/tts/{key}"})
 
     def _start(self, live: LiveStream, key: str, plan: Plan, voice: Voice, request_id: str) -> None:
-        release = self.renderer.take_slot(self.settings.slot_wait_s,  # Busy: a 503 before the first byte
-                                          ttl_s=self.settings.stream_deadline_s + 10)
-        live.publish(self._start_event(key))
-        threading.Thread(target=self._run, args=(live, key, plan, voice, request_id, release), daemon=True,
-                         name=f"stream-{key[:8]}").start()
+        try:
+            # the cue first: a spoken notice is itself a (cached) synthesis that takes a slot of its own
+            extra = self.renderer.cue_audio(plan, voice)
+            release = self.renderer.take_slot(self.settings.slot_wait_s, renewed=True)  # Busy: before any byte
+        except Exception as exc:
+            self._fail(live, key, exc, record=False)  # callers who joined meanwhile learn it too
+            raise
+        try:
+            live.publish(self._start_event(key))
+            self.tasks.put(key, self._running(plan, 0, 1))
+            threading.Thread(target=self._run, args=(live, key, plan, voice, extra, request_id, release),
+                             daemon=True, name=f"stream-{key[:8]}").start()
+        except BaseException:
+            release()
+            raise
 
-    def _run(self, live: LiveStream, key: str, plan: Plan, voice: Voice, request_id: str, release) -> None:
+    def _running(self, plan: Plan, done: int, total: int) -> TaskRecord:
+        """What GET /v1/tts/{task_id} says while the stream runs (its heartbeat renewed at every segment)."""
+        return TaskRecord(TaskStatus.RUNNING, format=plan.format, mode=plan.mode,
+                          progress={"done": done, "total": total}, heartbeat=self.tasks.now())
+
+    def _run(self, live: LiveStream, key: str, plan: Plan, voice: Voice, extra, request_id: str, release) -> None:
         try:
             with deadline.scope(self.settings.stream_deadline_s):  # a thread of its own: not the request's
                 record, shared = self.renderer.once(
-                    key, plan.format, lambda: self._produce(live, key, plan, voice, request_id))
+                    key, plan.format, lambda: self._produce(live, key, plan, voice, extra, request_id))
             if shared:  # made meanwhile by another caller (another process, or a request for the file)
                 self._replay(live, key, plan, record)
         except Exception as exc:  # noqa: BLE001 - ends this stream with its error, never the process
-            error = self.errors(exc)
-            if error.status >= 500:
-                log.warning("stream %s failed: %s (%s)", key[:12], error.code, error.detail or exc)
-            live.publish(Event(ERROR, {"code": error.code, "message": error.message, "status": error.status,
-                                       "retry_after": error.retry_after}))
+            self._fail(live, key, exc, record=True)
         finally:
             release()
             self.hub.forget(live)
 
-    def _produce(self, live: LiveStream, key: str, plan: Plan, voice: Voice, request_id: str) -> TaskRecord:
+    def _fail(self, live: LiveStream, key: str, exc: Exception, *, record: bool) -> None:
+        error = self.errors(exc)
+        if error.status >= 500:
+            log.warning("stream %s failed: %s (%s)", key[:12], error.code, error.detail or exc)
+        live.publish(Event(ERROR, {"code": error.code, "message": error.message, "status": error.status,
+                                   "retry_after": error.retry_after}))
+        if record and self.tasks.done(key) is None:  # the task tells a raw-audio caller what happened
+            self.tasks.put(key, TaskRecord.failed(error.code, error.message, error.status))
+
+    def _produce(self, live: LiveStream, key: str, plan: Plan, voice: Voice, extra, request_id: str) -> TaskRecord:
         cue_at_start = self.settings.aigc_cue_position == "start"
-        extra = self.renderer.cue_audio(plan, voice)
         at = 0.0
         if extra is not None and cue_at_start:
             at = self._audio(live, extra)
@@ -104,6 +124,8 @@ class Streamer:
         speech: list[np.ndarray] = []
         parts: list[tuple[str, float, float]] = []
         for index, segment in enumerate(segments):
+            if index:
+                self.tasks.put(key, self._running(plan, index, len(segments)))
             live.publish(Event(SEGMENT, {"index": index, "text": _shown(segment.text)}))
             samples = self._segment(live, plan, segment.text, voice, request_id, cache=plan.long)
             seconds = samples.size / OUTPUT_SAMPLE_RATE
@@ -132,7 +154,10 @@ class Streamer:
                 self._audio(live, cached)
                 return cached
         chunks = []
-        for chunk in self.renderer.endpoint.stream(synthesis_input(plan, text, voice, request_id)):
+        item = synthesis_input(plan, text, voice, request_id)
+        for chunk in self.renderer.endpoint.stream(item, chunk_timeout_s=self._chunk_timeout()):
+            if (deadline.remaining() or 1.0) <= 0:
+                raise InferenceTimeout(f"the stream ran past STREAM_DEADLINE_S ({self.settings.stream_deadline_s}s)")
             if chunk.size:
                 chunks.append(chunk)
                 self._audio(live, chunk)
@@ -142,6 +167,9 @@ class Streamer:
         if cache:
             self.renderer.keep_segment(plan, text, samples)
         return samples
+
+    def _chunk_timeout(self) -> float:
+        return deadline.cap(self.settings.triton_request_timeout_s) or 0.05
 
     @staticmethod
     def _audio(live: LiveStream, samples: np.ndarray) -> float:

@@ -100,6 +100,9 @@ class TaskBook:
         data = self.state.get_task(key)
         return TaskRecord.from_json(data) if data else None
 
+    def now(self) -> float:
+        return self._clock()
+
     def put(self, key: str, record: TaskRecord) -> None:
         """Write a task record; queued and running tasks are also kept in the active set (for healing)."""
         self.state.put_task(key, record.to_json(), self.ttl_s)

@@ -200,6 +200,9 @@ def test_an_error_after_the_first_byte_is_in_band(make_app, triton):
                                              json={"voice_id": "default", "text": FIVE}).get_data(as_text=True))
     assert [k for k, _ in events][-1] == "error" and "audio" in [k for k, _ in events]
     assert events[-1][1]["code"] == "inference_failed"
+    task_id = events[0][1]["task_id"]
+    failed = client_for(app).get(f"/v1/tts/{task_id}").get_json()  # what a raw-audio caller can learn
+    assert failed["status"] == "failed" and failed["error"]["code"] == "inference_failed"
     raw = post_stream(client_for(app), {"text": FIVE + "又一次。", "format": "pcm"})
     assert raw.status_code == 200
     with pytest.raises(StreamBroken):  # raw audio cannot say it: the server cuts the connection

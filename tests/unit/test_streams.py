@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import threading
+import time
 
 import pytest
 
@@ -81,11 +82,37 @@ def test_sse_of_a_hit_replays_the_stored_file(unit_app, endpoint):
     assert '"cached": true' in again and '"cached": false' in made
 
 
-def test_a_busy_gpu_is_a_503_before_any_byte(unit_app):
+def test_a_busy_gpu_makes_a_job_before_any_byte(unit_app):
     app = unit_app(max_inflight_misses=1, slot_wait_s=0.1)
     token = app.services.limiter.acquire_slot(30)  # every slot taken
     assert token is not None
     response = client_for(app).post("/v1/tts/stream", json={"text": "忙。", "voice_id": "default"})
-    assert response.status_code == 503 and response.get_json()["error"]["code"] == "server_busy"
-    assert response.headers["Retry-After"]
+    assert response.status_code == 202 and response.get_json()["status"] == "queued"  # as POST /v1/tts does
+    assert response.headers["Location"] == response.get_json()["poll_url"]
     app.services.limiter.release_slot(token)
+
+
+def test_a_stream_holds_a_renewed_slot_and_gives_it_back(unit_app, endpoint):
+    app = unit_app(max_inflight_misses=1, aigc_cue="none")
+    endpoint.gate = threading.Event()
+    response = client_for(app).post("/v1/tts/stream", json={"text": "占用。", "voice_id": "default"},
+                                    buffered=False)
+    assert response.status_code == 200
+    assert app.services.limiter.acquire_slot(30) is None  # the stream holds the only slot
+    endpoint.gate.set()
+    b"".join(response.response)
+    deadline = time.monotonic() + 5
+    while (token := app.services.limiter.acquire_slot(30)) is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    app.services.limiter.release_slot(token)
+
+
+def test_the_limiter_extends_only_a_held_slot(unit_app):
+    limiter = unit_app(max_inflight_misses=1).services.limiter
+    token = limiter.acquire_slot(0.05)
+    assert limiter.extend_slot(token, 30) is True
+    time.sleep(0.1)
+    assert limiter.acquire_slot(30) is None  # still held: extended past its first lease
+    limiter.release_slot(token)
+    assert limiter.extend_slot(token, 30) is False
