@@ -23,18 +23,15 @@ from .errors import ApiError, BadRequest, DependencyDown
 from .limits import Busy
 from .middleware import json_response
 from .timings import Timings
-from .tts.live import AUDIO, DONE, ERROR, Event, LiveStream, StreamStalled
+from .tts.live import AUDIO, DONE, ERROR, Event, LiveStream, StreamBroken, StreamStalled
 from .tts.pipeline import Prepared
 from .tts.request import parse_tts_request
 from .tts.streaming import body_events
 
+__all__ = ["StreamBroken", "start", "tts_stream"]
+
 SSE_TYPE = "text/event-stream; charset=utf-8"
 STREAM_FORMATS = ("audio", "sse")
-
-
-class StreamBroken(Exception):
-    """A raw audio stream failed after its first byte: raised inside the body, so the server cuts the
-    connection instead of ending the chunked body cleanly."""
 
 
 def stream_format(request) -> str:

@@ -10,7 +10,10 @@ The app is built once per process, on the first event (cold start), and reused. 
 
 from __future__ import annotations
 
+import json
 import threading
+
+from werkzeug.http import HTTP_STATUS_CODES
 
 _app = None
 _workers = None
@@ -29,3 +32,34 @@ def shared_app(*, workers: bool = False):
             if workers and _workers is None:
                 _workers = _app.services.start_workers() or False
     return _app
+
+
+def buffered(app):
+    """The app for platforms that send a response only once it is whole (API Gateway integrations behind
+    event functions): the body is collected here, so a stream that breaks midway is answered as the error it
+    is (nothing has been sent yet) instead of failing the invocation."""
+    from ..error_map import default_error_map
+
+    def wsgi(environ, start_response):
+        captured: dict = {}
+
+        def capture(status, headers, exc_info=None):
+            captured.update(status=status, headers=headers)
+            return lambda data: None
+
+        chunks = app(environ, capture)
+        try:
+            body = b"".join(chunks)
+        except Exception as exc:  # noqa: BLE001 - mapped like any request's failure
+            error = default_error_map()(exc)
+            body = json.dumps(error.body(environ.get("app.request_id", "")), ensure_ascii=False).encode()
+            captured = {"status": f"{error.status} {HTTP_STATUS_CODES.get(error.status, 'Error')}",
+                        "headers": [("Content-Type", "application/json; charset=utf-8"),
+                                    ("X-Request-Id", environ.get("app.request_id", ""))]}
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+        headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+        start_response(captured["status"], headers + [("Content-Length", str(len(body)))])
+        return [body]
+    return wsgi

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import serverless_wsgi
 
-from . import shared_app
+from . import buffered, shared_app
 
 
 def handler(event, context, app=None):
-    return serverless_wsgi.handle_request(app or shared_app(), event, context)
+    return serverless_wsgi.handle_request(buffered(app or shared_app()), event, context)

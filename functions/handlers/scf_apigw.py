@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from ..error_map import default_error_map
 from ..errors import BadRequest
-from . import shared_app
+from . import buffered, shared_app
 
 _TEXT_TYPES = ("application/json", "text/", "application/xml", "application/javascript")
 
@@ -79,7 +79,7 @@ def handler(event, context, app=None):
         return {"isBase64Encoded": False, "statusCode": error.status,
                 "headers": {"Content-Type": "application/json; charset=utf-8"},
                 "body": json.dumps(error.body(request_id), ensure_ascii=False)}
-    status, headers, body = call_wsgi(app or shared_app(), environ)
+    status, headers, body = call_wsgi(buffered(app or shared_app()), environ)
     content_type = headers.get("Content-Type", "")
     if content_type.startswith(_TEXT_TYPES):
         return {"isBase64Encoded": False, "statusCode": status, "headers": headers,

@@ -28,6 +28,11 @@ class StreamStalled(Exception):
     """The producer sent nothing for longer than a reader waits."""
 
 
+class StreamBroken(Exception):
+    """A response body failed after its first byte (raised inside the body: a server cuts the connection
+    rather than ending the body cleanly; an adapter that buffers answers with an error instead)."""
+
+
 class LiveStream:
     def __init__(self, key: str) -> None:
         self.key = key

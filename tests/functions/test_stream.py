@@ -14,10 +14,10 @@ import pytest
 
 from functions.audio.pcm import from_pcm16
 from functions.audio.wav import wav_bytes
-from functions.endpoint.triton import InferenceFailed, TritonEndpoint
+from functions.endpoint.triton import TritonEndpoint
 from functions.streams import StreamBroken
 from tests.audio_samples import PROMPT_TEXT, speech_at
-from tests.support import ALICE_KEY, BOB_KEY, client_for
+from tests.support import ALICE_KEY, BOB_KEY, BreaksMidStream, CountingStreams, client_for
 
 FIVE = "今天天气很好。我们去公园散步吧。路上有很多花。孩子们在草地上奔跑。傍晚我们一起回家。"
 
@@ -53,7 +53,7 @@ def stored_pcm(app, task_id: str, fmt: str) -> bytes:
 
 
 def test_audio_streams_before_synthesis_ends_and_equals_the_stored_file(make_app, triton):
-    endpoint = Counting(TritonEndpoint(triton.grpc_url))
+    endpoint = CountingStreams(TritonEndpoint(triton.grpc_url))
     app = make_app(aigc_cue="none", endpoint=endpoint)
     client = client_for(app)
     response = post_stream(client, {"text": FIVE * 3, "format": "pcm"})
@@ -104,7 +104,7 @@ def test_accept_event_stream_asks_for_sse(make_app):
 
 
 def test_two_identical_streams_share_one_inference(make_app, triton):
-    endpoint = Counting(TritonEndpoint(triton.grpc_url))
+    endpoint = CountingStreams(TritonEndpoint(triton.grpc_url))
     app = make_app(aigc_cue="none", endpoint=endpoint)
     results: list[bytes] = [b"", b""]
 
@@ -162,35 +162,6 @@ def test_an_endpoint_that_is_down_is_a_503_before_the_first_byte(make_app):
     response = client_for(app).post("/v1/tts/stream", json={"voice_id": "default", "text": "你好。"})
     assert response.status_code == 503 and response.get_json()["error"]["code"] == "inference_unavailable"
     assert "Retry-After" in response.headers
-
-
-class Counting:
-    """The real endpoint, counting the streams it opens (Triton keeps no statistics for decoupled models)."""
-
-    def __init__(self, target: TritonEndpoint) -> None:
-        self.target, self.streams = target, 0
-
-    def __getattr__(self, name):
-        return getattr(self.target, name)
-
-    def stream(self, item, **kwargs):
-        self.streams += 1
-        return self.target.stream(item, **kwargs)
-
-
-class BreaksMidStream:
-    """The real endpoint, failing after its first chunk (a GPU fault halfway through a stream)."""
-
-    def __init__(self, target: TritonEndpoint) -> None:
-        self.target = target
-
-    def __getattr__(self, name):
-        return getattr(self.target, name)
-
-    def stream(self, item, **kwargs):
-        for chunk in self.target.stream(item, **kwargs):
-            yield chunk
-            raise InferenceFailed("the model failed mid-stream")
 
 
 def test_an_error_after_the_first_byte_is_in_band(make_app, triton):

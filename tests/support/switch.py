@@ -18,3 +18,34 @@ class Switch:
                 raise self._error
             return value(*args, **kwargs)
         return call
+
+
+class CountingStreams:
+    """An endpoint, counting the streams it opens (Triton keeps no statistics for decoupled models)."""
+
+    def __init__(self, target) -> None:
+        self.target, self.streams = target, 0
+
+    def __getattr__(self, name):
+        return getattr(self.target, name)
+
+    def stream(self, item, **kwargs):
+        self.streams += 1
+        return self.target.stream(item, **kwargs)
+
+
+class BreaksMidStream:
+    """An endpoint whose streams fail after their first chunk (a GPU fault halfway through)."""
+
+    def __init__(self, target) -> None:
+        self.target = target
+
+    def __getattr__(self, name):
+        return getattr(self.target, name)
+
+    def stream(self, item, **kwargs):
+        from functions.endpoint.triton import InferenceFailed
+
+        for chunk in self.target.stream(item, **kwargs):
+            yield chunk
+            raise InferenceFailed("the model failed mid-stream")

@@ -16,7 +16,7 @@ from werkzeug.test import EnvironBuilder
 from functions.handlers import aws_lambda, scf_apigw, web
 
 from ...audio_samples import recorder_files
-from tests.support import load_event
+from tests.support import BreaksMidStream, load_event
 
 TEXT = "来自云函数的请求。"
 REPO = Path(__file__).resolve().parents[3]
@@ -103,6 +103,29 @@ def test_scf_binary_response_is_base64(make_app):
     result = scf_apigw.handler(media, None, app=app)
     assert result["statusCode"] == 200 and result["isBase64Encoded"] is True
     assert base64.b64decode(result["body"])[:3] in (b"ID3", b"\xff\xfb\x90")
+
+
+@pytest.mark.parametrize("platform", ["aws", "scf"])
+def test_a_stream_is_buffered_whole_and_one_that_breaks_is_an_error(make_app, triton, platform):
+    """Event functions answer once the body is whole: a stream arrives complete, and one that breaks after its
+    first chunk is a 502 JSON error, not a failed invocation."""
+    from functions.endpoint.triton import TritonEndpoint
+
+    def call(app, text):
+        event = fill(load_event("aws_apigw_v2_json"), JSON_BODY=json.dumps({"text": text, "voice_id": "default"}))
+        event["rawPath"] = event["requestContext"]["http"]["path"] = "/v1/tts/stream"
+        if platform == "aws":
+            return aws_lambda.handler(event, None, app=app)
+        scf = dict(load_event("scf_apigw_get"), path="/v1/tts/stream", httpMethod="POST",
+                   body=event["body"], isBase64Encoded=False)
+        scf["headers"] = {**scf.get("headers", {}), "content-type": "application/json",
+                          "x-api-key": event["headers"]["x-api-key"]}
+        return scf_apigw.handler(scf, None, app=app)
+
+    whole = call(make_app(), TEXT)
+    assert whole["statusCode"] == 200 and len(base64.b64decode(whole["body"])) > 48000, whole.get("body", "")[:300]
+    broken = call(make_app(endpoint=BreaksMidStream(TritonEndpoint(triton.grpc_url))), TEXT + "断。")
+    assert broken["statusCode"] == 502 and json.loads(broken["body"])["error"]["code"] == "inference_failed"
 
 
 def test_web_entry_builds_the_app_from_the_environment(triton, tmp_path):
