@@ -15,8 +15,8 @@ from werkzeug.routing import Map, Rule
 from werkzeug.utils import redirect, send_file
 from werkzeug.wrappers import Request, Response
 
-from . import metrics, openai_speech, streams
-from .auth import Identity, authentication, build_authenticators, identity_of
+from . import metrics, openai_speech, streams, ws
+from .auth import Identity, authentication, build_authenticators, identity_of, token_identity
 from .errors import ApiError, MethodNotAllowed, NotFound
 from .middleware import audit_log, chain, errors, json_response, request_deadline, request_id
 from .request_body import read_body
@@ -49,6 +49,8 @@ class App:
             Rule("/readyz", endpoint="readyz", methods=["GET"]),
             Rule("/v1/tts", endpoint="tts_create", methods=["POST"]),
             Rule("/v1/tts/stream", endpoint="tts_stream", methods=["POST"]),
+            Rule("/v1/tts/ws", endpoint="tts_ws", methods=["GET"], websocket=True),
+            Rule("/v1/tts/ws", endpoint="tts_ws", methods=["GET"]),  # a plain request: told to upgrade (426)
             Rule("/v1/tts/<task_id>", endpoint="tts_get", methods=["GET"]),
             Rule("/v1/voices", endpoint="voices_create", methods=["POST"]),
             Rule("/v1/voices", endpoint="voices_list", methods=["GET"]),
@@ -67,9 +69,9 @@ class App:
         if getattr(services.storage, "serves_media", False):
             rules.append(Rule("/media/<path:key>", endpoint="media", methods=["GET"]))
         self.urls = Map(rules, strict_slashes=False)
+        self.authenticators = build_authenticators(settings, services.tokens)
         self.handler = chain([request_id, request_deadline(settings.request_deadline_s), audit_log,
-                              errors(services.errors), authentication(build_authenticators(settings, services.tokens))],
-                             self.dispatch)
+                              errors(services.errors), authentication(self.authenticators)], self.dispatch)
 
     def __call__(self, environ, start_response):
         return self.handler(Request(environ))(environ, start_response)
@@ -125,6 +127,11 @@ class App:
 
     def on_tts_stream(self, request: Request) -> Response:
         return streams.tts_stream(self.services, request, identity_of(request))
+
+    def on_tts_ws(self, request: Request) -> Response:
+        environ = request.environ
+        return ws.tts_socket(self.services, request,
+                             lambda token: token_identity(self.authenticators, environ, token))
 
     def on_tts_get(self, request: Request, task_id: str) -> Response:
         identity_of(request)

@@ -21,7 +21,7 @@ from .limits import Busy, QuotaExceeded, RateLimited
 from .moderation import ContentRefused, ModerationUnavailable
 from .state import StateUnavailable
 from .storage import StorageUnavailable
-from .tts.live import StreamBroken
+from .tts.live import StreamBroken, StreamStalled
 from .tts.single_flight import StillRunning
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,7 @@ def default_error_map(retry_after_s: int = 5) -> ErrorMap:
                                                                detail=str(exc)))
     errors.register(InferenceFailed)(lambda exc: InternalError("语音合成失败", code="inference_failed", status=502,
                                                                detail=str(exc)))
+    errors.register(StreamStalled)(lambda exc: UpstreamTimeout(detail=f"stream stalled: {exc}"))
     errors.register(StreamBroken)(lambda exc: InternalError("语音合成中断，请重试", code="inference_failed", status=502,
                                                             detail=str(exc)))
     errors.register(RateLimited)(lambda exc: ApiError("请求过于频繁，请稍后再试", code="rate_limited", status=429,

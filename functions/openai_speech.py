@@ -75,7 +75,8 @@ def speech(services, request, identity) -> Response:
     live = None
     if prepared.hit is None and not services.renderer.endpoint_cold():
         try:
-            live = streams.start(services, prepared, request, timings)
+            live = streams.start(services, prepared, timings, request_id=request.environ.get("app.request_id", ""),
+                                 audit=request.environ["app.audit"])
         except Busy:
             pass  # every GPU slot taken: a job, waited for below
     if live is not None:

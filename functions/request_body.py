@@ -73,6 +73,16 @@ def _refuse_unknown(names: set, what: str = "未知字段") -> None:
         raise BadRequest(f"{what}：{', '.join(shown[:5])}", code="unknown_field")
 
 
+def json_fields(body, *, fields: set[str], max_audio_bytes: int,
+                b64_field: str = "prompt_audio_base64") -> tuple[dict, bytes | None]:
+    """(fields, audio) of a parsed JSON object (an HTTP body, or a WebSocket message): unknown fields refused,
+    the audio decoded from base64 within its limit."""
+    if not isinstance(body, dict):
+        raise BadRequest("请求体必须是 JSON 对象", code="invalid_json")
+    _refuse_unknown(set(body) - fields)
+    return body, _b64(body.pop(b64_field, None), max_audio_bytes, b64_field)
+
+
 def read_body(request, *, max_body_bytes: int, max_audio_bytes: int, fields: set[str],
               b64_field: str = "prompt_audio_base64", format_field: str = "prompt_format") -> tuple[dict, bytes | None]:
     """(fields, audio) from JSON (audio as base64 in `b64_field`) or multipart/form-data (audio as a file).
@@ -87,10 +97,7 @@ def read_body(request, *, max_body_bytes: int, max_audio_bytes: int, fields: set
                 body = json.loads(request.get_data(cache=False) or b"null", parse_constant=_refuse_constant)
             except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
                 raise BadRequest("请求体不是有效的 JSON", code="invalid_json") from None
-            if not isinstance(body, dict):
-                raise BadRequest("请求体必须是 JSON 对象", code="invalid_json")
-            _refuse_unknown(set(body) - fields)
-            return body, _b64(body.pop(b64_field, None), max_audio_bytes, b64_field)
+            return json_fields(body, fields=fields, max_audio_bytes=max_audio_bytes, b64_field=b64_field)
         if mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
             form = {k: request.form.get(k) for k in request.form}
             _refuse_unknown(set(form) - fields)

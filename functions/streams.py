@@ -44,11 +44,13 @@ def stream_format(request) -> str:
     return "sse" if "text/event-stream" in request.headers.get("Accept", "") else "audio"
 
 
-def start(services, prepared: Prepared, request, timings: Timings) -> LiveStream:
+def start(services, prepared: Prepared, timings: Timings, *, request_id: str = "",
+          audit: dict | None = None) -> LiveStream:
     """The running stream of a prepared request, once its first audio exists; raises its error otherwise
     (Busy when no GPU slot is free)."""
-    live, shared = services.streamer.open(prepared, request.environ.get("app.request_id", ""))
-    request.environ["app.audit"]["cache_hit"] = prepared.hit is not None or shared
+    live, shared = services.streamer.open(prepared, request_id)
+    if audit is not None:
+        audit["cache_hit"] = prepared.hit is not None or shared
     with timings.stage("first_audio"):
         first = live.first(deadline.cap(services.settings.request_deadline_s))
     if first is None:  # synthesis goes on into the cache: a retry joins it or finds the file
@@ -83,7 +85,8 @@ def tts_stream(services, request, identity) -> Response:
     live = None
     if prepared.hit is not None or not services.renderer.endpoint_cold():
         try:
-            live = start(services, prepared, request, timings)
+            live = start(services, prepared, timings, request_id=request.environ.get("app.request_id", ""),
+                         audit=request.environ["app.audit"])
         except Busy:
             pass  # every GPU slot taken: a job, as POST /v1/tts does (the caller has paid for this request)
     if live is None:  # nothing to stream from yet: a job to poll

@@ -17,6 +17,9 @@ from ..errors import ApiError
 log = logging.getLogger(__name__)
 
 PUBLIC_PATHS = ("/", "/healthz", "/readyz", "/v1/auth/wechat", "/openapi.yaml", "/demo", "/metrics")
+# Identity may come after the request: a WebSocket's first message carries the token its client cannot put in
+# a header (browsers, Cloud Hosting in iOS high-performance mode). The route itself refuses to work without it.
+DEFERRED_PATHS = ("/v1/tts/ws",)
 
 
 class Unauthorized(ApiError):
@@ -68,12 +71,27 @@ def authentication(authenticators: list[Authenticator]) -> Callable:
                 identity = authenticate(request)
                 if identity is not None:
                     break
-            if identity is None:
+            if identity is None and request.path not in DEFERRED_PATHS:
                 raise Unauthorized()
-            request.environ["app.identity"] = identity
+            if identity is not None:
+                request.environ["app.identity"] = identity
         return next(request)
 
     return middleware
+
+
+def token_identity(authenticators: list[Authenticator], environ: dict, token: str) -> Identity | None:
+    """The identity a bearer token stands for, judged by the same authenticators as a header would be."""
+    env = {k: v for k, v in environ.items() if k not in ("HTTP_AUTHORIZATION", "HTTP_X_API_KEY")}
+    env["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    from werkzeug.wrappers import Request
+
+    request = Request(env)
+    for authenticate in authenticators:
+        identity = authenticate(request)
+        if identity is not None:
+            return identity
+    return None
 
 
 def identity_of(request) -> Identity:

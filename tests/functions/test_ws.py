@@ -1,0 +1,114 @@
+"""GET /v1/tts/ws on a real HTTP server (Werkzeug, threaded, as `make run` serves) with the real Triton: auth in
+a header or in the first message, the same limits and moderation, the stream as the cache fill that the HTTP
+API sees, and a client that leaves mid-stream."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+import simple_websocket
+from werkzeug.serving import make_server
+
+from functions.tts.cache_key import object_key
+from tests.support import ALICE_KEY, client_for
+
+TEXT = "今天天气很好。我们去公园散步吧。路上有很多花。"
+
+
+@pytest.fixture
+def serve(make_app):
+    servers = []
+
+    def start(**settings):
+        app = make_app(dev_mode=False, aigc_cue="none", **settings)
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return app, f"ws://127.0.0.1:{server.server_port}/v1/tts/ws", f"http://127.0.0.1:{server.server_port}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+
+
+def ask(ws, body: dict) -> tuple[list[dict], bytes]:
+    """Send one request; (the JSON events, the audio) until done, error or queued."""
+    ws.send(json.dumps({"voice_id": "default", **body}))
+    events, audio = [], b""
+    while True:
+        message = ws.receive(timeout=60)
+        assert message is not None, "no answer within 60 s"
+        if isinstance(message, bytes):
+            audio += message
+            continue
+        event = json.loads(message)
+        events.append(event)
+        if event["type"] in ("done", "error", "queued"):
+            return events, audio
+
+
+def test_a_stream_over_websocket_fills_the_cache_the_http_api_reads(serve):
+    app, url, _ = serve()
+    ws = simple_websocket.Client.connect(url, headers={"X-Api-Key": ALICE_KEY})
+    events, audio = ask(ws, {"text": TEXT, "format": "pcm"})
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "start" and kinds[1] == "segment" and kinds[-1] == "done" and "segment_end" in kinds
+    task_id = events[0]["task_id"]
+    assert audio == app.services.storage.get(object_key(task_id, "pcm"))  # exactly the stored file
+    again = client_for(app, ALICE_KEY).post("/v1/tts", json={"voice_id": "default", "text": TEXT, "format": "pcm"})
+    assert again.get_json()["cached"] is True and again.get_json()["task_id"] == task_id
+    # the same connection serves the next request; a repeat is replayed from storage
+    events, replay = ask(ws, {"text": TEXT, "format": "pcm"})
+    assert replay == audio and events[-1]["cached"] is True
+    ws.close()
+
+
+def test_auth_in_the_first_message_or_refused(serve):
+    _, url, _ = serve()
+    ws = simple_websocket.Client.connect(url)  # a browser or iOS Cloud Hosting: no header to carry it
+    events, _ = ask(ws, {"text": "你好。"})
+    assert events[-1]["type"] == "error" and events[-1]["status"] == 401
+    events, _ = ask(ws, {"text": "你好。", "token": "not-a-key"})
+    assert events[-1]["status"] == 401
+    events, audio = ask(ws, {"text": "你好。", "token": ALICE_KEY})
+    assert events[-1]["type"] == "done" and audio
+    events, _ = ask(ws, {"text": "再说一句。"})  # the connection keeps the identity it proved
+    assert events[-1]["type"] == "done"
+    ws.close()
+
+
+def test_limits_and_moderation_apply_per_request(serve):
+    _, url, _ = serve(rate_limit_per_minute=1)  # a refused text is never charged
+    ws = simple_websocket.Client.connect(url, headers={"X-Api-Key": ALICE_KEY})
+    assert ask(ws, {"text": "违禁测试词"})[0][-1]["status"] == 422
+    assert ask(ws, {"text": "第一句。"})[0][-1]["type"] == "done"
+    refused = ask(ws, {"text": "第三句。"})[0][-1]
+    assert refused["status"] == 429 and refused["code"] == "rate_limited" and refused["retry_after"]
+    assert ask(ws, {"text": "坏的", "speed": 9})[0][-1]["status"] in (400, 429)
+    ws.close()
+
+
+def test_a_client_that_leaves_mid_stream_still_fills_the_cache(serve):
+    app, url, _ = serve()
+    ws = simple_websocket.Client.connect(url, headers={"X-Api-Key": ALICE_KEY})
+    ws.send(json.dumps({"voice_id": "default", "text": TEXT * 3, "format": "pcm"}))
+    start = json.loads(ws.receive(timeout=30))
+    ws.close()  # gone before the audio
+    client = client_for(app, ALICE_KEY)
+    until = time.monotonic() + 60
+    while client.get(f"/v1/tts/{start['task_id']}").get_json().get("status") != "done":
+        assert time.monotonic() < until
+        time.sleep(0.1)
+
+
+def test_a_plain_request_is_told_to_upgrade(serve):
+    import urllib.error
+    import urllib.request
+
+    _, _, base = serve()
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(urllib.request.Request(base + "/v1/tts/ws", headers={"X-Api-Key": ALICE_KEY}))
+    assert refused.value.code == 426 and json.loads(refused.value.read())["error"]["code"] == "websocket_required"
