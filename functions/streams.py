@@ -106,7 +106,8 @@ def idle_timeout(services) -> float:
 
 
 def _sse(kind: str, data: dict) -> bytes:
-    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+    # ASCII (non-ASCII escaped): a client without TextDecoder (a mini program) reads it byte by byte
+    return f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode()
 
 
 def sse_body(events: Iterable[Event]) -> Iterator[bytes]:

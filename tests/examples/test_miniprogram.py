@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -18,7 +19,19 @@ def test_miniprogram_modules_pass_node_test():
         pytest.skip("Node.js is not installed")
     result = subprocess.run([node, "--test", "test/"], cwd=MINIPROGRAM, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert "# fail 0" in result.stdout and "# pass 19" in result.stdout
+    assert "# fail 0" in result.stdout and "# pass 22" in result.stdout
+
+
+def test_the_streaming_module_plays_real_streams_from_the_stack(dev_stack):
+    """lib/stream.js against the running `make run` stack: chunked SSE over a slow network and the WebSocket
+    endpoint, gapless, with subtitles; a stream cut midway falls back to the file."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed")
+    result = subprocess.run([node, "--experimental-websocket", "--test", "test/stream.test.js"], cwd=MINIPROGRAM,
+                            capture_output=True, text=True, timeout=180, env={**os.environ, "STACK_URL": dev_stack})
+    assert result.returncode == 0 and "# skipped 0" in result.stdout, result.stdout[-3000:] + result.stderr[-2000:]
+    print("\n" + "\n".join(line for line in result.stdout.splitlines() if "first audio" in line))
 
 
 def test_every_documented_error_code_has_a_message_in_the_mini_program():
