@@ -1,5 +1,6 @@
 const config = require('./config');
 const { createApi } = require('./lib/api');
+const { createStreaming } = require('./lib/stream');
 
 App({
   onLaunch() {
@@ -7,5 +8,6 @@ App({
       wx.cloud.init({ env: config.cloudEnv });
     }
     this.api = createApi({ wx, ...config });
+    this.streaming = createStreaming({ wx, api: this.api, config });
   },
 });

@@ -137,7 +137,15 @@ function createApi({ wx, baseUrl = '', cloudEnv = '', cloudService = '', dev = f
   function rememberVoice(voiceId) { if (voiceId) wx.setStorageSync(VOICE_KEY, voiceId); }
   function rememberedVoice() { return wx.getStorageSync(VOICE_KEY) || ''; }
 
-  return { login, presets, enroll, synthesize, download, listVoices, deleteVoice, rememberVoice, rememberedVoice };
+  // The headers a stream (chunked request or WebSocket) carries: the same credentials as every call.
+  async function authHeader() {
+    if (needsLogin && !wx.getStorageSync(TOKEN_KEY)) await login();
+    const token = needsLogin ? wx.getStorageSync(TOKEN_KEY) : '';
+    return token ? { Authorization: `Bearer ${token}` } : {};
+  }
+
+  return { login, presets, enroll, synthesize, download, listVoices, deleteVoice, rememberVoice, rememberedVoice,
+    authHeader, base, useCloud };
 }
 
 module.exports = { createApi, TOKEN_KEY, VOICE_KEY, DEV_BASE_URL };

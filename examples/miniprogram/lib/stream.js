@@ -162,9 +162,14 @@ function streamChunked({ wx, url, header, body, player, onEvent = () => {} }) {
 
 // One request over a WebSocket: JSON text messages for events, binary messages for audio.
 function streamSocket({ openSocket, body, token = '', player, onEvent = () => {} }) {
+  // wx.connectSocket returns its SocketTask; wx.cloud.connectContainer a promise of { socketTask }
+  return Promise.resolve(openSocket()).then((opened) => socketSession(opened.socketTask || opened, body, token,
+    player, onEvent));
+}
+
+function socketSession(socket, body, token, player, onEvent) {
   return new Promise((resolve, reject) => {
     let started = false; let finished = false;
-    const socket = openSocket();
     const finish = (fn, value) => {
       if (finished) return;
       finished = true;
@@ -216,4 +221,28 @@ async function speak({ api, transport, text, options = {}, open, player, playFil
   }
 }
 
+// What the page needs, wired for this phone and deployment: the transport, how to open it, a player.
+function createStreaming({ wx, api, config }) {
+  const sdkVersion = (wx.getAppBaseInfo ? wx.getAppBaseInfo() : wx.getSystemInfoSync()).SDKVersion;
+  const socketUrl = config.socketUrl || (api.base ? api.base.replace(/^http/, 'ws') + '/v1/tts/ws' : '');
+  const transport = config.streaming === false ? null
+    : chooseTransport({ sdkVersion, cloudHosting: api.useCloud, socketUrl });
+  return {
+    transport,
+    async open() {
+      const header = await api.authHeader();
+      if (transport === 'chunked') return { wx, url: api.base, header };
+      if (api.useCloud) {
+        return { openSocket: () => wx.cloud.connectContainer({ config: { env: config.cloudEnv },
+          service: config.cloudService, path: '/v1/tts/ws' }) };
+      }
+      return { openSocket: () => wx.connectSocket({ url: socketUrl, header }) };
+    },
+    player(onSubtitle) {
+      return createPlayer(wx.createWebAudioContext(), { onSubtitle });
+    },
+  };
+}
+
 module.exports.speak = speak;
+module.exports.createStreaming = createStreaming;

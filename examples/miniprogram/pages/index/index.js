@@ -1,6 +1,7 @@
 const { RECORD_OPTIONS, GUIDANCE } = require('../../lib/recorder');
 const { userMessage, canRetry, retryDelay, warningText } = require('../../lib/errors');
 const { ensureRecordPermission } = require('../../lib/permissions');
+const { speak } = require('../../lib/stream');
 
 const app = getApp();
 const recorder = wx.getRecorderManager();
@@ -10,6 +11,7 @@ Page({
   data: {
     guidance: GUIDANCE, recording: false, recordPath: '', voices: [], voiceId: '', warnings: '', presets: [],
     preset: '', text: '', busy: false, progress: '', resultUrl: '', error: '', canRetry: false, retryIn: 0,
+    subtitle: '',  // the sentence playing now (streamed speech)
     consent: '',  // whose voice the recording is: 'self' or 'authorized' (the user's own statement)
   },
   lastAction: null,
@@ -77,11 +79,22 @@ Page({
   pickPreset(e) { this.setData({ preset: e.currentTarget.dataset.name === this.data.preset ? '' : e.currentTarget.dataset.name }); },
   onText(e) { this.setData({ text: e.detail.value }); },
 
+  // Streamed where the phone and the deployment allow (first sound after the first chunk, subtitles as it
+  // plays), else the finished file; a stream cut midway goes on from the file (lib/stream.js).
   synthesize() {
-    return this.run(() => app.api.synthesize(this.data.text, {
-      voiceId: this.data.voiceId || 'default', instruct: this.data.preset || undefined,
-      onProgress: (p) => this.setData({ progress: p ? `合成中 ${p.done}/${p.total}` : '排队中…' }),
-    }).then((result) => app.api.download(result.audio_url))
-      .then((path) => { this.setData({ resultUrl: path }); this.playResult(); }));
+    const options = { voiceId: this.data.voiceId || 'default', instruct: this.data.preset || undefined,
+      onProgress: (p) => this.setData({ progress: p ? `合成中 ${p.done}/${p.total}` : '排队中…' }) };
+    return this.run(async () => {
+      const streaming = app.streaming;
+      const live = streaming.transport ? streaming.player((text) => this.setData({ subtitle: text })) : null;
+      const outcome = await speak({
+        api: app.api, transport: streaming.transport, text: this.data.text, options, player: live,
+        open: streaming.transport ? await streaming.open() : null,
+        playFile: (url, from, after) => app.api.download(url).then((path) => setTimeout(() => {
+          player.src = path; player.seek(from || 0); player.play(); }, 1000 * (after || 0))),
+      });
+      const path = await app.api.download(outcome.result.audio_url);  // replay and A/B use the stored file
+      this.setData({ resultUrl: path });
+    });
   },
 });
