@@ -157,7 +157,9 @@ def test_failed_jobs_reach_openai_clients_with_their_own_status(make_app):
     from functions.errors import BadRequest
 
     queue = MemoryQueue()
-    app = make_app(queue=queue, worker_threads=0, max_text_chars=10, speech_wait_s=3)
+    app = make_app(queue=queue, worker_threads=0, max_text_chars=10, speech_wait_s=3, max_inflight_misses=1,
+                   slot_wait_s=0.1)
+    held = app.services.limiter.acquire_slot(60)  # every GPU slot busy: the request becomes a job to wait for
 
     def refuse(item):
         raise BadRequest("语音合成服务拒绝了该请求", code="inference_rejected")
@@ -173,6 +175,7 @@ def test_failed_jobs_reach_openai_clients_with_their_own_status(make_app):
     finally:
         stop.set()
         thread.join(10)
+        app.services.limiter.release_slot(held)
     assert r.status_code == 400 and r.json["error"]["code"] == "inference_rejected", r.json  # not a retryable 503
     assert "Retry-After" not in r.headers
 
