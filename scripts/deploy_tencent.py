@@ -2,9 +2,13 @@
 """Create or update the Tencent Cloud deployment described in serverless.yml, idempotently.
 
 For each function: upload the code to COS once per content hash, create the function or update its code and
-configuration only where they differ, and make its timer triggers match. Layers are published once per
-content hash. The COS bucket gets the lifecycle rules that expire cached audio. A second run with nothing
-changed makes no changes. `--dry-run` reads the current state and prints the plan without changing anything.
+configuration only where they differ, and make its timer triggers match. A `protocol: ws` web function is
+created with WebSocket (ProtocolType WS and its idle timeout); SCF cannot convert a function's protocol, so a
+change there stops the run with what to do. API Gateway endpoints (the HTTPS API and the WSS one for
+/v1/tts/ws) come from serverless.yml's `apigw` events through `sls deploy`, or the console. Layers are
+published once per content hash. The COS bucket gets the lifecycle rules that expire cached audio. A second
+run with nothing changed makes no changes. `--dry-run` reads the current state and prints the plan without
+changing anything.
 
     COS_BUCKET=tts-1250000000 TRITON_URL=10.0.0.5:8001 ... \\
     TENCENTCLOUD_SECRET_ID=... TENCENTCLOUD_SECRET_KEY=... python scripts/deploy_tencent.py [--dry-run]
@@ -133,13 +137,17 @@ class Deployer:
         env = dict(self.provider.get("environment", {}).get("variables", {}))
         env.update((spec.get("environment") or {}).get("variables", {}))
         env["DEPLOY_CODE_SHA256"] = code_digest[:16]  # lets the next run see whether the code changed
-        return {
+        want = {
             "Handler": spec["handler"], "Runtime": spec.get("runtime", self.provider["runtime"]),
             "MemorySize": int(spec.get("memorySize", self.provider.get("memorySize", 512))),
             "Timeout": int(spec.get("timeout", self.provider.get("timeout", 30))),
             "Environment": {"Variables": [{"Key": k, "Value": str(v)} for k, v in sorted(env.items())]},
             "Layers": layers,
         }
+        if spec.get("protocol") == "ws":  # a web function serving WebSocket (GET /v1/tts/ws)
+            want["ProtocolType"] = "WS"
+            want["ProtocolParams"] = {"WSParams": {"IdleTimeOut": int(spec.get("wsIdleTimeout", 600))}}
+        return want
 
     def function(self, spec: dict, code_key: str, code_digest: str, layers: list[dict]) -> None:
         name = spec["name"]
@@ -151,12 +159,16 @@ class Deployer:
             self._change(f"create function {name}", "CreateFunction", FunctionName=name, Code=code,
                          Type="HTTP" if spec.get("type") == "web" else "Event", **want)
         else:
+            if (current.get("ProtocolType") or "") != want.get("ProtocolType", ""):
+                raise SystemExit(f"{name}: its protocol cannot be changed in place (SCF does not convert a web "
+                                 "function to or from WebSocket); delete the function and deploy again")
             current_env = {v["Key"]: v["Value"] for v in (current.get("Environment") or {}).get("Variables", [])}
             if current_env.get("DEPLOY_CODE_SHA256") != code_digest[:16]:
                 self._change(f"update code of {name}", "UpdateFunctionCode", FunctionName=name,
                              CosBucketName=code["CosBucketName"], CosObjectName=code_key,
                              CosBucketRegion=code["CosBucketRegion"], Handler=want["Handler"])
-            differs = [k for k in ("Handler", "Runtime", "MemorySize", "Timeout") if current.get(k) != want[k]]
+            differs = [k for k in ("Handler", "Runtime", "MemorySize", "Timeout", "ProtocolParams")
+                       if current.get(k) != want.get(k)]
             want_env = {v["Key"]: v["Value"] for v in want["Environment"]["Variables"]}
             if want_env != current_env:
                 differs.append("Environment")
@@ -165,7 +177,7 @@ class Deployer:
             if have_layers != want["Layers"]:
                 differs.append("Layers")
             if differs:
-                config = {k: v for k, v in want.items() if k not in ("Handler", "Runtime")}
+                config = {k: v for k, v in want.items() if k not in ("Handler", "Runtime", "ProtocolType")}
                 self._change(f"update configuration of {name} ({', '.join(differs)})",
                              "UpdateFunctionConfiguration", FunctionName=name, **config)
         self.triggers(name, spec)

@@ -66,6 +66,9 @@ def prune(root: Path, *, keep_only: set[str] | None = None, drop: set[str] = fro
             path.unlink()
 
 
+EXECUTABLES = ("scf_bootstrap", "lambda_web.sh")
+
+
 def zip_dir(source: Path, out: Path, prefix: str = "") -> tuple[float, float]:
     """Zip `source` (files under `prefix/` in the archive); (zipped MB, unzipped MB)."""
     unzipped = 0
@@ -74,7 +77,7 @@ def zip_dir(source: Path, out: Path, prefix: str = "") -> tuple[float, float]:
             if path.is_file():
                 arc = str(Path(prefix) / path.relative_to(source)) if prefix else str(path.relative_to(source))
                 info = zipfile.ZipInfo(arc)
-                info.external_attr = (0o755 if path.name == "scf_bootstrap" else 0o644) << 16
+                info.external_attr = (0o755 if path.name in EXECUTABLES else 0o644) << 16
                 info.compress_type = zipfile.ZIP_DEFLATED
                 zf.writestr(info, path.read_bytes())
                 unzipped += path.stat().st_size
@@ -88,7 +91,8 @@ def copy_code(dest: Path) -> None:
     for name in ("__init__.py", "client.py", "contract.py"):  # the request builder and shared constants
         shutil.copy2(REPO / "inference" / name, dest / "inference" / name)
     shutil.copytree(REPO / "inference" / "assets", dest / "inference" / "assets")  # the built-in voice
-    shutil.copy2(REPO / "functions" / "scf_bootstrap", dest / "scf_bootstrap")  # SCF web functions start it
+    for name in EXECUTABLES:  # at the package root: SCF web functions start scf_bootstrap, the Lambda Web
+        shutil.copy2(REPO / "functions" / name, dest / name)  # Adapter (streaming function URL) lambda_web.sh
 
 
 def build(target: str, out: Path, log=print) -> dict:

@@ -202,8 +202,15 @@ class FakeTencentScf(FakeTencentApi):
             return self.error("ResourceInUse.Function", "exists")
         if not request.get("Code", {}).get("CosObjectName"):
             return self.error("InvalidParameterValue.Code", "code required")
+        if "ProtocolType" in request:  # WebSocket: web functions only, idle 1-1800 s, no longer than the timeout
+            idle = (request.get("ProtocolParams") or {}).get("WSParams", {}).get("IdleTimeOut", 15)
+            if request["ProtocolType"] != "WS" or request.get("Type") != "HTTP":
+                return self.error("InvalidParameterValue.ProtocolType", "WS is for HTTP (web) functions only")
+            if not 1 <= idle <= 1800 or idle > request.get("Timeout", 3):
+                return self.error("InvalidParameterValue.ProtocolParams", "IdleTimeOut 1-1800 and <= Timeout")
         self.functions[name] = {k: request[k] for k in ("FunctionName", "Handler", "Runtime", "MemorySize",
-                                                         "Timeout", "Environment", "Type") if k in request}
+                                                         "Timeout", "Environment", "Type", "ProtocolType",
+                                                         "ProtocolParams") if k in request}
         self.functions[name]["Layers"] = [{**layer, "CompatibleRuntimes": ["Python3.10"]}
                                           for layer in request.get("Layers", [])]
         self.changes.append(f"CreateFunction {name}")
@@ -219,7 +226,9 @@ class FakeTencentScf(FakeTencentApi):
         fn = self._fn(request)
         if not fn:
             return self.error("ResourceNotFound.Function", "function not found")
-        for key in ("MemorySize", "Timeout", "Environment"):
+        if "ProtocolType" in request:
+            return self.error("InvalidParameter.ProtocolType", "a function's protocol cannot be changed")
+        for key in ("MemorySize", "Timeout", "Environment", "ProtocolParams"):
             if key in request:
                 fn[key] = request[key]
         if "Layers" in request:

@@ -86,9 +86,9 @@ def test_every_handler_imports_and_answers_its_event(shared):
     body = json.dumps({"text": "模板里的每个函数。", "consent": "self", "prompt_audio_base64":
                        base64.b64encode(recorder_files()["wav_16k_mono"][0]).decode()})
     for name, handler in {**sam_handlers(), **{f"scf:{k}": v for k, v in scf_handlers().items()}}.items():
-        if handler == "scf_bootstrap":
-            bootstrap = REPO / "functions" / "scf_bootstrap"
-            assert bootstrap.exists() and "functions.handlers.web:app" in bootstrap.read_text()
+        if handler in ("scf_bootstrap", "lambda_web.sh"):  # executables that start gunicorn on the web app
+            bootstrap = REPO / "functions" / handler
+            assert bootstrap.stat().st_mode & 0o111 and "functions.handlers.web:app" in bootstrap.read_text()
             continue
         fn = resolve(handler)
         if handler.endswith("aws_lambda.handler"):
@@ -103,6 +103,58 @@ def test_every_handler_imports_and_answers_its_event(shared):
             result = fn(event, None)
             assert isinstance(result, dict), name
     assert client_for(shared).get("/v1/tts/" + "f" * 64).json["status"] == "failed"  # the hopeless job ended
+
+
+def test_the_streaming_function_url_serves_a_stream_as_the_web_adapter_relays_it(triton, tmp_path):
+    """StreamFunction: a function URL in RESPONSE_STREAM mode, the Lambda Web Adapter in response_stream mode,
+    its entry script serving the app; driven here the way the adapter drives it: wait for the readiness path,
+    then the function-URL event's request as plain HTTP, the response read as it streams."""
+    import os
+    import signal
+    import time
+
+    import requests
+
+    from inference.serve import free_port
+    from tests.support import TEST_API_KEYS
+
+    spec = template()["Resources"]["StreamFunction"]["Properties"]
+    variables = spec["Environment"]["Variables"]
+    assert spec["FunctionUrlConfig"]["InvokeMode"] == "RESPONSE_STREAM"
+    assert variables["AWS_LWA_INVOKE_MODE"] == "response_stream"
+    assert variables["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap"
+    assert "StreamUrl" in template()["Outputs"]
+    port = free_port()
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",  # the runtime's python3
+               AWS_LWA_PORT=str(port), TRITON_URL=triton.grpc_url, STORAGE_DIR=str(tmp_path / "s"),
+               API_KEYS=TEST_API_KEYS, REDIS_URL="", WEB_CONCURRENCY="1", WORKER_THREADS="0", LOG_LEVEL="WARNING")
+    proc = subprocess.Popen(["bash", str(REPO / "functions" / spec["Handler"])], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        until = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(base + variables["AWS_LWA_READINESS_CHECK_PATH"], timeout=10).status_code == 200:
+                    break
+            except requests.RequestException:  # not listening yet, or the app still building (a cold start)
+                pass
+            assert time.monotonic() < until and proc.poll() is None, "the entry script did not become ready"
+            time.sleep(0.2)
+        event = load_event("aws_function_url_stream")
+        started, arrivals, body = time.monotonic(), [], b""
+        with requests.request(event["requestContext"]["http"]["method"], f"{base}{event['rawPath']}?"
+                              f"{event['rawQueryString']}", data=event["body"].encode(), headers=event["headers"],
+                              stream=True, timeout=60) as response:
+            assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/event-stream")
+            assert response.headers.get("Transfer-Encoding") == "chunked"  # what the adapter streams on
+            for chunk in response.iter_content(chunk_size=None):
+                arrivals.append(time.monotonic() - started)
+                body += chunk
+        assert len(arrivals) > 3 and b"event: done" in body
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
 
 
 def test_schedules_in_both_files_agree():
@@ -142,11 +194,14 @@ def test_tencent_deploy_dry_run_then_apply_then_nothing(tmp_path, s3_server):
         assert dry.actions == applied.actions
         assert sorted(fake.changes) == sorted(
             ["PublishLayerVersion cosyvoice-relay-audio", "PublishLayerVersion cosyvoice-relay-native"]
-            + [f"CreateFunction cosyvoice-relay-{n}" for n in ("api", "warmup", "scale-down", "drain")]
+            + [f"CreateFunction cosyvoice-relay-{n}" for n in ("api", "ws", "warmup", "scale-down", "drain")]
             + ["CreateTrigger cosyvoice-relay-warmup/warmup", "CreateTrigger cosyvoice-relay-scale-down/scale-down",
                "CreateTrigger cosyvoice-relay-drain/drain"])
         api = fake.functions["cosyvoice-relay-api"]
-        assert api["Type"] == "HTTP" and api["Handler"] == "scf_bootstrap"
+        assert api["Type"] == "HTTP" and api["Handler"] == "scf_bootstrap" and "ProtocolType" not in api
+        ws = fake.functions["cosyvoice-relay-ws"]  # the WebSocket web function: its own, as SCF requires
+        assert ws["Type"] == "HTTP" and ws["ProtocolType"] == "WS"
+        assert ws["ProtocolParams"]["WSParams"]["IdleTimeOut"] == 600
         env_vars = {v["Key"]: v["Value"] for v in api["Environment"]["Variables"]}
         assert env_vars["TRITON_URL"] == "10.0.0.5:8001" and env_vars["WORKER_THREADS"] == "2"
         rules = cos.get_bucket_lifecycle_configuration(Bucket="tts-1250000000")["Rules"]

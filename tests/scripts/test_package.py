@@ -63,4 +63,6 @@ print("ok")
                             capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "decoded 3.0 vad None" in result.stdout and result.stdout.strip().endswith("ok")
-    assert (runtime / "task" / "scf_bootstrap").exists()
+    with zipfile.ZipFile(out / "function.zip") as zf:  # what SCF web functions and the Lambda Web Adapter start
+        for entry in ("scf_bootstrap", "lambda_web.sh"):
+            assert (zf.getinfo(entry).external_attr >> 16) & 0o111, f"{entry} is not executable in the package"
