@@ -32,6 +32,7 @@ from .voices.enroll import public
 log = logging.getLogger(__name__)
 OPENAPI = Path(__file__).with_name("openapi.yaml")
 DEMO = Path(__file__).parent / "assets" / "demo.html"
+SOCKET_TOKEN_S = 300  # long enough to open a socket, short enough that a leaked one is soon worthless
 
 
 def prefers_async(prefer: str) -> bool:
@@ -58,6 +59,7 @@ class App:
             Rule("/v1/voices/<voice_id>", endpoint="voices_delete", methods=["DELETE"]),
             Rule("/v1/presets", endpoint="presets", methods=["GET"]),
             Rule("/v1/auth/wechat", endpoint="auth_wechat", methods=["POST"]),
+            Rule("/v1/auth/token", endpoint="auth_token", methods=["POST"]),
             Rule("/v1/audio/speech", endpoint="speech", methods=["POST"]),
             Rule("/openapi.yaml", endpoint="openapi", methods=["GET"]),
         ]
@@ -171,6 +173,16 @@ class App:
         openid = login.openid(fields.get("code"))
         request.environ["app.identity"] = Identity(openid, "wechat")
         token, expires_in = tokens.issue(openid, "wechat")
+        return json_response({"token": token, "token_type": "Bearer", "expires_in": expires_in})
+
+    def on_auth_token(self, request: Request) -> Response:
+        """A short-lived token for the caller's own identity, for a client that cannot send its credentials
+        itself: a WebSocket's first message (browsers; Cloud Hosting's connectContainer in iOS
+        high-performance mode, which drops the identity headers callContainer carries)."""
+        identity = identity_of(request)
+        if self.services.tokens is None:
+            raise ApiError("此部署未配置令牌签发（JWT_KEYS）", code="tokens_not_configured", status=404)
+        token, expires_in = self.services.tokens.issue(identity.subject, identity.method, ttl_s=SOCKET_TOKEN_S)
         return json_response({"token": token, "token_type": "Bearer", "expires_in": expires_in})
 
     def on_speech(self, request: Request) -> Response:

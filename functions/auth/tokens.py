@@ -53,13 +53,14 @@ class TokenService:
         return cls(keys, settings.jwt_active_kid or next(iter(keys)), algorithm=settings.jwt_algorithm,
                    issuer=settings.jwt_issuer, audience=settings.jwt_audience, ttl_s=settings.jwt_ttl_s)
 
-    def issue(self, subject: str, method: str = "wechat") -> tuple[str, int]:
+    def issue(self, subject: str, method: str = "wechat", ttl_s: int | None = None) -> tuple[str, int]:
         now = int(self._clock())
+        ttl = min(ttl_s or self.ttl_s, self.ttl_s)
         claims = {"iss": self.issuer, "aud": self.audience, "sub": subject, "amr": method, "iat": now, "nbf": now,
-                  "exp": now + self.ttl_s, "jti": uuid.uuid4().hex}
+                  "exp": now + ttl, "jti": uuid.uuid4().hex}
         token = jwt.encode(claims, self.keys[self.active_kid], algorithm=self.algorithm,
                            headers={"kid": self.active_kid})
-        return token, self.ttl_s
+        return token, ttl
 
     def verify(self, token: str) -> Identity | None:
         try:

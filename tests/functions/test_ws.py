@@ -112,3 +112,31 @@ def test_a_plain_request_is_told_to_upgrade(serve):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(urllib.request.Request(base + "/v1/tts/ws", headers={"X-Api-Key": ALICE_KEY}))
     assert refused.value.code == 426 and json.loads(refused.value.read())["error"]["code"] == "websocket_required"
+
+
+def test_a_socket_token_stands_for_its_owner_only_and_briefly(serve):
+    """POST /v1/auth/token: what a client that cannot send headers on a WebSocket (a browser; connectContainer
+    in iOS high-performance mode) puts in its first message. It is the caller's own identity, nobody else's."""
+    from tests.support import BOB_KEY
+
+    app, url, _ = serve(jwt_keys="k:" + "s" * 40)
+    alice = client_for(app, ALICE_KEY)
+    voices = alice.get("/v1/voices").get_json()["voices"]
+    issued = alice.post("/v1/auth/token").get_json()
+    assert issued["token_type"] == "Bearer" and issued["expires_in"] == 300
+    as_token = client_for(app)
+    listed = as_token.get("/v1/voices", headers={"Authorization": f"Bearer {issued['token']}"}).get_json()
+    assert listed["voices"] == voices  # the same owner as the key it was minted from
+    bob = client_for(app, BOB_KEY).post("/v1/auth/token").get_json()["token"]
+    assert bob != issued["token"]
+    ws = simple_websocket.Client.connect(url)
+    events, audio = ask(ws, {"text": "令牌。", "token": issued["token"]})
+    assert events[-1]["type"] == "done" and audio
+    ws.close()
+    assert client_for(app).post("/v1/auth/token").status_code == 401  # no identity, no token
+
+
+def test_no_signing_keys_no_tokens(serve):
+    app, _, _ = serve()
+    refused = client_for(app, ALICE_KEY).post("/v1/auth/token")
+    assert refused.status_code == 404 and refused.get_json()["error"]["code"] == "tokens_not_configured"

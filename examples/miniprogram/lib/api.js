@@ -144,8 +144,14 @@ function createApi({ wx, baseUrl = '', cloudEnv = '', cloudService = '', dev = f
     return token ? { Authorization: `Bearer ${token}` } : {};
   }
 
+  // A short-lived token for a WebSocket's first message: connectContainer in iOS high-performance mode drops
+  // the identity headers callContainer carries, so the socket proves who it is in its own first message.
+  async function socketToken() {
+    return (await call({ method: 'POST', path: '/v1/auth/token' })).data.token;
+  }
+
   return { login, presets, enroll, synthesize, download, listVoices, deleteVoice, rememberVoice, rememberedVoice,
-    authHeader, base, useCloud };
+    authHeader, socketToken, base, useCloud };
 }
 
 module.exports = { createApi, TOKEN_KEY, VOICE_KEY, DEV_BASE_URL };

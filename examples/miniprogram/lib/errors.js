@@ -59,6 +59,8 @@ const MESSAGES = {
   wechat_high_risk_user: '该微信账号暂时无法使用此功能',
   wechat_unavailable: '微信服务暂时不可用，请稍后重试',
   wechat_login_not_configured: '服务端未开启微信登录，请联系开发者',
+  tokens_not_configured: '服务端未配置令牌签发，请联系开发者',
+  websocket_required: '请使用 WebSocket 连接',
   // the service
   server_busy: '现在使用的人很多，请稍后再试',
   inference_unavailable: '语音服务正在启动，请稍后再试',

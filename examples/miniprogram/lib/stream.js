@@ -233,8 +233,8 @@ function createStreaming({ wx, api, config }) {
       const header = await api.authHeader();
       if (transport === 'chunked') return { wx, url: api.base, header };
       if (api.useCloud) {
-        return { openSocket: () => wx.cloud.connectContainer({ config: { env: config.cloudEnv },
-          service: config.cloudService, path: '/v1/tts/ws' }) };
+        return { token: await api.socketToken(), openSocket: () => wx.cloud.connectContainer({
+          config: { env: config.cloudEnv }, service: config.cloudService, path: '/v1/tts/ws' }) };
       }
       return { openSocket: () => wx.connectSocket({ url: socketUrl, header }) };
     },
