@@ -36,6 +36,7 @@ from .tts.request import RequestLimits
 from .tts.streaming import Streamer
 from .tts.tasks import TaskBook
 from .tts.voice import VoiceResolver
+from .warm_hours import MissHistory
 from .voices.enroll import Enrollment
 from .voices.store import VoiceStore
 
@@ -115,7 +116,8 @@ def build_services(settings: Settings, *, clock=time.time, **outside) -> Service
         enrollment=Enrollment(s, voice_store, transcriber, guard=guard, decode_limits=decode_limits),
         guard=guard, tasks=tasks, renderer=renderer, jobs=jobs, replies=replies,
         tts=TtsPipeline(s, guard=guard, resolver=resolver, keys=keys, tasks=tasks, renderer=renderer, replies=replies,
-                        jobs=jobs),
+                        jobs=jobs, history=MissHistory(state, weeks=s.warm_history_weeks, clock=clock)
+                        if s.warm_hours == "learned" else None),
         streamer=Streamer(s, renderer=renderer, tasks=tasks, replies=replies, storage=storage, errors=errors),
         worker=Worker(queue, jobs, controller, errors=errors, max_attempts=s.job_max_attempts,
                       backoff_s=s.job_backoff_s),

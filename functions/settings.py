@@ -123,6 +123,10 @@ class Settings:
     k8s_deployment: str = "cosyvoice-triton"
     k8s_api_url: str = ""  # empty: in-cluster service account
     idle_stop_s: int = 600  # scale-down after this long without inference and with no queued work
+    warm_hours: str = "fixed"  # fixed: KEEP_WARM_WINDOWS and the warm-up cron | learned: from the miss history
+    warm_wait_share: float = 0.02  # learned: keep warm until cold starts make at most this share of misses wait
+    warm_history_weeks: int = 4  # learned: the weeks of miss history the hours are learned from
+    cold_start_s: float = 180.0  # the endpoint's boot and model load (learned hours start this much ahead)
     keep_warm_windows: str = ""  # "HH:MM-HH:MM,..." UTC: peak windows in which scale-down never stops
     warmup_phrases: str = ""  # phrases to pre-render, separated by "|"
     warmup_voices: str = ""  # "<owner>:<voice_id>,..." popular voices to pre-render them in
@@ -171,6 +175,8 @@ class Settings:
             raise ValueError("TASK_ID_SECRET must be at least 32 characters")
         if self.redis_failure_mode not in ("degrade", "fail"):
             raise ValueError("REDIS_FAILURE_MODE must be degrade or fail")
+        if self.warm_hours not in ("fixed", "learned"):
+            raise ValueError("WARM_HOURS must be fixed or learned")
         if self.aigc_cue not in ("rhythm", "notice", "none"):
             raise ValueError("AIGC_CUE must be rhythm, notice or none")
         if self.aigc_cue_position not in ("start", "end"):

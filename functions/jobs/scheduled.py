@@ -26,8 +26,10 @@ from ..schedule import in_windows
 from ..timings import Timings
 from ..tts.render import LAST_INFERENCE
 from ..tts.request import build_request
+from ..warm_hours import MissHistory, learn_hours, warm_now
 
 log = logging.getLogger(__name__)
+WARM_HOURS = "warm_hours"  # state alias: the learned keep-warm hours of the week, for an hour
 
 
 def should_scale_down(state: str, queued: int, idle_s: float, idle_stop_s: float, keep_warm: bool = False) -> bool:
@@ -41,17 +43,39 @@ def idle_seconds(services, now: float) -> float:
     return now - float(last) if last else float("inf")
 
 
+def learned_hours(services, now: float) -> set[int]:
+    """WARM_HOURS=learned: the keep-warm hours of the week from the miss history (recomputed hourly)."""
+    settings = services.settings
+    cached = services.state.get_alias(WARM_HOURS)
+    if cached is not None:
+        return {int(h) for h in cached.split(",") if h}
+    history = MissHistory(services.state, weeks=settings.warm_history_weeks)
+    hours = learn_hours(history.rates(now), cold_start_s=settings.cold_start_s, wait_share=settings.warm_wait_share)
+    services.state.set_alias(WARM_HOURS, ",".join(str(h) for h in sorted(hours)), 3600)
+    return hours
+
+
 def scale_down(services, *, clock=time.time) -> dict:
+    """Every few minutes: stop an idle endpoint outside the keep-warm hours; with learned hours, also start a
+    sleeping one a cold start ahead of a learned hour."""
+    settings = services.settings
     state, queued = services.controller.state(), services.queue.depth()
     now = clock()
     idle = idle_seconds(services, now)
-    keep_warm = in_windows(services.settings.keep_warm_windows, datetime.fromtimestamp(now, timezone.utc))
-    stop = services.controller.scales_to_zero and should_scale_down(state, queued, idle,
-                                                                      services.settings.idle_stop_s, keep_warm)
+    keep_warm = in_windows(settings.keep_warm_windows, datetime.fromtimestamp(now, timezone.utc))
+    started = False
+    if settings.warm_hours == "learned" and services.controller.scales_to_zero:
+        hours = learned_hours(services, now)
+        keep_warm = keep_warm or warm_now(hours, now)
+        if state == ASLEEP and warm_now(hours, now, lead_s=settings.cold_start_s):
+            services.controller.start()
+            started = True
+    stop = services.controller.scales_to_zero and should_scale_down(state, queued, idle, settings.idle_stop_s,
+                                                                      keep_warm)
     if stop:
         services.controller.stop()
     decision = {"state": state, "queued": queued, "idle_s": None if idle == float("inf") else round(idle, 1),
-                "stopped": stop}
+                "stopped": stop, "started": started}
     log.info("scale-down: %s", decision)
     return decision
 

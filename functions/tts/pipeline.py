@@ -35,9 +35,9 @@ class Prepared(NamedTuple):
 
 class TtsPipeline:
     def __init__(self, settings, *, guard: Guard, resolver: VoiceResolver, keys: CacheKeys, tasks: TaskBook,
-                 renderer: Renderer, replies: Replies, jobs: TtsJobs) -> None:
+                 renderer: Renderer, replies: Replies, jobs: TtsJobs, history=None) -> None:
         self.settings, self.guard, self.resolver, self.keys, self.tasks = settings, guard, resolver, keys, tasks
-        self.renderer, self.replies, self.jobs = renderer, replies, jobs
+        self.renderer, self.replies, self.jobs, self.history = renderer, replies, jobs, history
 
     def prepare(self, req: TtsRequest, timings: Timings, identity=None, audit: dict | None = None) -> Prepared:
         """Every stage before rendering, shared by the file (`synthesize`) and the stream (streaming.py): a
@@ -63,6 +63,8 @@ class TtsPipeline:
             hit = self.tasks.lookup(key, plan.format)
         audit["cache_hit"] = hit is not None
         if hit is None:
+            if self.history is not None:
+                self.history.record()  # WARM_HOURS=learned: misses by hour of the week
             if not limit_hits:
                 with timings.stage("limit"):
                     self.guard.charge(identity, req.units)
