@@ -28,6 +28,15 @@ class Settings:
     triton_request_timeout_s: float = 25.0  # below API Gateway's 30 s
     triton_retries: int = 2
     engine: str = "espeak"  # must name the engine the endpoint runs: it is part of the cache key
+    # the hosted CosyVoice API (functions/endpoint/hosted.py): opt-in, for misses while the GPU sleeps
+    hosted_engine: str = ""  # "" (none) | dashscope
+    dashscope_api_key: str = ""
+    dashscope_http_url: str = ""  # default: the SDK's (https://dashscope.aliyuncs.com/api/v1)
+    dashscope_ws_url: str = ""  # default: the SDK's (wss://dashscope.aliyuncs.com/api-ws/v1/inference)
+    hosted_model: str = "cosyvoice-v3-flash"
+    hosted_clone: bool = False  # send users' recordings to the hosted API for cloning (a third party)
+    hosted_price: float = 1.0  # CNY per 10,000 billed characters (a Chinese character bills as 2)
+    gpu_price: float = 3.8  # CNY per GPU hour (T4 class): the hybrid wake rule weighs it against hosted misses
     model_version: str = "Fun-CosyVoice3-0.5B-2512"
     # object storage
     storage: str = "local"  # local | s3 (S3 or Tencent COS)
