@@ -73,7 +73,7 @@ def speech(services, request, identity) -> Response:
     key = prepared.key
     headers = {"X-Task-Id": key, "X-AIGC": label_for(services.settings, key).header()}
     live = None
-    if prepared.hit is None and not services.renderer.endpoint_cold():
+    if prepared.hit is None and (prepared.endpoint is not None or not services.renderer.endpoint_cold()):
         try:
             live = streams.start(services, prepared, timings, request_id=request.environ.get("app.request_id", ""),
                                  audit=request.environ["app.audit"])

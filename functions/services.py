@@ -18,6 +18,7 @@ from .auth.tokens import TokenService
 from .auth.wechat_login import WeChatLogin
 from .endpoint import TritonEndpoint
 from .endpoint.controller import build_controller
+from .endpoint.hosted import HostedEndpoint
 from .error_map import ErrorMap, default_error_map
 from .queues import build_queue
 from .jobs.worker import Worker, WorkerThreads
@@ -35,13 +36,14 @@ from .tts.replies import Replies
 from .tts.request import RequestLimits
 from .tts.streaming import Streamer
 from .tts.tasks import TaskBook
+from .tts.route import Waker
 from .tts.voice import VoiceResolver
 from .warm_hours import MissHistory
 from .voices.enroll import Enrollment
 from .voices.store import VoiceStore
 
 OUTSIDE = ("storage", "state", "endpoint", "transcriber", "queue", "controller", "limiter", "moderation",
-           "wechat_login")
+           "wechat_login", "hosted")
 
 
 @dataclass
@@ -89,6 +91,8 @@ def build_services(settings: Settings, *, clock=time.time, **outside) -> Service
     endpoint = outside.get("endpoint") or TritonEndpoint.from_settings(s)
     queue = outside.get("queue") or build_queue(s)
     controller = outside.get("controller") or build_controller(s, endpoint)
+    hosted = outside.get("hosted") or (HostedEndpoint(s, storage=storage, state=state, clock=clock)
+                                       if s.hosted_engine == "dashscope" else None)
     limiter = outside.get("limiter") or build_limiter(s)
     moderation = outside.get("moderation") or build_chain(s)
     transcriber = outside.get("transcriber") or build_transcriber(s)
@@ -117,7 +121,8 @@ def build_services(settings: Settings, *, clock=time.time, **outside) -> Service
         guard=guard, tasks=tasks, renderer=renderer, jobs=jobs, replies=replies,
         tts=TtsPipeline(s, guard=guard, resolver=resolver, keys=keys, tasks=tasks, renderer=renderer, replies=replies,
                         jobs=jobs, history=MissHistory(state, weeks=s.warm_history_weeks, clock=clock)
-                        if s.warm_hours == "learned" else None),
+                        if s.warm_hours == "learned" else None, hosted=hosted,
+                        waker=Waker(s, state=state, controller=controller, clock=clock) if hosted else None),
         streamer=Streamer(s, renderer=renderer, tasks=tasks, replies=replies, storage=storage, errors=errors),
         worker=Worker(queue, jobs, controller, errors=errors, max_attempts=s.job_max_attempts,
                       backoff_s=s.job_backoff_s),

@@ -31,6 +31,7 @@ from .tts.streaming import body_events
 __all__ = ["StreamBroken", "start", "tts_stream"]
 
 SSE_TYPE = "text/event-stream; charset=utf-8"
+HOSTED_DOWN = ("inference_unavailable", "inference_timeout", "inference_failed")
 STREAM_FORMATS = ("audio", "sse")
 
 
@@ -83,14 +84,17 @@ def tts_stream(services, request, identity) -> Response:
         req = parse_tts_request(request, services.request_limits)
     prepared = services.tts.prepare(req, timings, identity, request.environ["app.audit"])
     live = None
-    if prepared.hit is not None or not services.renderer.endpoint_cold():
+    if prepared.hit is not None or prepared.endpoint is not None or not services.renderer.endpoint_cold():
         try:
             live = start(services, prepared, timings, request_id=request.environ.get("app.request_id", ""),
                          audit=request.environ["app.audit"])
         except Busy:
             pass  # every GPU slot taken: a job, as POST /v1/tts does (the caller has paid for this request)
+        except ApiError as error:
+            if prepared.endpoint is None or error.code not in HOSTED_DOWN:
+                raise  # a hosted outage before the first byte is a job for the GPU, never a lost request
     if live is None:  # nothing to stream from yet: a job to poll
-        status, body = services.tts.queue(prepared.key, prepared.plan, prepared.voice)
+        status, body = services.tts.queue(services.tts.keys.key(prepared.plan), prepared.plan, prepared.voice)
         return json_response(body, status, {"Retry-After": str(body["retry_after_s"]), "Location": body["poll_url"]})
     idle = idle_timeout(services)
     headers = headers_for(services, prepared.key)

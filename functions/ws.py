@@ -120,7 +120,7 @@ class Session:
         req = build_request(fields, audio, limits)
         prepared = self.services.tts.prepare(req, timings, self.identity, audit)
         live = None
-        if prepared.hit is not None or not self.services.renderer.endpoint_cold():
+        if prepared.hit is not None or prepared.endpoint is not None or not self.services.renderer.endpoint_cold():
             try:
                 live = streams.start(self.services, prepared, timings, request_id=f"{self.request_id}.{self.count}",
                                      audit=audit)

@@ -56,11 +56,12 @@ class CacheKeys:
     def __init__(self, settings, secret) -> None:
         self.settings, self.secret = settings, secret
 
-    def key(self, plan, text: str | None = None, fmt: str | None = None) -> str:
-        """The key of `plan` (with another text or format: one segment of a long text, its pcm)."""
+    def key(self, plan, text: str | None = None, fmt: str | None = None, engine: str | None = None) -> str:
+        """The key of `plan` (with another text or format: one segment of a long text, its pcm; with another
+        engine: the hosted API's results, never mixed with the GPU's)."""
         s = self.settings
         return CacheKeyFields(
-            model=s.triton_model, model_version=s.model_version, engine=s.engine, mode=plan.mode,
+            model=engine or s.triton_model, model_version=s.model_version, engine=engine or s.engine, mode=plan.mode,
             text=plan.text if text is None else text, instruct=plan.instruct, voice_hash=plan.voice_hash,
             prompt_text=plan.prompt_text, speed=plan.speed, seed=plan.seed, format=fmt or plan.format,
             sample_rate=OUTPUT_SAMPLE_RATE,

@@ -8,6 +8,7 @@ answered, or the controller says so (checked at most every 2 s).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from contextlib import contextmanager
@@ -60,13 +61,15 @@ class Renderer:
 
     def render(self, key: str, plan: Plan, text: str, voice: Voice, *, fmt: str | None = None,
                timings: Timings | None = None, request_id: str = "", slot_wait_s: float = 0.0,
-               deliverable: bool = True) -> TaskRecord:
+               deliverable: bool = True, endpoint=None) -> TaskRecord:
         """Synthesize, encode and store one result; its record is written as done. A deliverable result carries
-        the AIGC labels; an internal one (a segment of a long text) is speech only."""
+        the AIGC labels; an internal one (a segment of a long text) is speech only. `endpoint`: the hosted
+        engine instead of the GPU (no GPU slot, and it says nothing about the GPU being warm)."""
         timings = timings or Timings()
         fmt = fmt or plan.format
-        with self.gpu_slot(slot_wait_s), timings.stage("infer"):
-            samples = self.endpoint.synthesize(synthesis_input(plan, text, voice, request_id))
+        hosted = endpoint is not None
+        with (contextlib.nullcontext() if hosted else self.gpu_slot(slot_wait_s)), timings.stage("infer"):
+            samples = (endpoint or self.endpoint).synthesize(synthesis_input(plan, text, voice, request_id))
         if deliverable:
             record = self.deliver(key, plan, samples, voice, [(text, samples.size / OUTPUT_SAMPLE_RATE, 0.0)],
                                   fmt=fmt, timings=timings)
@@ -77,7 +80,8 @@ class Renderer:
                 record = self.store(key, fmt, audio, labels=SPEECH, labelled=False)
         record = record.with_(mode=plan.mode)
         self.tasks.put(key, record)
-        self.answered()
+        if not hosted:
+            self.answered()
         return record
 
     def answered(self) -> None:

@@ -57,32 +57,33 @@ class Streamer:
     def open(self, prepared: Prepared, request_id: str = "") -> tuple[LiveStream, bool]:
         """(stream, shared): the cached file replayed, the running stream of the same request joined from its
         start, or a new one started. Raises (before any byte) when a new one cannot start (Busy)."""
-        key, plan, voice, hit = prepared
+        key, plan, voice, hit, endpoint = prepared
         if hit is not None:
             live = LiveStream(key)
             live.publish(self._start_event(key))
             self._replay(live, key, plan, hit)
             live.close()
             return live, True
-        return self.hub.join_or_start(key, lambda live: self._start(live, key, plan, voice, request_id))
+        return self.hub.join_or_start(key, lambda live: self._start(live, key, plan, voice, request_id, endpoint))
 
     @staticmethod
     def _start_event(key: str) -> Event:
         return Event(START, {"task_id": key, "sample_rate": OUTPUT_SAMPLE_RATE, "channels": 1,
                              "encoding": "s16le", "poll_url": f"/v1/tts/{key}"})
 
-    def _start(self, live: LiveStream, key: str, plan: Plan, voice: Voice, request_id: str) -> None:
+    def _start(self, live: LiveStream, key: str, plan: Plan, voice: Voice, request_id: str, endpoint=None) -> None:
         try:
             # the cue first: a spoken notice is itself a (cached) synthesis that takes a slot of its own
             extra = self.renderer.cue_audio(plan, voice)
-            release = self.renderer.take_slot(self.settings.slot_wait_s, renewed=True)  # Busy: before any byte
+            release = (lambda: None) if endpoint is not None else \
+                self.renderer.take_slot(self.settings.slot_wait_s, renewed=True)  # Busy: before any byte
         except Exception as exc:
             self._fail(live, key, exc, record=False)  # callers who joined meanwhile learn it too
             raise
         try:
             live.publish(self._start_event(key))
             self.tasks.put(key, self._running(plan, 0, 1))
-            threading.Thread(target=self._run, args=(live, key, plan, voice, extra, request_id, release),
+            threading.Thread(target=self._run, args=(live, key, plan, voice, extra, request_id, release, endpoint),
                              daemon=True, name=f"stream-{key[:8]}").start()
         except BaseException:
             release()
@@ -93,11 +94,12 @@ class Streamer:
         return TaskRecord(TaskStatus.RUNNING, format=plan.format, mode=plan.mode,
                           progress={"done": done, "total": total}, heartbeat=self.tasks.now())
 
-    def _run(self, live: LiveStream, key: str, plan: Plan, voice: Voice, extra, request_id: str, release) -> None:
+    def _run(self, live: LiveStream, key: str, plan: Plan, voice: Voice, extra, request_id: str, release,
+             endpoint=None) -> None:
         try:
             with deadline.scope(self.settings.stream_deadline_s):  # a thread of its own: not the request's
                 record, shared = self.renderer.once(
-                    key, plan.format, lambda: self._produce(live, key, plan, voice, extra, request_id))
+                    key, plan.format, lambda: self._produce(live, key, plan, voice, extra, request_id, endpoint))
             if shared:  # made meanwhile by another caller (another process, or a request for the file)
                 self._replay(live, key, plan, record)
         except Exception as exc:  # noqa: BLE001 - ends this stream with its error, never the process
@@ -115,7 +117,8 @@ class Streamer:
         if record and self.tasks.done(key) is None:  # the task tells a raw-audio caller what happened
             self.tasks.put(key, TaskRecord.failed(error.code, error.message, error.status))
 
-    def _produce(self, live: LiveStream, key: str, plan: Plan, voice: Voice, extra, request_id: str) -> TaskRecord:
+    def _produce(self, live: LiveStream, key: str, plan: Plan, voice: Voice, extra, request_id: str,
+                 endpoint=None) -> TaskRecord:
         cue_at_start = self.settings.aigc_cue_position == "start"
         at = 0.0
         if extra is not None and cue_at_start:
@@ -127,7 +130,7 @@ class Streamer:
             if index:
                 self.tasks.put(key, self._running(plan, index, len(segments)))
             live.publish(Event(SEGMENT, {"index": index, "text": _shown(segment.text)}))
-            samples = self._segment(live, plan, segment.text, voice, request_id, cache=plan.long)
+            samples = self._segment(live, plan, segment.text, voice, request_id, cache=plan.long, endpoint=endpoint)
             seconds = samples.size / OUTPUT_SAMPLE_RATE
             live.publish(Event(SEGMENT_END, {"index": index, "start": round(at, 3), "end": round(at + seconds, 3)}))
             speech.append(samples)
@@ -141,12 +144,13 @@ class Streamer:
             self._audio(live, extra)
         record = self.renderer.deliver(key, plan, np.concatenate(speech), voice, parts).with_(mode=plan.mode)
         self.tasks.put(key, record)
-        self.renderer.answered()
+        if endpoint is None:
+            self.renderer.answered()
         live.publish(Event(DONE, self.replies.done(key, record, cached=False, mode=plan.mode)))
         return record
 
     def _segment(self, live: LiveStream, plan: Plan, text: str, voice: Voice, request_id: str, *,
-                 cache: bool) -> np.ndarray:
+                 cache: bool, endpoint=None) -> np.ndarray:
         """One segment's speech, streamed as the model makes it (or from the segment cache of long texts)."""
         if cache:
             cached = self.renderer.cached_segment(plan, text)
@@ -155,7 +159,7 @@ class Streamer:
                 return cached
         chunks = []
         item = synthesis_input(plan, text, voice, request_id)
-        for chunk in self.renderer.endpoint.stream(item, chunk_timeout_s=self._chunk_timeout()):
+        for chunk in (endpoint or self.renderer.endpoint).stream(item, chunk_timeout_s=self._chunk_timeout()):
             if (deadline.remaining() or 1.0) <= 0:
                 raise InferenceTimeout(f"the stream ran past STREAM_DEADLINE_S ({self.settings.stream_deadline_s}s)")
             if chunk.size:
