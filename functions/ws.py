@@ -56,8 +56,12 @@ class _Done(Response):
 
 def tts_socket(services, request: Request, authenticate) -> Response:
     """`authenticate(token) -> Identity | None` judges a token sent in the first message."""
-    if request.headers.get("Upgrade", "").lower() != "websocket":
-        raise ApiError("请使用 WebSocket 连接", code="websocket_required", status=426, headers={"Upgrade": "websocket"})
+    handshake = (request.headers.get("Upgrade", "").lower() == "websocket" and
+                 "upgrade" in request.headers.get("Connection", "").lower() and
+                 request.headers.get("Sec-WebSocket-Key") and request.headers.get("Sec-WebSocket-Version") == "13")
+    if not handshake:  # a plain request, or an incomplete handshake (RFC 6455 section 4.2.1)
+        raise ApiError("请使用 WebSocket 连接", code="websocket_required", status=426,
+                       headers={"Upgrade": "websocket", "Sec-WebSocket-Version": "13"})
     ws = Server.accept(request.environ, max_message_size=services.settings.max_body_bytes, ping_interval=PING_S)
     try:
         Session(services, ws, request, authenticate).serve()

@@ -112,6 +112,10 @@ def test_a_plain_request_is_told_to_upgrade(serve):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(urllib.request.Request(base + "/v1/tts/ws", headers={"X-Api-Key": ALICE_KEY}))
     assert refused.value.code == 426 and json.loads(refused.value.read())["error"]["code"] == "websocket_required"
+    with pytest.raises(urllib.error.HTTPError) as incomplete:  # Upgrade alone is not a handshake (no key)
+        urllib.request.urlopen(urllib.request.Request(base + "/v1/tts/ws", headers={
+            "X-Api-Key": ALICE_KEY, "Upgrade": "websocket", "Connection": "Upgrade"}))
+    assert incomplete.value.code == 426
 
 
 def test_a_socket_token_stands_for_its_owner_only_and_briefly(serve):
