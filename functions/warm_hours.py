@@ -1,9 +1,11 @@
 """Keep-warm hours learned from the service's own history, instead of fixed cron windows.
 
-Every cache miss is counted by hour of the week (UTC, Monday 00:00 = hour 0) in the state. The hours to keep
-the GPU awake are then the fewest, busiest hours of the week such that the cold starts expected in the
-remaining hours make at most WARM_WAIT_SHARE of all misses wait. The rule, derived: with misses arriving at
-λ per hour (Poisson), an hour spent asleep sees its first miss, and a cold start, with probability 1 - e^-λ;
+Every request and every cache miss is counted by hour of the week (UTC, Monday 00:00 = hour 0) in the state.
+The hours to keep the GPU awake are then the fewest, busiest hours of the week such that the cold starts
+expected in the remaining hours make at most WARM_WAIT_SHARE of all requests wait (hits never wait).
+
+The rule, derived: with misses arriving at λ per hour (Poisson), an hour spent asleep sees its first miss,
+and a cold start, with probability 1 - e^-λ;
 that cold start makes its first miss wait, and the λ·cold_start/3600 misses expected during the boot.
 Keeping the hour warm removes that wait and costs one GPU hour; ranking by expected waiters per hour and
 stopping at the wait budget buys the waits back at the fewest GPU hours. The scheduled scale-down keeps
@@ -37,11 +39,13 @@ def expected_waiters(rate_per_hour: float, cold_start_s: float) -> float:
     return (1.0 - math.exp(-rate_per_hour)) * (1.0 + rate_per_hour * cold_start_s / 3600.0)
 
 
-def learn_hours(rates: Iterable[float], *, cold_start_s: float, wait_share: float) -> set[int]:
-    """Hours of the week to keep warm, from the mean misses per hour of each hour of the week."""
+def learn_hours(rates: Iterable[float], *, cold_start_s: float, wait_share: float,
+                requests: Iterable[float] | None = None) -> set[int]:
+    """Hours of the week to keep warm, from the mean misses per hour of each hour of the week (`rates`) and
+    the mean requests (`requests`, hits included: the share is of requests; default: the misses)."""
     rates = list(rates)
-    total = sum(rates)
-    if total <= 0:
+    total = sum(requests) if requests is not None else sum(rates)
+    if sum(rates) <= 0:
         return set()
     waiters = [expected_waiters(r, cold_start_s) for r in rates]
     budget = wait_share * total
@@ -71,22 +75,23 @@ class MissHistory:
     def __init__(self, state, *, weeks: int = 4, clock=time.time) -> None:
         self.state, self.weeks, self._clock = state, weeks, clock
 
-    def _name(self, week: int, hour: int) -> str:
-        return f"misses:{week}:{hour}"
+    def _name(self, kind: str, week: int, hour: int) -> str:
+        return f"{kind}:{week}:{hour}"
 
-    def record(self, ts: float | None = None) -> None:
+    def record(self, ts: float | None = None, kind: str = "misses") -> None:
+        """Count one miss (or, with kind="requests", one request) at `ts`."""
         ts = self._clock() if ts is None else ts
-        name = self._name(week_index(ts), hour_of_week(ts))
+        name = self._name(kind, week_index(ts), hour_of_week(ts))
         count = int(self.state.get_alias(name) or 0)
         self.state.set_alias(name, str(count + 1), (self.weeks + 1) * 7 * 86400)
 
-    def rates(self, now: float | None = None) -> list[float]:
+    def rates(self, now: float | None = None, kind: str = "misses") -> list[float]:
         now = self._clock() if now is None else now
         current = week_index(now)
         rates = [0.0] * HOURS_PER_WEEK
         for week in range(current - self.weeks, current):
             for hour in range(HOURS_PER_WEEK):
-                rates[hour] += int(self.state.get_alias(self._name(week, hour)) or 0) / self.weeks
+                rates[hour] += int(self.state.get_alias(self._name(kind, week, hour)) or 0) / self.weeks
         return rates
 
 

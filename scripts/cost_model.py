@@ -128,15 +128,17 @@ def learned_hours_for(trace: list[Request], keys: list[str], until: float, args)
     """The hours WARM_HOURS=learned would keep warm at `until`: from the misses (first sight of each key) of
     the weeks before, by the service's own rule (functions/warm_hours.py)."""
     seen: set[str] = set()
-    misses = []
+    misses, requests = [], []
     for r, key in zip(trace, keys, strict=True):
         if r.t >= until:
             break
+        requests.append(r.t)
         if key not in seen:
             seen.add(key)
             misses.append(r.t)
     rates = rates_from(misses, weeks=args.learn_weeks, now=until)
-    return learn_hours(rates, cold_start_s=args.cold_start_s, wait_share=args.warm_wait_share)
+    return learn_hours(rates, requests=rates_from(requests, weeks=args.learn_weeks, now=until),
+                       cold_start_s=args.cold_start_s, wait_share=args.warm_wait_share)
 
 
 def hosted_cost_per_miss(args) -> float:
@@ -390,6 +392,12 @@ def sweep_report(rows: list[dict], args) -> dict:
             breakeven[(gpu, shape)] = crossing
             shown = f"{crossing:,.0f} requests/day" if crossing else (
                 "above 10,000/day" if points[-1][1] > 0 else "below 100/day")
+            if crossing is None and points[-1][1] > 0:
+                # beyond the sweep: hosted cost grows with misses, the GPU's tends to always-on's
+                top = [r for r in rows if r["shape"] == shape and r["volume"] == VOLUMES[-1]]
+                always = next(r["cost"] for r in top if r["policy"] == "always-on" and r["gpu"] == gpu)
+                hosted = next(r["cost"] for r in top if r["policy"] == "hosted")
+                shown += f" (always-on's cost at about {VOLUMES[-1] * always / hosted:,.0f}/day at this hit ratio)"
             print(f"  {gpu:<18} {shape:<14} {shown}")
     print(f"\ntargets: hybrid <= 1.1x the cheapest other policy and no cold waits, every class, shape and volume: "
           f"{'ok' if verdicts['hybrid_within_1_1'] else 'MISSED'}; learned warm-up < 2% waiting at <= 40% of "

@@ -50,7 +50,8 @@ def learned_hours(services, now: float) -> set[int]:
     if cached is not None:
         return {int(h) for h in cached.split(",") if h}
     history = MissHistory(services.state, weeks=settings.warm_history_weeks)
-    hours = learn_hours(history.rates(now), cold_start_s=settings.cold_start_s, wait_share=settings.warm_wait_share)
+    hours = learn_hours(history.rates(now), requests=history.rates(now, kind="requests"),
+                        cold_start_s=settings.cold_start_s, wait_share=settings.warm_wait_share)
     services.state.set_alias(WARM_HOURS, ",".join(str(h) for h in sorted(hours)), 3600)
     return hours
 

@@ -72,9 +72,11 @@ class TtsPipeline:
         with timings.stage("cache"):
             hit = self.tasks.lookup(key, plan.format)
         audit["cache_hit"] = hit is not None
+        if self.history is not None:
+            self.history.record(kind="requests")  # WARM_HOURS=learned: requests by hour of the week
         if hit is None:
             if self.history is not None:
-                self.history.record()  # WARM_HOURS=learned: misses by hour of the week
+                self.history.record()  # and misses
             if endpoint is not None:
                 self.waker.note(plan.text)  # the GPU is woken when hosted misses outprice it
             if not limit_hits:
