@@ -87,3 +87,32 @@ def test_what_the_hosted_api_cannot_serve_goes_to_the_gpu():
                        builtin_voice=True) == "instruct"
     assert unsupported(Plan("你好。", "zero_shot", "", "x", 1.0, 7, "mp3", "h"), settings,
                        builtin_voice=True) == "seed"
+
+
+class _Asleep:
+    scales_to_zero = True
+    started = 0
+
+    def state(self):
+        return "asleep"
+
+    def start(self):
+        self.started += 1
+
+
+def test_the_relay_answers_a_sleeping_gpus_miss_from_the_hosted_api(fake, s3_server, s3_bucket, make_app):
+    """End to end: the app built from settings (HOSTED_ENGINE=dashscope) routes a miss past the sleeping GPU to
+    the hosted API through the real SDK; an outage there becomes the GPU's job."""
+    from tests.support import client_for
+
+    app = make_app(storage="s3", s3_bucket=s3_bucket, s3_endpoint_url=s3_server, s3_region="us-east-1",
+                   hosted_engine="dashscope", dashscope_api_key="sk-test", dashscope_http_url=fake.http_url,
+                   dashscope_ws_url=fake.ws_url, controller=_Asleep(), worker_threads=0, aigc_cue="none",
+                   triton_request_timeout_s=2)
+    client = client_for(app)
+    done = client.post("/v1/tts", json={"text": "云端合成。", "voice_id": "default", "format": "wav"})
+    assert done.status_code == 200 and done.get_json()["duration_s"] == pytest.approx(0.5, abs=0.01)
+    assert fake.tasks[-1]["text"] == "云端合成。" and len(fake.voices) == 1  # the built-in voice, enrolled once
+    fake.down = True
+    queued = client.post("/v1/tts", json={"text": "云端中断。", "voice_id": "default"})
+    assert queued.status_code == 202 and queued.get_json()["status"] == "queued"
