@@ -11,7 +11,7 @@ import pytest
 from openai import OpenAI
 
 from ..audio_samples import PROMPT_TEXT, recorder_files
-from tests.support import ALICE_KEY, client_for
+from tests.support import ALICE_KEY, Paced, client_for
 
 
 class _Quiet(WSGIRequestHandler):
@@ -81,23 +81,6 @@ def test_errors_reach_the_sdk_as_exceptions(served):
 
 
 LONG = "今天天气很好。我们去公园散步吧。路上有很多花。孩子们在草地上奔跑。傍晚我们一起回家。" * 3
-
-
-class Paced:
-    """The real endpoint, its chunks spaced as a GPU makes them (espeak makes a sentence in milliseconds)."""
-
-    def __init__(self, target) -> None:
-        self.target = target
-
-    def __getattr__(self, name):
-        return getattr(self.target, name)
-
-    def stream(self, item, **kwargs):
-        import time
-
-        for chunk in self.target.stream(item, **kwargs):
-            time.sleep(0.1)
-            yield chunk
 
 
 @pytest.mark.parametrize("fmt", ["pcm", "mp3"])

@@ -20,22 +20,8 @@ class Switch:
         return call
 
 
-class CountingStreams:
-    """An endpoint, counting the streams it opens (Triton keeps no statistics for decoupled models)."""
-
-    def __init__(self, target) -> None:
-        self.target, self.streams = target, 0
-
-    def __getattr__(self, name):
-        return getattr(self.target, name)
-
-    def stream(self, item, **kwargs):
-        self.streams += 1
-        return self.target.stream(item, **kwargs)
-
-
-class BreaksMidStream:
-    """An endpoint whose streams fail after their first chunk (a GPU fault halfway through)."""
+class _Wrapped:
+    """An endpoint standing in for another, changing only `stream` (everything else is the target's)."""
 
     def __init__(self, target) -> None:
         self.target = target
@@ -43,9 +29,34 @@ class BreaksMidStream:
     def __getattr__(self, name):
         return getattr(self.target, name)
 
+
+class CountingStreams(_Wrapped):
+    """An endpoint, counting the streams it opens (Triton keeps no statistics for decoupled models)."""
+
+    streams = 0
+
+    def stream(self, item, **kwargs):
+        self.streams += 1
+        return self.target.stream(item, **kwargs)
+
+
+class BreaksMidStream(_Wrapped):
+    """An endpoint whose streams fail after their first chunk (a GPU fault halfway through)."""
+
     def stream(self, item, **kwargs):
         from functions.endpoint.triton import InferenceFailed
 
         for chunk in self.target.stream(item, **kwargs):
             yield chunk
             raise InferenceFailed("the model failed mid-stream")
+
+
+class Paced(_Wrapped):
+    """An endpoint whose chunks come spaced as a GPU makes them (espeak makes a sentence in milliseconds)."""
+
+    def stream(self, item, **kwargs):
+        import time
+
+        for chunk in self.target.stream(item, **kwargs):
+            time.sleep(0.1)
+            yield chunk
