@@ -1,12 +1,15 @@
 """Schedules as configuration: one 5-field cron (UTC) per scheduled handler, rendered for each cloud.
 
-AWS EventBridge wants `cron(min hour day-of-month month day-of-week year)` with `?` in one of the day fields;
-Tencent SCF timer triggers want 7 fields `sec min hour day month week year`. `matches()` evaluates a 5-field
-cron for the cost model's simulation.
+AWS EventBridge wants `cron(min hour day-of-month month day-of-week year)` with `?` in one of the day fields and
+weekdays 1-7 counted from Sunday (no steps there); Tencent SCF timer triggers want 7 fields `sec min hour day
+month week year`, and Tencent's pages disagree on whether weekday 0 is Sunday or Monday. So weekdays are
+written out by name (SUN-SAT) for both: no number can mean another day. `matches()` evaluates a 5-field cron
+(the cost model's simulation and the schedule tests).
 """
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 DEFAULTS = {
@@ -17,49 +20,112 @@ DEFAULTS = {
 }
 
 
+DAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_RANGES = {"minute": (0, 59), "hour": (0, 23), "dom": (1, 31), "month": (1, 12), "dow": (0, 7)}
+
+
 def _fields(cron: str) -> list[str]:
+    """The five fields, each checked (values in range, ranges forwards, names known): a schedule that
+    would mean nothing, or something else, on a cloud is refused here, before any deployment."""
     parts = cron.split()
     if len(parts) != 5:
         raise ValueError(f"expected 5 cron fields (minute hour day month weekday), got {cron!r}")
+    for field, kind in zip(parts, ("minute", "hour", "dom", "month", "dow"), strict=True):
+        try:
+            expand(field, kind)
+        except ValueError as exc:
+            raise ValueError(f"{cron!r}: {kind} field {field!r}: {exc}") from None
     return parts
 
 
-def to_aws(cron: str) -> str:
-    minute, hour, dom, month, dow = _fields(cron)
-    if dow == "*":
-        dow = "?"
-    elif dom == "*":
-        dom = "?"
-    dow = dow if dow == "?" else ",".join(str(int(d) % 7 + 1) if d.isdigit() else d for d in dow.split(","))
-    return f"cron({minute} {hour} {dom} {month} {dow} *)"
+def _value(token: str, kind: str) -> int:
+    names = DAY_NAMES if kind == "dow" else MONTH_NAMES if kind == "month" else ()
+    upper = token.upper()
+    if upper in names:
+        return names.index(upper) + (1 if kind == "month" else 0)
+    lo, hi = _RANGES[kind]
+    value = int(token)
+    if not lo <= value <= hi:
+        raise ValueError(f"{kind} value {value} outside {lo}-{hi}")
+    return value
 
 
-def to_scf(cron: str) -> str:
-    minute, hour, dom, month, dow = _fields(cron)
-    return f"0 {minute} {hour} {dom} {month} {dow} *"
-
-
-def _match(field: str, value: int, lo: int) -> bool:
+def expand(field: str, kind: str) -> set[int]:
+    """The values a 5-field cron field stands for: lists, ranges, steps, names (SUN-SAT, JAN-DEC); in the
+    weekday field 0 and 7 are both Sunday."""
+    lo, hi = _RANGES[kind]
+    if kind == "dow":
+        hi = 6  # `*` and `N/step` run to Saturday; an explicit 7 is Sunday again
+    values: set[int] = set()
     for part in field.split(","):
         step = 1
         if "/" in part:
-            part, step_s = part.split("/")
+            part, step_s = part.split("/", 1)
             step = int(step_s)
+            if step < 1:
+                raise ValueError(f"step {step} in {field!r}")
         if part == "*":
-            start, end = lo, 10**6
+            start, end = lo, hi
         elif "-" in part:
-            start, end = (int(x) for x in part.split("-"))
+            a, b = part.split("-", 1)
+            start, end = _value(a, kind), _value(b, kind)
         else:
-            start = end = int(part)
-        if start <= value <= end and (value - start) % step == 0:
-            return True
-    return False
+            start = _value(part, kind)
+            end = hi if step > 1 else start  # N/step: from N to the end of the field
+        if start > end:
+            raise ValueError(f"range {part!r} in {field!r} runs backwards")
+        values.update(v % 7 if kind == "dow" else v for v in range(start, end + 1, step))
+    return values
+
+
+def _spans(values: set[int], render) -> str:
+    """Sorted values as a list with consecutive runs as ranges (MON-FRI, 1-5)."""
+    runs, ordered = [], sorted(values)
+    for v in ordered:
+        if runs and v == runs[-1][1] + 1:
+            runs[-1][1] = v
+        else:
+            runs.append([v, v])
+    return ",".join(render(a) if a == b else f"{render(a)}-{render(b)}" for a, b in runs)
+
+
+def to_aws(cron: str) -> str:
+    """EventBridge's form. Its weekdays are 1-7 with 1 = Sunday (cron's 0), and it has no steps there: the
+    days are written out by name, so no number can mean another day. A day of the month and a day of the
+    week both restricted (cron: either matches) cannot be expressed: refused."""
+    minute, hour, dom, month, dow = _fields(cron)
+    if dom != "*" and dow != "*":
+        raise ValueError(f"{cron!r}: EventBridge cannot restrict both the day of the month and the weekday")
+    if dow == "*":
+        return f"cron({minute} {hour} {dom} {month} ? *)"
+    days = expand(dow, "dow")
+    return f"cron({minute} {hour} ? {month} {_spans(days, lambda d: DAY_NAMES[d])} *)"
+
+
+def to_scf(cron: str) -> str:
+    """Tencent SCF's 7 fields (second minute hour day month weekday year); weekdays written by name too."""
+    minute, hour, dom, month, dow = _fields(cron)
+    if dow != "*":
+        dow = _spans(expand(dow, "dow"), lambda d: DAY_NAMES[d])
+    return f"0 {minute} {hour} {dom} {month} {dow} *"
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(cron: str) -> tuple:
+    minute, hour, dom, month, dow = _fields(cron)
+    return (expand(minute, "minute"), expand(hour, "hour"), expand(dom, "dom"), expand(month, "month"),
+            expand(dow, "dow"), dom != "*" and dow != "*")
 
 
 def matches(cron: str, when: datetime) -> bool:
-    minute, hour, dom, month, dow = _fields(cron)
-    return (_match(minute, when.minute, 0) and _match(hour, when.hour, 0) and _match(dom, when.day, 1)
-            and _match(month, when.month, 1) and _match(dow, (when.weekday() + 1) % 7, 0))
+    """Whether a 5-field cron fires at `when` (minute resolution). As in cron, when both day fields are
+    restricted either one matching is enough."""
+    minutes, hours, days, months, weekdays, either = _parsed(cron)
+    if when.minute not in minutes or when.hour not in hours or when.month not in months:
+        return False
+    day_ok, weekday_ok = when.day in days, (when.weekday() + 1) % 7 in weekdays
+    return (day_ok or weekday_ok) if either else (day_ok and weekday_ok)
 
 
 def in_windows(spec: str, when: datetime) -> bool:

@@ -25,9 +25,10 @@ def test_the_busiest_hours_are_kept_warm_until_the_wait_budget_is_met():
     assert learn_hours(rates, cold_start_s=180, wait_share=0.05) == {20}  # 1.5 + 0.05 <= 2.0 allowed
     assert learn_hours(rates, cold_start_s=180, wait_share=1.0) == set()  # everyone may wait: no GPU kept up
     assert learn_hours([0.0] * 168, cold_start_s=180, wait_share=0.02) == set()
-    # the share is of requests: with nine cache hits to every miss, the same waits are a tenth as many
-    requests = [10 * r for r in rates]
-    assert learn_hours(rates, requests=requests, cold_start_s=180, wait_share=0.02) == {20}  # 1.5+0.05 <= 8
+    # the share is of requests: with a hit to every miss the budget doubles (0.02 * 80.1 = 1.6 waiters), so
+    # keeping hour 20 warm is enough (1.5 + 0.05 left), and with nine hits to a miss nothing needs to be
+    assert learn_hours(rates, requests=[2 * r for r in rates], cold_start_s=180, wait_share=0.02) == {20}
+    assert learn_hours(rates, requests=[10 * r for r in rates], cold_start_s=180, wait_share=0.02) == set()
 
 
 def test_rates_are_means_over_full_past_weeks():
