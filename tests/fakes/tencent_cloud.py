@@ -1,10 +1,14 @@
 """Local HTTP servers speaking Tencent Cloud API 3.0's wire format (ASR SentenceRecognition, TMS
 TextModeration).
 
-They stand in for *.tencentcloudapi.com (unreachable here): they check what the real service checks at the
-protocol level (POST JSON, X-TC-Action / X-TC-Version headers, a TC3-HMAC-SHA256 signature recomputed with
-the configured secret) and answer in the real response shapes, so the real tencentcloud-sdk-python clients
-run against them unchanged.
+They stand in for *.tencentcloudapi.com (unreachable here). They follow Tencent Cloud API 3.0's signature
+documentation (cloud.tencent.com/document/api/213/30654, "Signature v3") and each product's API reference,
+and refuse what the real service refuses: an action or version the product does not have, a signature not
+recomputable with the configured secret, one that does not sign `content-type` and `host`, one scoped to
+another service or another date than its timestamp (the service is the fake's own, never the client's
+claim), a timestamp more than 5 minutes old (AuthFailure.SignatureExpire), an unknown region where the
+product needs one. They answer in the real response shapes, so the real tencentcloud-sdk-python clients run
+against them unchanged.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 import uuid
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,10 +40,17 @@ def tc3_signature(secret_key: str, method: str, headers: dict[str, str], signed:
     return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
 
 
+REGIONS = {"ap-guangzhou", "ap-shanghai", "ap-beijing", "ap-chengdu", "ap-chongqing", "ap-nanjing", "ap-hongkong",
+           "ap-singapore", "ap-tokyo", "ap-seoul", "na-siliconvalley", "eu-frankfurt"}
+MAX_SKEW_S = 300
+
+
 class FakeTencentApi:
     action = ""  # or `actions`, a tuple, for services with several
     actions: tuple[str, ...] = ()
     version = ""
+    service = ""  # what the signature must be scoped to (the product's domain prefix)
+    needs_region = False
 
     def __init__(self, secret_id: str, secret_key: str) -> None:
         self.secret_id, self.secret_key = secret_id, secret_key
@@ -80,13 +92,20 @@ class FakeTencentApi:
             parts = dict(p.strip().split("=", 1) for p in rest.split(","))
             secret_id, date, service, _ = parts["Credential"].split("/")
             signed = parts["SignedHeaders"].split(";")
-            expected = tc3_signature(self.secret_key, "POST", headers, signed, payload,
-                                     int(headers["x-tc-timestamp"]), service)
+            timestamp = int(headers["x-tc-timestamp"])
+            expected = tc3_signature(self.secret_key, "POST", headers, signed, payload, timestamp, self.service)
         except (ValueError, KeyError):
             return self.error("AuthFailure.InvalidAuthorization", "malformed Authorization")
+        if abs(time.time() - timestamp) > MAX_SKEW_S:
+            return self.error("AuthFailure.SignatureExpire", "the signature has expired")
+        if not {"content-type", "host"} <= set(signed) or service != self.service or \
+                date != datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d"):
+            return self.error("AuthFailure.SignatureFailure", "the signature does not cover what it must")
         if algorithm != "TC3-HMAC-SHA256" or secret_id != self.secret_id or \
                 not hmac.compare_digest(expected, parts.get("Signature", "")):
             return self.error("AuthFailure.SignatureFailure", "signature mismatch")
+        if self.needs_region and headers.get("x-tc-region") not in REGIONS:
+            return self.error("InvalidParameterValue.Region", "unknown or missing region")
         request = json.loads(payload)
         self.requests.append(request)
         return self.answer(request) if not self.actions else getattr(self, action)(request)
@@ -100,7 +119,7 @@ class FakeTencentApi:
 
 
 class FakeTencentAsr(FakeTencentApi):
-    action, version = "SentenceRecognition", "2019-06-14"
+    action, version, service = "SentenceRecognition", "2019-06-14", "asr"
 
     def __init__(self, secret_id: str, secret_key: str, transcript: str) -> None:
         super().__init__(secret_id, secret_key)
@@ -117,7 +136,7 @@ class FakeTencentAsr(FakeTencentApi):
 class FakeTencentTms(FakeTencentApi):
     """TextModeration: texts containing a word from `block` are Block, from `review` Review, else Pass."""
 
-    action, version = "TextModeration", "2020-12-29"
+    action, version, service = "TextModeration", "2020-12-29", "tms"
 
     def __init__(self, secret_id: str, secret_key: str, block=("危险内容",), review=("可疑内容",)) -> None:
         super().__init__(secret_id, secret_key)
@@ -138,10 +157,13 @@ class FakeTencentTms(FakeTencentApi):
 
 
 class FakeTencentCvm(FakeTencentApi):
-    """CVM instance lifecycle: StartInstances moves STOPPED -> STARTING -> RUNNING (one describe later), and
-    StopInstances RUNNING -> STOPPING -> STOPPED, recording the StoppedMode asked for."""
+    """CVM instance lifecycle (CVM API 2017-03-12: StartInstances, StopInstances, DescribeInstances):
+    StartInstances moves STOPPED -> STARTING -> RUNNING (one describe later), StopInstances RUNNING ->
+    STOPPING -> STOPPED. Both act on the instances named in InstanceIds (required; an unknown id is
+    InvalidInstanceId.NotFound), StoppedMode must be KEEP_CHARGING or STOP_CHARGING, and a region is required."""
 
-    actions, version = ("DescribeInstances", "StartInstances", "StopInstances"), "2017-03-12"
+    actions, version, service, needs_region = ("DescribeInstances", "StartInstances", "StopInstances"), \
+        "2017-03-12", "cvm", True
 
     def __init__(self, secret_id: str, secret_key: str, instance_id: str, state: str = "STOPPED") -> None:
         super().__init__(secret_id, secret_key)
@@ -158,13 +180,27 @@ class FakeTencentCvm(FakeTencentApi):
         return self._ok(TotalCount=1, InstanceSet=[{"InstanceId": self.instance_id, "InstanceState": current,
                                                     "InstanceType": "GN7.2XLARGE32"}])
 
+    def _unknown_ids(self, request: dict) -> dict | None:
+        ids = request.get("InstanceIds")
+        if not ids:
+            return self.error("MissingParameter", "InstanceIds is required")
+        if ids != [self.instance_id]:
+            return self.error("InvalidInstanceId.NotFound", f"instances not found: {ids}")
+        return None
+
     def StartInstances(self, request: dict) -> dict:  # noqa: N802
+        if (refused := self._unknown_ids(request)) is not None:
+            return refused
         if self.state != "STOPPED":
             return self.error("UnsupportedOperation.InstanceStateRunning", "not stopped")
         self.state = "STARTING"
         return self._ok()
 
     def StopInstances(self, request: dict) -> dict:  # noqa: N802
+        if (refused := self._unknown_ids(request)) is not None:
+            return refused
+        if request.get("StoppedMode", "KEEP_CHARGING") not in ("KEEP_CHARGING", "STOP_CHARGING"):
+            return self.error("InvalidParameterValue.StoppedMode", "StoppedMode: KEEP_CHARGING | STOP_CHARGING")
         if self.state != "RUNNING":
             return self.error("UnsupportedOperation.InstanceStateStopped", "not running")
         self.stopped_modes.append(request.get("StoppedMode"))
@@ -177,7 +213,7 @@ class FakeTencentScf(FakeTencentApi):
 
     actions = ("GetFunction", "CreateFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration",
                "ListTriggers", "CreateTrigger", "DeleteTrigger", "ListLayerVersions", "PublishLayerVersion")
-    version = "2018-04-16"
+    version, service, needs_region = "2018-04-16", "scf", True
 
     def __init__(self, secret_id: str, secret_key: str) -> None:
         super().__init__(secret_id, secret_key)

@@ -217,8 +217,49 @@ def test_cvm_controller_against_the_tencent_wire_format(triton):
         assert controller.state() == READY  # running and the model answers
         controller.stop()
         assert fake.stopped_modes == ["STOP_CHARGING"]
+        acted = [r["InstanceIds"] for r in fake.requests if "StoppedMode" in r or r.get("InstanceIds")]
+        assert acted and all(ids == ["ins-gpu0001"] for ids in acted)  # this instance, and no other
         assert controller.state() in ("draining", ASLEEP)
         assert controller.state() == ASLEEP
+    finally:
+        fake.close()
+
+
+def test_the_tencent_fake_refuses_what_the_real_api_refuses():
+    """The CVM fake (tests/fakes/tencent_cloud.py) as strict as the service: a start for another instance or
+    none, a bad StoppedMode, a stale or mis-scoped signature, no region: each refused with the real code."""
+    import time
+    import urllib.request
+
+    from ..fakes.tencent_cloud import tc3_signature
+
+    fake = FakeTencentCvm("AKIDtest", "secretkey", "ins-gpu0001", state="RUNNING")
+
+    def call(action, body, *, age_s=0, service="cvm", region="ap-guangzhou", signed=("content-type", "host")):
+        payload = json.dumps(body).encode()
+        ts = int(time.time()) - age_s
+        headers = {"content-type": "application/json", "host": f"127.0.0.1:{fake.port}", "x-tc-action": action,
+                   "x-tc-version": "2017-03-12", "x-tc-timestamp": str(ts)}
+        if region:
+            headers["x-tc-region"] = region
+        date = time.strftime("%Y-%m-%d", time.gmtime(ts))
+        sig = tc3_signature("secretkey", "POST", headers, list(signed), payload, ts, service)
+        headers["authorization"] = (f"TC3-HMAC-SHA256 Credential=AKIDtest/{date}/{service}/tc3_request, "
+                                    f"SignedHeaders={';'.join(signed)}, Signature={sig}")
+        req = urllib.request.Request(fake.endpoint, data=payload, headers=headers, method="POST")
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return (json.loads(resp.read())["Response"].get("Error") or {}).get("Code")
+
+    try:
+        assert call("StopInstances", {"InstanceIds": ["ins-other0001"]}) == "InvalidInstanceId.NotFound"
+        assert call("StopInstances", {}) == "MissingParameter"
+        assert call("StopInstances", {"InstanceIds": ["ins-gpu0001"], "StoppedMode": "NEVER"}) == \
+            "InvalidParameterValue.StoppedMode"
+        assert call("DescribeInstances", {}, age_s=600) == "AuthFailure.SignatureExpire"
+        assert call("DescribeInstances", {}, service="scf") == "AuthFailure.SignatureFailure"
+        assert call("DescribeInstances", {}, signed=("content-type",)) == "AuthFailure.SignatureFailure"
+        assert call("DescribeInstances", {}, region="") == "InvalidParameterValue.Region"
+        assert call("StopInstances", {"InstanceIds": ["ins-gpu0001"], "StoppedMode": "STOP_CHARGING"}) is None
     finally:
         fake.close()
 
