@@ -2,9 +2,12 @@
 GET /sns/jscode2session, GET /cgi-bin/token, POST /wxa/msg_sec_check (v2). The real code paths (urllib, JSON,
 query strings, error codes) run against it, since api.weixin.qq.com is unreachable from tests.
 
-Codes: "code-<openid>" logs in as <openid>; "used-..." is 40163 and "bad-..." 40029; "busy-..." is 45011;
-"risk-..." is 40226. msg_sec_check: "风险词" -> risky, "复核词" -> review, else pass; `down` makes it answer
-errcode -1.
+Follows the server API reference (developers.weixin.qq.com/miniprogram/dev/OpenApiDoc): code2Session needs
+grant_type=authorization_code, getAccessToken grant_type=client_credential (else 40002); an access token
+expires after its expires_in (7200 s, on the fake's injected clock), after which calls answer 42001, and a
+token never issued is 40001. Codes: "code-<openid>" logs in as <openid>; "used-..." is 40163 and "bad-..."
+40029; "busy-..." is 45011; "risk-..." is 40226. msg_sec_check: "风险词" -> risky, "复核词" -> review, else
+pass; `down` makes it answer errcode -1.
 """
 
 from __future__ import annotations
@@ -17,9 +20,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeWeChat:
-    def __init__(self, appid: str, secret: str) -> None:
-        self.appid, self.secret = appid, secret
-        self.tokens: set[str] = set()
+    def __init__(self, appid: str, secret: str, *, token_ttl_s: int = 7200, clock=None) -> None:
+        import time
+
+        self.appid, self.secret, self.token_ttl_s = appid, secret, token_ttl_s
+        self.clock = clock or time.time
+        self.tokens: dict[str, float] = {}  # token -> expiry
         self.down = False
         self.open_interface = False  # Cloud Hosting's open-interface service: calls carry no access_token
         self.calls: list[tuple[str, dict]] = []
@@ -68,11 +74,13 @@ class FakeWeChat:
                 return {"openid": code[5:], "session_key": secrets.token_hex(8), "unionid": "u" + code[5:]}
             return {"errcode": 40029, "errmsg": "invalid code"}
         if path == "/cgi-bin/token":
+            if query.get("grant_type") != "client_credential":
+                return {"errcode": 40002, "errmsg": "invalid grant_type"}
             if query.get("appid") != self.appid or query.get("secret") != self.secret:
                 return {"errcode": 40001, "errmsg": "invalid credential"}
             token = secrets.token_hex(16)
-            self.tokens.add(token)
-            return {"access_token": token, "expires_in": 7200}
+            self.tokens[token] = self.clock() + self.token_ttl_s
+            return {"access_token": token, "expires_in": self.token_ttl_s}
         return {"errcode": 404, "errmsg": "unknown path"}
 
     def post(self, path: str, query: dict, body: dict) -> dict:
@@ -81,8 +89,12 @@ class FakeWeChat:
             return {"errcode": 404, "errmsg": "unknown path"}
         if self.down:
             return {"errcode": -1, "errmsg": "system error"}
-        if not (self.open_interface and "access_token" not in query) and query.get("access_token") not in self.tokens:
-            return {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"}
+        if not (self.open_interface and "access_token" not in query):
+            expiry = self.tokens.get(query.get("access_token", ""))
+            if expiry is None:
+                return {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"}
+            if self.clock() >= expiry:
+                return {"errcode": 42001, "errmsg": "access_token expired"}
         if body.get("version") != 2 or not body.get("openid") or body.get("scene") not in (1, 2, 3, 4):
             return {"errcode": 40003, "errmsg": "invalid openid or parameters"}
         content = body.get("content", "")

@@ -130,8 +130,14 @@ def test_wechat_msg_sec_check_pass_refuse_review_and_token_refresh(wechat):
     with pytest.raises(Exception) as err:
         strict.check_remote(user("需要复核词"))
     assert default_error_map()(err.value).code == "content_under_review"
-    wechat.tokens.clear()  # the token was revoked: one refresh, then it works
+    wechat.tokens.clear()  # the token was revoked (40001): one refresh, then it works
     assert chain.check_remote(user("你好"))[0].outcome == "pass"
+    issued = len(wechat.tokens)
+    for token in wechat.tokens:  # every token expires (42001), as the server's do after expires_in
+        wechat.tokens[token] = 0.0
+    assert chain.check_remote(user("你好"))[0].outcome == "pass" and len(wechat.tokens) == issued + 1
+    token_calls = [query for path, query in wechat.calls if path == "/cgi-bin/token"]
+    assert all(q.get("grant_type") == "client_credential" for q in token_calls)
     sent = [body for path, body in wechat.calls if path == "/wxa/msg_sec_check"][-1]
     assert sent["openid"] == "oUser123456" and sent["version"] == 2
     # API-key callers have no openid: WeChat cannot judge them, the check is skipped
