@@ -25,6 +25,7 @@ import json
 import os
 import re
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,10 +67,32 @@ class Plan:
 
 
 class Deployer:
-    def __init__(self, scf, cos, config: dict, *, root: Path = REPO, dry_run: bool = False, log=print) -> None:
+    """`sleep` and `clock` are injected: SCF's function changes are asynchronous (a function is `Creating` or
+    `Updating` for a while and refuses further changes), so the deployer waits for `Active` after each change,
+    up to `wait_s` (0: never wait, which the real service refuses; the tests show it)."""
+
+    def __init__(self, scf, cos, config: dict, *, root: Path = REPO, dry_run: bool = False, log=print,
+                 sleep=time.sleep, clock=time.monotonic, wait_s: float = 300.0) -> None:
         self.scf, self.cos, self.config, self.root, self.dry_run, self.log = scf, cos, config, root, dry_run, log
         self.plan = Plan()
         self.provider = config["provider"]
+        self._sleep, self._clock, self.wait_s = sleep, clock, wait_s
+
+    def _wait_active(self, name: str) -> None:
+        """Until the function's Status is Active (Creating, Updating and Publishing refuse changes)."""
+        if self.dry_run or self.wait_s <= 0:
+            return
+        until = self._clock() + self.wait_s
+        while True:
+            current = self._maybe("GetFunction", FunctionName=name) or {}
+            status = current.get("Status", "Active")
+            if status == "Active":
+                return
+            if status.endswith("Failed"):
+                raise SystemExit(f"{name}: {status} ({current.get('StatusDesc')})")
+            if self._clock() >= until:
+                raise SystemExit(f"{name} still {status} after {self.wait_s:.0f}s")
+            self._sleep(1.0)
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def _models(self):
@@ -158,6 +181,7 @@ class Deployer:
         if current is None:
             self._change(f"create function {name}", "CreateFunction", FunctionName=name, Code=code,
                          Type="HTTP" if spec.get("type") == "web" else "Event", **want)
+            self._wait_active(name)
         else:
             if (current.get("ProtocolType") or "") != want.get("ProtocolType", ""):
                 raise SystemExit(f"{name}: its protocol cannot be changed in place (SCF does not convert a web "
@@ -167,6 +191,7 @@ class Deployer:
                 self._change(f"update code of {name}", "UpdateFunctionCode", FunctionName=name,
                              CosBucketName=code["CosBucketName"], CosObjectName=code_key,
                              CosBucketRegion=code["CosBucketRegion"], Handler=want["Handler"])
+                self._wait_active(name)
             differs = [k for k in ("Handler", "Runtime", "MemorySize", "Timeout", "ProtocolParams")
                        if current.get(k) != want.get(k)]
             want_env = {v["Key"]: v["Value"] for v in want["Environment"]["Variables"]}
@@ -180,6 +205,7 @@ class Deployer:
                 config = {k: v for k, v in want.items() if k not in ("Handler", "Runtime", "ProtocolType")}
                 self._change(f"update configuration of {name} ({', '.join(differs)})",
                              "UpdateFunctionConfiguration", FunctionName=name, **config)
+                self._wait_active(name)
         self.triggers(name, spec)
 
     def triggers(self, name: str, spec: dict) -> None:

@@ -209,14 +209,20 @@ class FakeTencentCvm(FakeTencentApi):
 
 
 class FakeTencentScf(FakeTencentApi):
-    """The SCF API calls scripts/deploy_tencent.py makes, with state, recording every change."""
+    """The SCF API calls scripts/deploy_tencent.py makes (SCF API 2018-04-16), with state, recording every
+    change. Function changes are asynchronous as in the service: after CreateFunction a function is `Creating`,
+    after UpdateFunctionCode or UpdateFunctionConfiguration `Updating`, for `busy_polls` GetFunction calls, and
+    meanwhile refuses code and configuration updates and new triggers (FailedOperation, as the real service
+    answers a change to a function that is not Active)."""
 
     actions = ("GetFunction", "CreateFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration",
                "ListTriggers", "CreateTrigger", "DeleteTrigger", "ListLayerVersions", "PublishLayerVersion")
     version, service, needs_region = "2018-04-16", "scf", True
 
-    def __init__(self, secret_id: str, secret_key: str) -> None:
+    def __init__(self, secret_id: str, secret_key: str, *, busy_polls: int = 2) -> None:
         super().__init__(secret_id, secret_key)
+        self.busy_polls = busy_polls
+        self._busy: dict[str, int] = {}  # function -> GetFunction polls until Active
         self.functions: dict[str, dict] = {}
         self.triggers: dict[str, dict[str, str]] = {}
         self.layers: dict[str, list[dict]] = {}
@@ -228,9 +234,26 @@ class FakeTencentScf(FakeTencentApi):
     def _fn(self, request):
         return self.functions.get(request.get("FunctionName", ""))
 
+    def _settle(self, name: str, status: str) -> None:
+        self.functions[name]["Status"] = status
+        self._busy[name] = self.busy_polls
+
+    def _not_active(self, request, operation: str):
+        fn = self._fn(request)
+        if fn is not None and fn.get("Status") != "Active":
+            return self.error(f"FailedOperation.{operation}", f"function is {fn['Status']}: retry when Active")
+        return None
+
     def GetFunction(self, request):  # noqa: N802 - the API's action names
         fn = self._fn(request)
-        return self._ok(**fn) if fn else self.error("ResourceNotFound.Function", "function not found")
+        if fn is None:
+            return self.error("ResourceNotFound.Function", "function not found")
+        name = request["FunctionName"]
+        if self._busy.get(name, 0) > 0:
+            self._busy[name] -= 1
+        elif fn.get("Status") != "Active":
+            fn["Status"] = "Active"
+        return self._ok(**fn)
 
     def CreateFunction(self, request):  # noqa: N802
         name = request["FunctionName"]
@@ -249,12 +272,16 @@ class FakeTencentScf(FakeTencentApi):
                                                          "ProtocolParams") if k in request}
         self.functions[name]["Layers"] = [{**layer, "CompatibleRuntimes": ["Python3.10"]}
                                           for layer in request.get("Layers", [])]
+        self._settle(name, "Creating")
         self.changes.append(f"CreateFunction {name}")
         return self._ok()
 
     def UpdateFunctionCode(self, request):  # noqa: N802
         if not self._fn(request):
             return self.error("ResourceNotFound.Function", "function not found")
+        if (refused := self._not_active(request, "UpdateFunctionCode")) is not None:
+            return refused
+        self._settle(request["FunctionName"], "Updating")
         self.changes.append(f"UpdateFunctionCode {request['FunctionName']}")
         return self._ok()
 
@@ -262,6 +289,8 @@ class FakeTencentScf(FakeTencentApi):
         fn = self._fn(request)
         if not fn:
             return self.error("ResourceNotFound.Function", "function not found")
+        if (refused := self._not_active(request, "UpdateFunctionConfiguration")) is not None:
+            return refused
         if "ProtocolType" in request:
             return self.error("InvalidParameter.ProtocolType", "a function's protocol cannot be changed")
         for key in ("MemorySize", "Timeout", "Environment", "ProtocolParams"):
@@ -269,6 +298,7 @@ class FakeTencentScf(FakeTencentApi):
                 fn[key] = request[key]
         if "Layers" in request:
             fn["Layers"] = [{**layer, "CompatibleRuntimes": ["Python3.10"]} for layer in request["Layers"]]
+        self._settle(request["FunctionName"], "Updating")
         self.changes.append(f"UpdateFunctionConfiguration {request['FunctionName']}")
         return self._ok()
 
@@ -280,6 +310,8 @@ class FakeTencentScf(FakeTencentApi):
         return self._ok(TotalCount=len(triggers), Triggers=triggers)
 
     def CreateTrigger(self, request):  # noqa: N802
+        if (refused := self._not_active(request, "CreateTrigger")) is not None:
+            return refused
         if request.get("Type") != "timer" or len(request.get("TriggerDesc", "").split()) != 7:
             return self.error("InvalidParameterValue.TriggerDesc", "timer needs a 7-field cron")
         self.triggers.setdefault(request["FunctionName"], {})[request["TriggerName"]] = request["TriggerDesc"]

@@ -188,9 +188,11 @@ def test_tencent_deploy_dry_run_then_apply_then_nothing(tmp_path, s3_server):
                                                  "TENCENTCLOUD_SECRET_KEY": "secretkey"},
                                         scf_endpoint=fake.endpoint, cos_endpoint=s3_server)
         quiet = lambda *a: None  # noqa: E731
+        slept: list[float] = []
         dry = deploy_tencent.Deployer(scf, cos, config, root=tmp_path, dry_run=True, log=quiet).run()
         assert fake.changes == [] and cos.list_objects_v2(Bucket="tts-1250000000").get("KeyCount", 0) == 0
-        applied = deploy_tencent.Deployer(scf, cos, config, root=tmp_path, log=quiet).run()
+        applied = deploy_tencent.Deployer(scf, cos, config, root=tmp_path, log=quiet, sleep=slept.append).run()
+        assert slept  # each new function was Creating for a while: the deployer waited before its trigger
         assert dry.actions == applied.actions
         assert sorted(fake.changes) == sorted(
             ["PublishLayerVersion cosyvoice-relay-audio", "PublishLayerVersion cosyvoice-relay-native"]
@@ -214,5 +216,40 @@ def test_tencent_deploy_dry_run_then_apply_then_nothing(tmp_path, s3_server):
         assert deploy_tencent.Deployer(scf, cos, config, root=tmp_path, log=quiet).run().actions == [
             "delete timer drain of cosyvoice-relay-drain (schedule changed)",
             "create timer drain of cosyvoice-relay-drain: 0 */2 * * * * *"]
+    finally:
+        fake.close()
+
+
+def test_the_deployer_waits_for_each_function_to_be_active(tmp_path, s3_server):
+    """SCF's changes are asynchronous: a deployer that sent create-trigger right after create-function (as
+    this one did before) is refused; waiting for Active, with an injected sleep, it goes through."""
+    from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+
+    artifacts(tmp_path)
+    cos = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
+    cos.create_bucket(Bucket="tts-1250000001")
+    env = {"COS_BUCKET": "tts-1250000001", "TRITON_URL": "10.0.0.5:8001", "GPU_INSTANCE_ID": "ins-gpu0001"}
+    config = deploy_tencent.load_config(REPO / "serverless.yml", env)
+    secrets_env = {"TENCENTCLOUD_SECRET_ID": "AKIDtest", "TENCENTCLOUD_SECRET_KEY": "secretkey"}
+    quiet = lambda *a: None  # noqa: E731
+    fake = FakeTencentScf("AKIDtest", "secretkey", busy_polls=3)
+    try:
+        scf, _ = deploy_tencent.clients(config, secrets_env, scf_endpoint=fake.endpoint, cos_endpoint=s3_server)
+        with pytest.raises(TencentCloudSDKException) as refused:
+            deploy_tencent.Deployer(scf, cos, config, root=tmp_path, log=quiet, wait_s=0).run()
+        assert "FailedOperation.CreateTrigger" in str(refused.value)
+    finally:
+        fake.close()
+    fake = FakeTencentScf("AKIDtest", "secretkey", busy_polls=3)
+    try:
+        scf, _ = deploy_tencent.clients(config, secrets_env, scf_endpoint=fake.endpoint, cos_endpoint=s3_server)
+        clock, slept = [0.0], []
+
+        def sleep(s):
+            slept.append(s)
+            clock[0] += s
+
+        deploy_tencent.Deployer(scf, cos, config, root=tmp_path, log=quiet, sleep=sleep, clock=lambda: clock[0]).run()
+        assert len(slept) == 3 * 5 and all(f["Status"] == "Active" for f in fake.functions.values())
     finally:
         fake.close()
