@@ -131,6 +131,7 @@ class Settings:
     k8s_namespace: str = "default"
     k8s_deployment: str = "cosyvoice-triton"
     k8s_api_url: str = ""  # empty: in-cluster service account
+    k8s_token: str = ""  # with K8S_API_URL: the bearer token (a service account's) the API server requires
     idle_stop_s: int = 600  # scale-down after this long without inference and with no queued work
     warm_hours: str = "fixed"  # fixed: KEEP_WARM_WINDOWS and the warm-up cron | learned: from the miss history
     warm_wait_share: float = 0.02  # learned: keep warm until cold starts make at most this share of misses wait

@@ -214,8 +214,10 @@ def build_controller(settings, endpoint) -> EndpointController:
     if kind == "k8s":
         from kubernetes import client, config
 
-        if settings.k8s_api_url:  # tests, or an API server reached without in-cluster credentials
+        if settings.k8s_api_url:  # an API server outside the cluster: its URL and a service account's token
             configuration = client.Configuration(host=settings.k8s_api_url)
+            if settings.k8s_token:
+                configuration.api_key = {"authorization": f"Bearer {settings.k8s_token}"}
         else:
             config.load_incluster_config()
             configuration = client.Configuration.get_default_copy()

@@ -335,10 +335,18 @@ def test_schedules_render_for_both_clouds():
 def test_kubernetes_controller_scales_the_deployment(triton):
     from ..fakes.kubernetes_api import FakeKubernetes
 
-    fake = FakeKubernetes("tts", "cosyvoice-triton", replicas=0)
+    fake = FakeKubernetes("tts", "cosyvoice-triton", replicas=0, token="sa-token")
     try:
         settings = Settings.from_env({}, endpoint_controller="k8s", k8s_namespace="tts",
-                                     k8s_deployment="cosyvoice-triton", k8s_api_url=fake.url)
+                                     k8s_deployment="cosyvoice-triton", k8s_api_url=fake.url, k8s_token="sa-token")
+        without = Settings.from_env({}, endpoint_controller="k8s", k8s_namespace="tts",
+                                    k8s_deployment="cosyvoice-triton", k8s_api_url=fake.url)
+        from kubernetes.client.exceptions import ApiException
+
+        with pytest.raises(ApiException) as refused:  # the API server refuses a client without the token
+            build_controller(without, TritonEndpoint(triton.grpc_url)).start()
+        assert refused.value.status == 401
+        assert fake.refused >= 1 and fake.patches == []
         controller = build_controller(settings, TritonEndpoint(triton.grpc_url))
         assert controller.state() == ASLEEP
         controller.start()
@@ -351,6 +359,31 @@ def test_kubernetes_controller_scales_the_deployment(triton):
         assert fake.patches[-1] == {"spec": {"replicas": 0}}
         assert controller.state() == "draining"
         assert controller.state() == ASLEEP
+    finally:
+        fake.close()
+
+
+def test_kubernetes_controller_in_cluster_uses_the_service_account(triton, tmp_path, monkeypatch):
+    """No K8S_API_URL: the in-cluster path (KUBERNETES_SERVICE_HOST/PORT, the mounted token and CA) against an
+    HTTPS API server that requires the token."""
+    import kubernetes.config.incluster_config as incluster
+
+    from ..fakes.kubernetes_api import FakeKubernetes
+
+    fake = FakeKubernetes("tts", "cosyvoice-triton", replicas=0, token="mounted-token", tls=True,
+                          workdir=str(tmp_path))
+    try:
+        (tmp_path / "token").write_text("mounted-token")
+        monkeypatch.setattr(incluster, "SERVICE_TOKEN_FILENAME", str(tmp_path / "token"))
+        monkeypatch.setattr(incluster, "SERVICE_CERT_FILENAME", fake.ca_file)
+        monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(fake.port))
+        settings = Settings.from_env({}, endpoint_controller="k8s", k8s_namespace="tts",
+                                     k8s_deployment="cosyvoice-triton")
+        controller = build_controller(settings, TritonEndpoint(triton.grpc_url))
+        assert controller.state() == ASLEEP
+        controller.start()
+        assert fake.patches == [{"spec": {"replicas": 1}}] and fake.refused == 0
     finally:
         fake.close()
 
