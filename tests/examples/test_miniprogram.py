@@ -17,9 +17,11 @@ def test_miniprogram_modules_pass_node_test():
     node = shutil.which("node")
     if node is None:
         pytest.skip("Node.js is not installed")
-    result = subprocess.run([node, "--test", "test/"], cwd=MINIPROGRAM, capture_output=True, text=True, timeout=120)
+    tests = sorted(str(p.relative_to(MINIPROGRAM)) for p in (MINIPROGRAM / "test").glob("*.test.js"))
+    result = subprocess.run([node, "--test", *tests], cwd=MINIPROGRAM, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert "# fail 0" in result.stdout and "# pass 22" in result.stdout
+    # the test files only (test/fake-wx.js is a helper, not a passing test); the stack tests are skipped here
+    assert "# fail 0" in result.stdout and "# pass 21" in result.stdout and "# skipped 4" in result.stdout
 
 
 def test_the_streaming_module_plays_real_streams_from_the_stack(dev_stack):

@@ -101,20 +101,24 @@ class _Asleep:
         pass
 
 
+VISIBILITY_S = 1.5  # wide enough that "still invisible" holds on a loaded 2-core machine
+
+
 def test_worker_killed_mid_job_loses_nothing_and_completes_once(make_app, triton, redis_url, redis_prefix):
     r = redis.Redis.from_url(redis_url)
     stream = f"{redis_prefix}jobs"
-    app = make_app(worker_threads=0, queue=RedisStreamQueue(r, stream, visibility_s=0.5), controller=_Asleep())
+    app = make_app(worker_threads=0, queue=RedisStreamQueue(r, stream, visibility_s=VISIBILITY_S), controller=_Asleep())
     client = client_for(app)
     body = post(client, "工作进程中途被杀死。").json
     # worker A takes the job and dies (it never acknowledges: what a killed process leaves in Redis)
-    doomed = RedisStreamQueue(r, stream, consumer="doomed", visibility_s=0.5)
+    doomed = RedisStreamQueue(r, stream, consumer="doomed", visibility_s=VISIBILITY_S)
     taken = doomed.receive(1)
     assert len(taken) == 1 and taken[0].job["id"] == body["task_id"]
-    assert RedisStreamQueue(r, stream, consumer="other", visibility_s=0.5).receive(1) == []  # invisible for now
-    time.sleep(0.6)
+    other = RedisStreamQueue(r, stream, consumer="other", visibility_s=VISIBILITY_S)
+    assert other.receive(1) == []  # invisible for now
+    time.sleep(VISIBILITY_S + 0.1)  # the reclaim needs at least the visibility; the check above had 1.5 s
     before = triton_inference_count(triton)
-    survivor = Worker(RedisStreamQueue(r, stream, consumer="survivor", visibility_s=0.5), app.services.jobs,
+    survivor = Worker(RedisStreamQueue(r, stream, consumer="survivor", visibility_s=VISIBILITY_S), app.services.jobs,
                       build_controller(app.settings, app.services.endpoint))
     assert survivor.run_once(wait_s=0) == 1
     assert triton_inference_count(triton) - before == 1
