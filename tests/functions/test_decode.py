@@ -47,8 +47,7 @@ def test_png_named_wav_is_unsupported_media():
 
 def test_wav_header_followed_by_a_script_is_refused():
     script = wav_header(4000) + b"#!/bin/sh\nrm -rf / --no-preserve-root\n" * 100
-    code, status = code_of(script, "wav")
-    assert status in (400, 415) and code in ("audio_silent", "audio_corrupt", "audio_too_short")
+    assert code_of(script, "wav") == ("audio_corrupt", 400)  # the header's data size is not what follows
 
 
 def test_wav_claiming_4gb_is_refused_cheaply():
@@ -63,13 +62,11 @@ def test_truncated_wav_is_refused():
 
 def test_truncated_mp3_is_refused():
     mp3 = recorder_files()["mp3_16k"][0]
-    code, status = code_of(mp3[: len(mp3) // 12])
-    assert status == 400 and code in ("audio_too_short", "audio_corrupt")
+    assert code_of(mp3[: len(mp3) // 12]) == ("audio_too_short", 400)  # what is left decodes, but is too short
 
 
 def test_garbage_after_mp3_magic_is_refused():
-    code, status = code_of(b"ID3" + bytes(range(256)) * 40)
-    assert status in (400, 415)
+    assert code_of(b"ID3" + bytes(range(256)) * 40) == ("audio_corrupt", 400)
 
 
 def test_too_large_is_refused_before_decoding():

@@ -157,15 +157,22 @@ def test_the_streaming_function_url_serves_a_stream_as_the_web_adapter_relays_it
         proc.wait(20)
 
 
-def test_schedules_in_both_files_agree():
-    from functions.schedule import to_aws, to_scf
+def test_every_schedule_in_both_files_is_the_configured_default():
+    """Warm-up, scale-down and drain: serverless.yml's SCF crons and template.yaml's EventBridge schedules are
+    the renderings of functions/schedule.py's defaults (EventBridge's rate() where the cron is a plain
+    interval: the same instants, tests/unit/test_schedule.py checks the renderings day by day)."""
+    from functions.schedule import DEFAULTS, to_aws, to_scf
 
     scf = {n: s["events"][0]["timer"]["parameters"]["cronExpression"]
            for n, s in yaml.safe_load((REPO / "serverless.yml").read_text())["functions"].items()
            if s.get("events") and "timer" in s["events"][0]}
-    assert scf["warmup"] == to_scf("40 11 * * *")
     params = template()["Parameters"]
-    assert params["WarmupSchedule"]["Default"] == to_aws("40 11 * * *")
+    aws = {"warmup": params["WarmupSchedule"]["Default"], "scale_down": params["ScaleDownSchedule"]["Default"],
+           "drain": params["DrainSchedule"]["Default"]}
+    rates = {"*/5 * * * *": "rate(5 minutes)", "* * * * *": "rate(1 minute)"}
+    assert scf == {"warmup": to_scf(DEFAULTS["warmup"]), "scale-down": to_scf(DEFAULTS["scale_down"]),
+                   "drain": to_scf(DEFAULTS["drain"])}
+    assert aws == {name: rates.get(cron, to_aws(cron)) for name, cron in DEFAULTS.items()}
 
 
 def artifacts(root: Path) -> None:
