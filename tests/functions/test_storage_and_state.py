@@ -76,7 +76,7 @@ def test_end_to_end_on_s3(make_app, s3_server, s3_bucket, triton):
     assert again.json["cached"] and triton_inference_count(triton) == before
 
 
-def test_storage_down_gives_503_and_inference_result_is_not_half_stored(make_app):
+def test_storage_down_is_a_503_with_retry_after_and_readyz_says_so(make_app):
     dead = s3_store(f"http://127.0.0.1:{free_port()}", "nobucket")
     client = Client(make_app(storage=dead))
     r = post(client, text=TEXT + "存储故障")
@@ -84,6 +84,39 @@ def test_storage_down_gives_503_and_inference_result_is_not_half_stored(make_app
     assert int(r.headers["Retry-After"]) > 0
     assert client.get("/readyz").status_code == 503
     assert client.get("/healthz").status_code == 200
+
+
+class FailsAudioPut:
+    """Local storage whose put of synthesized audio fails (the subtitles beside it are written first)."""
+
+    def __init__(self, store) -> None:
+        self.store, self.failing = store, True
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def put(self, key, data, content_type, metadata):
+        from functions.storage import StorageUnavailable
+
+        if self.failing and key.startswith("tts/") and not key.endswith(".vtt"):
+            raise StorageUnavailable("the store went away mid-write")
+        return self.store.put(key, data, content_type, metadata)
+
+
+def test_a_result_whose_audio_was_not_stored_is_never_done(make_app, tmp_path):
+    """A half-stored result (subtitles written, the audio's put failed): a 503, no task that says done, no
+    file; once the store is back the same request renders and stores the whole result."""
+    store = FailsAudioPut(LocalStore(tmp_path / "half", "http://testserver"))
+    client = Client(make_app(storage=store))
+    r = post(client, text=TEXT + "写一半")
+    assert r.status_code == 503 and r.json["error"]["code"] == "storage_unavailable"
+    audio = [p for p in (tmp_path / "half" / "tts").rglob("*") if p.is_file() and ".vtt" not in p.name]
+    assert audio == []
+    store.failing = False
+    again = post(client, text=TEXT + "写一半")
+    assert again.status_code == 200 and again.json["cached"] is False  # rendered again, not a hit on nothing
+    assert client.get(f"/v1/tts/{again.json['task_id']}").json["status"] == "done"
+    assert store.store.head(f"tts/{again.json['task_id'][:2]}/{again.json['task_id']}.mp3") is not None
 
 
 def test_inference_down_gives_503_and_stores_nothing(make_app, tmp_path):
