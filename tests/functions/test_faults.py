@@ -79,13 +79,28 @@ def assert_outage_answers(results, code):
     assert max(r[3] for r in down) < 6.0  # fail fast, not after a gateway timeout
 
 
+def task_records(app) -> dict:
+    """Every task record the state holds: the in-process one's, and (behind ResilientState) Redis's too."""
+    state = app.services.state
+    stores = [state.fallback, state.primary] if isinstance(state, ResilientState) else [state]
+    records = {}
+    for store in stores:
+        if isinstance(store, MemoryState):
+            records.update({k: v for k, (_, v) in store._tasks.items()})
+        elif isinstance(store, RedisState):
+            prefix = store.k("task", "")
+            for name in store.r.scan_iter(match=prefix + "*", count=500):
+                raw = store.r.get(name)
+                if raw is not None:
+                    records[name.decode()[len(prefix):]] = json.loads(raw)
+    return records
+
+
 def assert_storage_consistent(app):
-    """No partial objects; every task record in the state points at an existing object."""
-    state = app.services.state.fallback if isinstance(app.services.state, ResilientState) else app.services.state
-    if isinstance(state, MemoryState):
-        records = {k: v for k, (_, v) in state._tasks.items()}
-    else:
-        records = {}
+    """No partial objects; every done task record in the state (in-process and Redis) points at an existing
+    object; and there were records to check."""
+    records = task_records(app)
+    assert records, "no task records were scanned"
     for key, record in records.items():
         if is_task_id(key) and record.get("status") == "done":
             assert app.services.storage.head(record["object_key"]) is not None, key
