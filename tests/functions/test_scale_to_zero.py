@@ -316,9 +316,9 @@ def test_redis_queue_retries_after_the_backoff(redis_url, redis_prefix):
     queue = RedisStreamQueue(redis.Redis.from_url(redis_url), f"{redis_prefix}delay", visibility_s=30)
     queue.enqueue({"id": "b"})
     first = queue.receive(1)[0]
-    queue.retry(first, delay_s=0.5)
+    queue.retry(first, delay_s=1.5)  # wide enough that "still waiting" holds on a loaded machine
     assert queue.receive(1) == [] and queue.depth() == 1  # waiting out its backoff
-    time.sleep(0.6)
+    time.sleep(1.6)
     again = queue.receive(1)
     assert again[0].job == {"id": "b"} and again[0].attempt == 2
     queue.ack(again[0])
