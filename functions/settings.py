@@ -53,6 +53,7 @@ class Settings:
     redis_url: str = ""  # empty: in-process state
     redis_failure_mode: str = "degrade"  # degrade (per-process fallback) | fail (503)
     task_ttl_s: int = 86400
+    state_max_tasks: int = 10000  # in-process state: task records kept at most (also bounded by TASK_TTL_S)
     # limits
     max_text_chars: int = 200
     max_instruct_chars: int = 100

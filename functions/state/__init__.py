@@ -12,7 +12,7 @@ from .memory import MemoryState
 
 def build_state(settings) -> State:
     if not settings.redis_url:
-        return MemoryState()
+        return MemoryState(max_tasks=settings.state_max_tasks)
     from .redis_state import RedisState, ResilientState
 
     return ResilientState(RedisState.from_url(settings.redis_url), MemoryState(), mode=settings.redis_failure_mode)

@@ -1,4 +1,8 @@
-"""In-process state for the embedded default (one process; gunicorn workers each have their own)."""
+"""In-process state for the embedded default (one process; gunicorn workers each have their own).
+
+Bounded by size and by time: task records (at most `max_tasks`, the oldest written first out) and aliases
+(their own bound, so a burst of tasks never evicts `last_inference` or a voice mapping) expire after their
+TTL, and expired entries are swept every SWEEP_EVERY writes, not only when read: TASK_TTL_S bounds memory."""
 
 from __future__ import annotations
 
@@ -8,14 +12,41 @@ import uuid
 from collections import OrderedDict
 
 
+SWEEP_EVERY = 256
+
+
 class MemoryState:
-    def __init__(self, max_tasks: int = 10000, clock=time.monotonic) -> None:
+    def __init__(self, max_tasks: int = 10000, max_aliases: int = 100000, clock=time.monotonic) -> None:
         self._lock = threading.Lock()
         self._tasks: OrderedDict[str, tuple[float, dict]] = OrderedDict()
+        self._aliases: OrderedDict[str, tuple[float, str]] = OrderedDict()
         self._locks: dict[str, tuple[str, float]] = {}
         self._active: dict[str, float] = {}
-        self._max_tasks = max_tasks
+        self._max_tasks, self._max_aliases = max_tasks, max_aliases
         self._clock = clock
+        self._writes = 0
+
+    def _put(self, table: OrderedDict, key: str, value, ttl_s: float, limit: int) -> None:
+        table[key] = (self._clock() + ttl_s, value)
+        table.move_to_end(key)
+        while len(table) > limit:
+            table.popitem(last=False)
+        self._writes += 1
+        if self._writes % SWEEP_EVERY == 0:
+            self._sweep()
+
+    def _sweep(self) -> None:
+        """Drop what has expired (called with the lock held)."""
+        now = self._clock()
+        for table in (self._tasks, self._aliases):
+            for key in [k for k, (expiry, _) in table.items() if expiry < now]:
+                del table[key]
+        for name in [n for n, (_, expiry) in self._locks.items() if expiry <= now]:
+            del self._locks[name]
+
+    def sizes(self) -> dict:
+        with self._lock:
+            return {"tasks": len(self._tasks), "aliases": len(self._aliases), "locks": len(self._locks)}
 
     def get_task(self, task_id: str) -> dict | None:
         with self._lock:
@@ -29,10 +60,7 @@ class MemoryState:
 
     def put_task(self, task_id: str, record: dict, ttl_s: int) -> None:
         with self._lock:
-            self._tasks[task_id] = (self._clock() + ttl_s, dict(record))
-            self._tasks.move_to_end(task_id)
-            while len(self._tasks) > self._max_tasks:
-                self._tasks.popitem(last=False)
+            self._put(self._tasks, task_id, dict(record), ttl_s, self._max_tasks)
 
     def acquire(self, name: str, ttl_s: float) -> str | None:
         now = self._clock()
@@ -75,11 +103,18 @@ class MemoryState:
             return [t for t, at in self._active.items() if at < before][:limit]
 
     def get_alias(self, name: str) -> str | None:
-        record = self.get_task(f"alias:{name}")
-        return None if record is None else record["v"]
+        with self._lock:
+            item = self._aliases.get(name)
+            if item is None:
+                return None
+            if item[0] < self._clock():
+                del self._aliases[name]
+                return None
+            return item[1]
 
     def set_alias(self, name: str, value: str, ttl_s: int) -> None:
-        self.put_task(f"alias:{name}", {"v": value}, ttl_s)
+        with self._lock:
+            self._put(self._aliases, name, value, ttl_s, self._max_aliases)
 
     def ping(self) -> None:
         return None
