@@ -49,8 +49,10 @@ def parse(request, limits: RequestLimits) -> tuple[TtsRequest, str]:
     if not isinstance(model, str) or not model:
         raise BadRequest("需要 model（例如 cosyvoice3）", code="model_required")
     voice = body.get("voice", DEFAULT_VOICE_ID)
-    if not isinstance(voice, str) or not voice:
+    if not isinstance(voice, str):
         raise BadRequest("voice 必须是字符串", code="invalid_type")
+    if not voice:
+        raise BadRequest("voice 不能为空：填 voice_id 或 default", code="voice_required")
     if voice in OPENAI_VOICES:
         voice = DEFAULT_VOICE_ID
     fmt = body.get("response_format") or "mp3"

@@ -78,6 +78,9 @@ def test_errors_reach_the_sdk_as_exceptions(served):
     with pytest.raises(openai.BadRequestError) as err:
         sdk(base).audio.speech.create(model="m", voice="default", input="你好", response_format="ogg")
     assert err.value.code == "invalid_format"  # our error body is the shape the SDK parses
+    with pytest.raises(openai.BadRequestError) as err:
+        sdk(base).audio.speech.create(model="m", voice="", input="你好")
+    assert err.value.code == "voice_required"  # empty, not "must be a string"
 
 
 LONG = "今天天气很好。我们去公园散步吧。路上有很多花。孩子们在草地上奔跑。傍晚我们一起回家。" * 3

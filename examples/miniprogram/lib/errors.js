@@ -60,6 +60,7 @@ const MESSAGES = {
   wechat_unavailable: '微信服务暂时不可用，请稍后重试',
   wechat_login_not_configured: '服务端未开启微信登录，请联系开发者',
   tokens_not_configured: '服务端未配置令牌签发，请联系开发者',
+  voice_required: '请选择一个声音',
   websocket_required: '请使用 WebSocket 连接',
   // the service
   server_busy: '现在使用的人很多，请稍后再试',
