@@ -225,7 +225,7 @@ class TritonEndpoint:
                 with self._idle_lock:  # their connections may have died with the server
                     stale, self._idle = self._idle, []
                 for client in stale:
-                    self._release_stream_client(client, clean=False)
+                    self._release_stream_client(client, clean=False)  # (idle: nothing to cancel anyway)
         raise InferenceUnavailable(str(last)) from last
 
     def _stream_once(self, item: SynthesisInput, wait_s: float) -> Iterator[np.ndarray]:
@@ -274,19 +274,27 @@ class TritonEndpoint:
         return module.InferenceServerClient(self.url)
 
     def _release_stream_client(self, client, clean: bool) -> None:
-        try:
-            client.stop_stream(cancel_requests=not clean)
-            if clean:
+        """Back to the idle pool after a clean stream; otherwise closed, in the background and never by
+        cancelling: Triton 2.51's gRPC server can crash (signal 11) on a cancelled request
+        (triton-inference-server/server#8034, #7368), which took the whole server down in our tests. The
+        abandoned request runs to its end on the server; closing waits for that, off the caller's thread."""
+        if clean:
+            try:
+                client.stop_stream()
                 with self._idle_lock:
                     if len(self._idle) < IDLE_STREAM_CLIENTS:
                         self._idle.append(client)
                         return
-        except Exception:  # noqa: BLE001 - a broken stream: its client is closed below
-            pass
-        try:
-            client.close()
-        except Exception:  # noqa: BLE001
-            pass
+            except Exception:  # noqa: BLE001 - a broken client: closed below
+                pass
+
+        def close() -> None:
+            try:
+                client.close()  # stop_stream() without cancelling, then the channel
+            except Exception:  # noqa: BLE001 - already broken
+                pass
+
+        threading.Thread(target=close, daemon=True, name="triton-stream-close").start()
 
 
 class _StreamError(Exception):
