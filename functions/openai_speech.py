@@ -27,7 +27,6 @@ from . import deadline, streams
 from .audio.encode import StreamEncoder
 from .audio.label import label_for
 from .errors import BadRequest, DependencyDown, NotFound
-from .limits import Busy
 from .request_body import read_body
 from .timings import Timings
 from .tts.cache_key import object_key
@@ -74,13 +73,9 @@ def speech(services, request, identity) -> Response:
     prepared = services.tts.prepare(req, timings, identity, request.environ["app.audit"])
     key = prepared.key
     headers = {"X-Task-Id": key, "X-AIGC": label_for(services.settings, key).header()}
-    live = None
-    if prepared.hit is None and (prepared.endpoint is not None or not services.renderer.endpoint_cold()):
-        try:
-            live = streams.start(services, prepared, timings, request_id=request.environ.get("app.request_id", ""),
-                                 audit=request.environ["app.audit"])
-        except Busy:
-            pass  # every GPU slot taken: a job, waited for below
+    live = None if prepared.hit is not None else streams.start_or_job(
+        services, prepared, timings, request_id=request.environ.get("app.request_id", ""),
+        audit=request.environ["app.audit"])
     if live is not None:
         # a miss streams: the body is encoded as the model speaks (mp3 a frame behind, pcm and wav at once)
         encoder = StreamEncoder(req.format, OUTPUT_SAMPLE_RATE, mp3_bitrate=services.settings.mp3_bitrate,
@@ -88,7 +83,9 @@ def speech(services, request, identity) -> Response:
         chunks = streams.encoded_chunks(body_events(live, streams.idle_timeout(services)), encoder)
         return _answer(chunks, encoder.content_type, stream_format, req.units, headers)
     status, body = (200, services.replies.done(key, prepared.hit, cached=True)) if prepared.hit is not None \
-        else services.tts.queue(key, prepared.plan, prepared.voice)
+        else services.tts.job(prepared)
+    key = body["task_id"]  # a job is the GPU's, under its own key
+    headers["X-Task-Id"] = key
     until = time.monotonic() + deadline.cap(services.settings.speech_wait_s)
     while status == 202:  # the endpoint sleeps: wait for the job it was woken for, or ask for a retry
         if time.monotonic() >= until:

@@ -64,6 +64,23 @@ def start(services, prepared: Prepared, timings: Timings, *, request_id: str = "
     return live
 
 
+def start_or_job(services, prepared: Prepared, timings: Timings, *, request_id: str = "",
+                 audit: dict | None = None) -> LiveStream | None:
+    """The stream of a prepared request, or None when it must be a job instead: the GPU sleeps and no hosted
+    engine took the miss, every GPU slot is busy, or the hosted engine failed before its first audio (a job
+    for the GPU, never a lost request). Every stream endpoint (HTTP, speech, WebSocket) decides here."""
+    if prepared.hit is None and prepared.endpoint is None and services.renderer.endpoint_cold():
+        return None
+    try:
+        return start(services, prepared, timings, request_id=request_id, audit=audit)
+    except Busy:
+        return None  # as POST /v1/tts does: the caller has paid for this request
+    except ApiError as error:
+        if prepared.endpoint is None or error.code not in HOSTED_DOWN:
+            raise
+        return None
+
+
 def error_of(event: Event) -> ApiError:
     data = event.data
     return ApiError(data.get("message"), code=data.get("code"), status=data.get("status", 500),
@@ -83,18 +100,10 @@ def tts_stream(services, request, identity) -> Response:
     with timings.stage("validate"):
         req = parse_tts_request(request, services.request_limits)
     prepared = services.tts.prepare(req, timings, identity, request.environ["app.audit"])
-    live = None
-    if prepared.hit is not None or prepared.endpoint is not None or not services.renderer.endpoint_cold():
-        try:
-            live = start(services, prepared, timings, request_id=request.environ.get("app.request_id", ""),
-                         audit=request.environ["app.audit"])
-        except Busy:
-            pass  # every GPU slot taken: a job, as POST /v1/tts does (the caller has paid for this request)
-        except ApiError as error:
-            if prepared.endpoint is None or error.code not in HOSTED_DOWN:
-                raise  # a hosted outage before the first byte is a job for the GPU, never a lost request
+    live = start_or_job(services, prepared, timings, request_id=request.environ.get("app.request_id", ""),
+                        audit=request.environ["app.audit"])
     if live is None:  # nothing to stream from yet: a job to poll
-        status, body = services.tts.queue(services.tts.keys.key(prepared.plan), prepared.plan, prepared.voice)
+        status, body = services.tts.job(prepared)
         return json_response(body, status, {"Retry-After": str(body["retry_after_s"]), "Location": body["poll_url"]})
     idle = idle_timeout(services)
     headers = headers_for(services, prepared.key)

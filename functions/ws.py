@@ -28,7 +28,6 @@ from werkzeug.wrappers import Request, Response
 from . import streams
 from .auth import Unauthorized
 from .errors import ApiError, BadRequest
-from .limits import Busy
 from .request_body import json_fields
 from .timings import Timings
 from .tts.live import AUDIO, ERROR, Event
@@ -123,15 +122,10 @@ class Session:
         timings = Timings()
         req = build_request(fields, audio, limits)
         prepared = self.services.tts.prepare(req, timings, self.identity, audit)
-        live = None
-        if prepared.hit is not None or prepared.endpoint is not None or not self.services.renderer.endpoint_cold():
-            try:
-                live = streams.start(self.services, prepared, timings, request_id=f"{self.request_id}.{self.count}",
-                                     audit=audit)
-            except Busy:
-                pass
+        live = streams.start_or_job(self.services, prepared, timings,
+                                    request_id=f"{self.request_id}.{self.count}", audit=audit)
         if live is None:  # a job to poll, as POST /v1/tts's 202
-            _, queued = self.services.tts.queue(prepared.key, prepared.plan, prepared.voice)
+            _, queued = self.services.tts.job(prepared)
             self.send_json({"type": "queued", **queued})
             return
         for event in body_events(live, streams.idle_timeout(self.services)):

@@ -48,15 +48,20 @@ class MemoryState:
         with self._lock:
             return {"tasks": len(self._tasks), "aliases": len(self._aliases), "locks": len(self._locks)}
 
-    def get_task(self, task_id: str) -> dict | None:
+    def _get(self, table: OrderedDict, key: str):
+        """The live value under `key`, or None (an expired one is dropped on the way)."""
         with self._lock:
-            item = self._tasks.get(task_id)
+            item = table.get(key)
             if item is None:
                 return None
             if item[0] < self._clock():
-                del self._tasks[task_id]
+                del table[key]
                 return None
-            return dict(item[1])
+            return item[1]
+
+    def get_task(self, task_id: str) -> dict | None:
+        record = self._get(self._tasks, task_id)
+        return None if record is None else dict(record)
 
     def put_task(self, task_id: str, record: dict, ttl_s: int) -> None:
         with self._lock:
@@ -103,14 +108,7 @@ class MemoryState:
             return [t for t, at in self._active.items() if at < before][:limit]
 
     def get_alias(self, name: str) -> str | None:
-        with self._lock:
-            item = self._aliases.get(name)
-            if item is None:
-                return None
-            if item[0] < self._clock():
-                del self._aliases[name]
-                return None
-            return item[1]
+        return self._get(self._aliases, name)
 
     def set_alias(self, name: str, value: str, ttl_s: int) -> None:
         with self._lock:

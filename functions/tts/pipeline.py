@@ -121,3 +121,7 @@ class TtsPipeline:
 
     def queue(self, key: str, plan: Plan, voice: Voice) -> tuple[int, dict]:
         return 202, self.replies.queued(key, self.jobs.enqueue(key, plan, voice))
+
+    def job(self, prepared: Prepared) -> tuple[int, dict]:
+        """A prepared request as a job for the GPU, under the GPU's key (never the hosted route's)."""
+        return self.queue(self.keys.key(prepared.plan), prepared.plan, prepared.voice)

@@ -68,6 +68,22 @@ def test_a_hosted_outage_becomes_a_job_for_the_gpu(routed):
     assert response.status_code == 202 and response.get_json()["status"] == "queued"
 
 
+@pytest.mark.parametrize("path", ["/v1/tts/stream", "/v1/audio/speech"])
+def test_a_hosted_outage_on_every_stream_path_is_the_gpus_job_under_the_gpus_key(routed, path):
+    app, _, hosted = routed(ASLEEP, speech_wait_s=0.2)
+    hosted.down = True
+    gpu_job = client_for(app).post("/v1/tts", json={"text": "中断。", "voice_id": "default"},
+                                   headers={"Prefer": "respond-async"}).get_json()["task_id"]
+    body = {"text": "中断。", "voice_id": "default"} if path.endswith("stream") else \
+        {"model": "cosyvoice3", "voice": "default", "input": "中断。", "response_format": "mp3"}
+    response = client_for(app).post(path, json=body)
+    if path.endswith("stream"):
+        assert response.status_code == 202 and response.get_json()["task_id"] == gpu_job
+    else:  # the OpenAI client is told to retry; the job it waits for is the GPU's
+        assert response.status_code == 503 and response.get_json()["error"]["code"] == "synthesis_in_progress"
+    assert app.services.queue.depth() == 1  # one job, shared, under the GPU's key
+
+
 def test_the_gpu_is_woken_when_hosted_misses_outprice_it(routed):
     app, controller, _ = routed(ASLEEP, gpu_price=0.0001, hosted_price=1.0)
     tts(app, text="一句很便宜的话。")
