@@ -64,7 +64,7 @@ bench: $(STAMP)
 	$(PY) scripts/bench_voice_identity.py
 
 fuzz: $(STAMP)
-	FUZZ_EXAMPLES=5000 SCHEMATHESIS_EXAMPLES=200 $(PY) -m pytest tests/functions/test_decode_fuzz.py \
+	FUZZ_EXAMPLES=5000 SCHEMATHESIS_EXAMPLES=50 $(PY) -m pytest tests/functions/test_decode_fuzz.py \
 	    tests/functions/test_api_schema_fuzz.py
 
 clean:

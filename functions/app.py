@@ -62,14 +62,13 @@ class App:
             Rule("/v1/auth/token", endpoint="auth_token", methods=["POST"]),
             Rule("/v1/audio/speech", endpoint="speech", methods=["POST"]),
             Rule("/openapi.yaml", endpoint="openapi", methods=["GET"]),
+            # Optional routes exist everywhere and answer 404 where they are off, so every route answers an
+            # undeclared method with 405 and its Allow header, as the OpenAPI description says.
+            Rule("/metrics", endpoint="metrics", methods=["GET"]),
+            Rule("/demo", endpoint="demo", methods=["GET"]),
+            Rule("/", endpoint="root", methods=["GET"]),  # a browser on the dev server finds the page
+            Rule("/media/<path:key>", endpoint="media", methods=["GET"]),
         ]
-        if settings.metrics:
-            rules.append(Rule("/metrics", endpoint="metrics", methods=["GET"]))
-        if settings.demo_page:
-            rules.append(Rule("/demo", endpoint="demo", methods=["GET"]))
-            rules.append(Rule("/", endpoint="root", methods=["GET"]))  # a browser on the dev server finds the page
-        if getattr(services.storage, "serves_media", False):
-            rules.append(Rule("/media/<path:key>", endpoint="media", methods=["GET"]))
         self.urls = Map(rules, strict_slashes=False)
         self.authenticators = build_authenticators(settings, services.tokens)
         self.handler = chain([request_id, request_deadline(settings.request_deadline_s), audit_log,
@@ -169,7 +168,7 @@ class App:
         if login is None or tokens is None:
             raise ApiError("此部署未开启微信登录（WECHAT_APPID、WECHAT_SECRET、JWT_KEYS）",
                            code="wechat_login_not_configured", status=404)
-        fields, _ = read_body(request, max_body_bytes=4096, max_audio_bytes=0, fields={"code"})
+        fields, _ = read_body(request, max_body_bytes=4096, max_audio_bytes=0, fields={"code"}, forms=False)
         openid = login.openid(fields.get("code"))
         request.environ["app.identity"] = Identity(openid, "wechat")
         token, expires_in = tokens.issue(openid, "wechat")
@@ -188,14 +187,21 @@ class App:
     def on_speech(self, request: Request) -> Response:
         return openai_speech.speech(self.services, request, identity_of(request))
 
+    def _enabled(self, on: bool) -> None:
+        if not on:
+            raise NotFound("接口不存在", code="route_not_found")
+
     def on_metrics(self, request: Request) -> Response:
+        self._enabled(self.settings.metrics)
         body, content_type = metrics.exposition()
         return Response(body, content_type=content_type)
 
     def on_root(self, request: Request) -> Response:
+        self._enabled(self.settings.demo_page)
         return redirect("/demo")
 
     def on_demo(self, request: Request) -> Response:
+        self._enabled(self.settings.demo_page)
         return Response(DEMO.read_bytes(), content_type="text/html; charset=utf-8")
 
     def on_openapi(self, request: Request) -> Response:
@@ -204,6 +210,7 @@ class App:
     def on_media(self, request: Request, key: str) -> Response:
         # Only synthesized audio is public by URL, under exactly the names the service gives it: never
         # enrolled recordings, uploaded prompts, secrets or metadata sidecars, and no absurd names reach disk.
+        self._enabled(getattr(self.services.storage, "serves_media", False))
         if not is_media_key(key):
             raise NotFound("文件不存在", code="media_not_found")
         storage = self.services.storage

@@ -43,7 +43,7 @@ CHUNK = 64 * 1024
 
 def parse(request, limits: RequestLimits) -> tuple[TtsRequest, str]:
     """The request and its stream_format (`audio`: the file's bytes; `sse`: OpenAI's speech events)."""
-    body, _ = read_body(request, max_body_bytes=64 * 1024, max_audio_bytes=0, fields=FIELDS)
+    body, _ = read_body(request, max_body_bytes=64 * 1024, max_audio_bytes=0, fields=FIELDS, forms=False)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise BadRequest("需要 model（例如 cosyvoice3）", code="model_required")
@@ -54,10 +54,10 @@ def parse(request, limits: RequestLimits) -> tuple[TtsRequest, str]:
         raise BadRequest("voice 不能为空：填 voice_id 或 default", code="voice_required")
     if voice in OPENAI_VOICES:
         voice = DEFAULT_VOICE_ID
-    fmt = body.get("response_format") or "mp3"
+    fmt = body.get("response_format", "mp3")
     if fmt not in FORMATS:
         raise BadRequest(f"response_format 只能是 {', '.join(FORMATS)}", code="invalid_format")
-    stream_format = body.get("stream_format") or "audio"
+    stream_format = body.get("stream_format", "audio")
     if stream_format not in ("audio", "sse"):
         raise BadRequest("stream_format 只能是 audio 或 sse", code="invalid_stream_format")
     fields = {"text": body.get("input"), "voice_id": voice, "instruct": body.get("instructions"),

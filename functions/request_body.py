@@ -15,30 +15,55 @@ import math
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .errors import BadRequest, PayloadTooLarge, UnsupportedMedia
+from .multipart import parse_form
 
-FILE_FIELDS = ("audio", "prompt_audio", "file")
+FILE_FIELDS = ("audio",)  # the one file part
+# Form fields are text on the wire: these are read as numbers there, so that both forms hand the validators
+# the types the OpenAPI description gives (a JSON number must be a number, never a numeric string).
+FORM_NUMBERS = {"prompt_sample_rate": int, "prompt_channels": int, "sample_rate": int, "channels": int,
+                "seed": int, "speed": float}
+
+
+def _not_a_number(field: str, kind) -> BadRequest:
+    return BadRequest(f"{field} 必须是{'整数' if kind is int else '数字'}", code="invalid_type")
+
+
+def form_number(value: str, field: str, kind):
+    """A number written in a form field (`"16000"`, `"1.5"`); anything else, the empty string included, is
+    not one."""
+    try:
+        number = kind(value.strip())
+    except (ValueError, OverflowError):
+        try:
+            number = float(value.strip()) if kind is int else None  # "16000.0" is the integer 16000
+        except (ValueError, OverflowError):
+            number = None
+        if number is None or not math.isfinite(number) or number != int(number):
+            raise _not_a_number(field, kind) from None
+        number = int(number)
+    return number
 
 
 def number(value, field: str, kind=float, lo=None, hi=None):
-    if value is None or value == "":
+    if value is None:
         return None
-    if isinstance(value, bool):
-        raise BadRequest(f"{field} 必须是数字", code="invalid_type")
-    try:
-        number = kind(value) if isinstance(value, (int, float)) else kind(str(value).strip())
-    except (TypeError, ValueError, OverflowError):
-        raise BadRequest(f"{field} 必须是{'整数' if kind is int else '数字'}", code="invalid_type") from None
-    if kind is float and not math.isfinite(number):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _not_a_number(field, kind)
+    if isinstance(value, float) and not math.isfinite(value):  # 1e999 parses as infinity
         raise BadRequest(f"{field} 必须是有限的数字", code="invalid_type")
     if kind is int and isinstance(value, float) and value != int(value):
         raise BadRequest(f"{field} 必须是整数", code="invalid_type")
+    try:
+        number = kind(value)
+    except OverflowError:  # an integer beyond any float
+        raise BadRequest(f"{field} 必须是有限的数字", code="invalid_type") from None
     if (lo is not None and number < lo) or (hi is not None and number > hi):
         raise BadRequest(f"{field} 超出范围 [{lo}, {hi}]", code=f"invalid_{field}")
     return number
 
 
 def choice(value, field: str, allowed: tuple[str, ...], default: str | None):
-    if value is None or value == "":
+    if value is None:
         return default
     if not isinstance(value, str) or value not in allowed:
         raise BadRequest(f"{field} 只能是 {', '.join(allowed)}", code=f"invalid_{field}")
@@ -46,7 +71,7 @@ def choice(value, field: str, allowed: tuple[str, ...], default: str | None):
 
 
 def _b64(value, max_bytes: int, field: str = "prompt_audio_base64") -> bytes | None:
-    if value is None or value == "":
+    if value is None:
         return None
     if not isinstance(value, str):
         raise BadRequest(f"{field} 必须是字符串", code="invalid_type")
@@ -80,46 +105,49 @@ def json_fields(body, *, fields: set[str], max_audio_bytes: int,
     if not isinstance(body, dict):
         raise BadRequest("请求体必须是 JSON 对象", code="invalid_json")
     _refuse_unknown(set(body) - fields)
+    nulls = sorted(name for name, value in body.items() if value is None)
+    if nulls:  # null is no value of any field: an absent option is left out, as the OpenAPI description says
+        raise BadRequest(f"{nulls[0]} 不能为 null（不需要的字段请省略）", code="invalid_type")
     return body, _b64(body.pop(b64_field, None), max_audio_bytes, b64_field)
 
 
 def read_body(request, *, max_body_bytes: int, max_audio_bytes: int, fields: set[str],
-              b64_field: str = "prompt_audio_base64", format_field: str = "prompt_format") -> tuple[dict, bytes | None]:
-    """(fields, audio) from JSON (audio as base64 in `b64_field`) or multipart/form-data (audio as a file).
+              b64_field: str = "prompt_audio_base64", format_field: str = "prompt_format",
+              json_only: frozenset[str] = frozenset(), forms: bool = True) -> tuple[dict, bytes | None]:
+    """(fields, audio) from JSON (audio as base64 in `b64_field`) or multipart/form-data (audio as the file
+    part `audio`; `b64_field` and `json_only` are JSON's alone, as the OpenAPI description's forms say).
 
-    Size limits apply before the body is read; unknown fields and unknown file fields are refused."""
+    Size limits apply before the body is read; unknown fields and unknown file fields are refused. Other
+    media types (and, with `forms=False`, multipart too) are 415."""
     request.max_content_length = max_body_bytes
-    request.max_form_memory_size = max_body_bytes
     mimetype = request.mimetype
     try:
-        if mimetype == "application/json" or (not mimetype and request.content_length):
+        if mimetype == "application/json":
             try:
                 body = json.loads(request.get_data(cache=False) or b"null", parse_constant=_refuse_constant)
             except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
                 raise BadRequest("请求体不是有效的 JSON", code="invalid_json") from None
             return json_fields(body, fields=fields, max_audio_bytes=max_audio_bytes, b64_field=b64_field)
-        if mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-            form = {k: request.form.get(k) for k in request.form}
-            _refuse_unknown(set(form) - fields)
-            _refuse_unknown(set(request.files) - set(FILE_FIELDS), "未知文件字段")
+        if mimetype == "multipart/form-data" and forms:
+            parsed = parse_form(request.get_data(cache=False), request.mimetype_params.get("boundary"))
+            form = parsed.fields
+            _refuse_unknown(set(form) - (fields - json_only - {b64_field}))
+            _refuse_unknown(set(parsed.files) - set(FILE_FIELDS), "未知文件字段")
+            for name, kind in FORM_NUMBERS.items():
+                if name in form:
+                    form[name] = form_number(form[name], name, kind)
             audio = None
-            for name in FILE_FIELDS:
-                if name in request.files:
-                    storage = request.files[name]
-                    audio = storage.stream.read(max_audio_bytes + 1)
-                    if len(audio) > max_audio_bytes:
-                        raise PayloadTooLarge(f"音频文件过大（上限 {max_audio_bytes // (1024 * 1024)} MB）",
-                                              code="audio_too_large")
-                    ext = (storage.filename or "").rsplit(".", 1)[-1].lower()
-                    if ext == "pcm":
-                        # raw PCM has no magic bytes: only a declaration names it; containers are identified
-                        # from their bytes, never from the name
-                        form.setdefault(format_field, "pcm")
-                    break
-            b64 = _b64(form.pop(b64_field, None), max_audio_bytes, b64_field)
-            if audio is not None and b64 is not None:
-                raise BadRequest("音频只能通过文件或 base64 其中一种方式提交", code="duplicate_audio")
-            return form, audio if audio is not None else b64
+            if "audio" in parsed.files:
+                filename, audio = parsed.files["audio"]
+                if len(audio) > max_audio_bytes:
+                    raise PayloadTooLarge(f"音频文件过大（上限 {max_audio_bytes // (1024 * 1024)} MB）",
+                                          code="audio_too_large")
+                if filename.rsplit(".", 1)[-1].lower() == "pcm":
+                    # raw PCM has no magic bytes: only a declaration names it; containers are identified
+                    # from their bytes, never from the name
+                    form.setdefault(format_field, "pcm")
+            return form, audio
     except RequestEntityTooLarge:
         raise PayloadTooLarge(f"请求体过大（上限 {max_body_bytes // (1024 * 1024)} MB）") from None
-    raise UnsupportedMedia("请求类型必须是 application/json 或 multipart/form-data", code="unsupported_content_type")
+    raise UnsupportedMedia("请求类型必须是 application/json" + (" 或 multipart/form-data" if forms else ""),
+                           code="unsupported_content_type")

@@ -17,7 +17,7 @@ import pytest
 
 from inference.serve import TritonServer, free_port
 
-from tests.support import ALICE_KEY, TEST_API_KEYS, AppFactory, redis_answers, start_stack
+from tests.support import ALICE_KEY, TEST_API_KEYS, AppFactory, redis_answers, start_gunicorn_stack, start_stack
 
 # The real-engine tier needs its own venv (torch, the official code): only `make test-official` runs it.
 collect_ignore = [] if os.environ.get("COSYVOICE_VENDOR") else ["official"]
@@ -119,6 +119,15 @@ def make_app(triton, tmp_path):
 def dev_stack(tmp_path_factory):
     """The `make run` stack as a local developer uses it (development mode)."""
     yield from start_stack(tmp_path_factory.mktemp("devstack"))
+
+
+@pytest.fixture(scope="session")
+def production_stack(tmp_path_factory):
+    """The production shape, as the public meets it: Triton and the relay under gunicorn (its deployed
+    configuration), credentials required, the demo page and metrics on: (base URL, API key)."""
+    yield from ((base, ALICE_KEY) for base in start_gunicorn_stack(
+        tmp_path_factory.mktemp("production"), AUTH_REQUIRED="true", API_KEYS=TEST_API_KEYS, DEMO_PAGE="true",
+        METRICS="true"))
 
 
 @pytest.fixture(scope="session")

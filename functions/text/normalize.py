@@ -17,9 +17,6 @@ _BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 IGNORABLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f"
                        "\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
                        "\U000e0000-\U000e0fff]")
-# Raw input is bounded before any work: generous enough for dense markup and whitespace, small enough that
-# a 160 KB "text" is refused here, not by the inference server.
-RAW_FACTOR = 16
 
 
 def _too_long(field: str, length: int, max_chars: int) -> BadRequest:
@@ -30,26 +27,21 @@ def normalize_text(value, *, field: str = "text", max_chars: int = 200, required
                    keep_newlines: bool = False) -> str:
     """NFC, zero-width characters removed, whitespace collapsed; refuses control characters and model tokens.
 
-    With `keep_newlines`, paragraph breaks survive (long texts are split at them)."""
-    text = _clean(value, field=field, max_chars=max_chars, required=required, keep_newlines=keep_newlines)
-    if len(text) > max_chars:
-        raise _too_long(field, len(text), max_chars)
-    return text
+    The length limit counts the characters (code points) as sent, as the OpenAPI description's `maxLength`
+    does. With `keep_newlines`, paragraph breaks survive (long texts are split at them)."""
+    return _clean(value, field=field, max_chars=max_chars, required=required, keep_newlines=keep_newlines)
 
 
-def normalize_spoken_text(value, *, field: str = "text", max_units: int = 200,
+def normalize_spoken_text(value, *, field: str = "text", max_chars: int = 200,
                           keep_newlines: bool = False) -> tuple[str, Markup]:
-    """Like `normalize_text` for text the model speaks: its markup is parsed (strictly) and the limit counts
-    what will be spoken (`Markup.units`: characters, pinyin syllables and sound tags)."""
-    text = _clean(value, field=field, max_chars=max_units, required=True, keep_newlines=keep_newlines)
+    """Like `normalize_text` for text the model speaks: its markup is parsed (strictly). `Markup.units` (what
+    will be spoken: characters, digits twice, pinyin syllables and sound tags) is what is charged and what
+    decides between an answer and a job; the limit counts characters as sent."""
+    text = _clean(value, field=field, max_chars=max_chars, required=True, keep_newlines=keep_newlines)
     markup = parse_markup(text)
     if not markup.plain.strip():
         raise BadRequest(f"{field} 不能只有标记", code=f"{field}_required")
-    text = markup.text  # pinyin written as the model's own tokens (`[hao3]` -> `[h][ǎo]`)
-    if markup.units > max_units:
-        raise BadRequest(f"{field} 过长：计 {markup.units} 字（拼音音节和音效标记各计一字），上限 {max_units} 字",
-                         code=f"{field}_too_long")
-    return text, markup
+    return markup.text, markup  # pinyin written as the model's own tokens (`[hao3]` -> `[h][ǎo]`)
 
 
 def _clean(value, *, field: str, max_chars: int, required: bool, keep_newlines: bool) -> str:
@@ -59,7 +51,7 @@ def _clean(value, *, field: str, max_chars: int, required: bool, keep_newlines: 
         return ""
     if not isinstance(value, str):
         raise BadRequest(f"{field} 必须是字符串", code="invalid_type")
-    if len(value) > max_chars * RAW_FACTOR + 64:
+    if len(value) > max_chars:  # before any work: a 160 KB "text" is refused here, not by the inference server
         raise _too_long(field, len(value), max_chars)
     for ch in value:
         if ch in "\t\n\r":

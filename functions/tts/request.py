@@ -12,10 +12,12 @@ from dataclasses import dataclass
 
 from inference.contract import MODES
 
+from ..audio.decode import normalize_format
 from ..errors import BadRequest, NotFound
 from ..request_body import choice, number, read_body
 from ..text.normalize import normalize_spoken_text, normalize_text
 from ..voices.consent import require_consent
+from ..voices.store import names_a_voice
 from .presets import resolve_instruct
 
 OUTPUT_FORMATS = ("mp3", "wav", "pcm")
@@ -74,19 +76,22 @@ def build_request(fields: dict, audio: bytes | None, limits: RequestLimits,
     voice_id = fields.get("voice_id")
     if voice_id is not None and not isinstance(voice_id, str):
         raise BadRequest("voice_id 必须是字符串", code="invalid_type")
-    if voice_id and len(voice_id) > 80:  # no voice id is this long; keep it out of logs and lookups
+    if voice_id is not None and not names_a_voice(voice_id):  # kept out of logs and lookups
         raise NotFound("声音不存在", code="voice_not_found")
     prompt_format = fields.get("prompt_format")
     if prompt_format is not None and not isinstance(prompt_format, str):
         raise BadRequest("prompt_format 必须是字符串", code="invalid_type")
+    prompt_format = normalize_format(prompt_format)  # checked whether or not a recording is decoded
     sample_rate = number(fields.get("prompt_sample_rate"), "prompt_sample_rate", int, 8000, 192000)
     channels = number(fields.get("prompt_channels"), "prompt_channels", int, 1, 2) or 1
     mode = choice(fields.get("mode"), "mode", MODES, None)
     speed = number(fields.get("speed"), "speed", float, 0.5, 2.0) or 1.0
     fmt = choice(fields.get("format"), "format", formats, "mp3")
     seed = number(fields.get("seed"), "seed", int, 0, 2**31 - 1)
+    if prompt_format == "pcm" and sample_rate is None:
+        raise BadRequest("原始 PCM 音频需要声明采样率（prompt_sample_rate）", code="pcm_rate_required")
 
-    text, markup = normalize_spoken_text(fields.get("text"), field="text", max_units=limits.max_long_text_chars,
+    text, markup = normalize_spoken_text(fields.get("text"), field="text", max_chars=limits.max_long_text_chars,
                                          keep_newlines=True)
     long = markup.units > limits.max_text_chars  # a job (functions/tts/jobs.py)
     if not long:
@@ -96,13 +101,12 @@ def build_request(fields: dict, audio: bytes | None, limits: RequestLimits,
     instruct, preset = resolve_instruct(instruct) if instruct else ("", None)
     prompt_text = normalize_text(fields.get("prompt_text"), field="prompt_text", max_chars=limits.max_text_chars,
                                  required=False)
-    voice_id = voice_id or None
     if voice_id is None and audio is None:
         raise BadRequest("需要声音：提供 voice_id，或上传 audio 文件 / prompt_audio_base64",
                          code="prompt_audio_required")
     if voice_id is not None and audio is not None:
         raise BadRequest("voice_id 与提示音频只能二选一", code="duplicate_audio")
-    upload = None if audio is None else PromptUpload(audio, prompt_format or None, sample_rate, channels,
+    upload = None if audio is None else PromptUpload(audio, prompt_format, sample_rate, channels,
                                                       require_consent(fields.get("consent")))
     return TtsRequest(text=text, units=markup.units, long=long, instruct=instruct, preset=preset,
                       prompt_text=prompt_text, voice_id=voice_id, upload=upload, mode=mode, speed=round(speed, 2),
@@ -111,5 +115,5 @@ def build_request(fields: dict, audio: bytes | None, limits: RequestLimits,
 
 def parse_tts_request(request, limits: RequestLimits) -> TtsRequest:
     fields, audio = read_body(request, max_body_bytes=limits.max_body_bytes, max_audio_bytes=limits.max_prompt_bytes,
-                              fields=FIELDS)
+                              fields=FIELDS, json_only=frozenset({"voice_id"}))
     return build_request(fields, audio, limits)

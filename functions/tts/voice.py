@@ -22,11 +22,12 @@ from ..audio.identity import pcm_hash
 from ..audio.wav import wav_bytes, wav_samples
 from ..errors import BadRequest, NotFound
 from ..voices.consent import BASES
+from ..voices.store import BUILTIN_VOICE
 from ..timings import Timings
 from .request import PromptUpload, TtsRequest
 
 UPLOAD_ALIAS_TTL_S = 7 * 86400
-DEFAULT_VOICE_ID = "default"
+DEFAULT_VOICE_ID = BUILTIN_VOICE
 
 
 @dataclass

@@ -18,7 +18,14 @@ from ..audio.wav import wav_bytes, wav_samples
 from ..errors import NotFound
 from ..storage import ObjectNotFound
 
-VOICE_ID = re.compile(r"^v_[A-Za-z0-9_-]{16,64}$")
+VOICE_ID = re.compile(r"v_[A-Za-z0-9_-]{16,64}")  # fullmatch: the OpenAPI description's VoiceId pattern
+BUILTIN_VOICE = "default"
+
+
+def names_a_voice(value: str) -> bool:
+    """Whether `value` can name a voice at all (the built-in one, or a voice id): anything else is looked up
+    nowhere and is simply not found."""
+    return value == BUILTIN_VOICE or VOICE_ID.fullmatch(value) is not None
 
 
 def new_voice_id() -> str:
@@ -51,7 +58,7 @@ class VoiceStore:
                          "application/json", {})
 
     def get(self, owner: str, voice_id: str) -> dict:
-        if not VOICE_ID.match(voice_id or ""):
+        if not VOICE_ID.fullmatch(voice_id or ""):
             raise self._not_found()
         try:
             raw = self.storage.get(f"{self.prefix(owner, voice_id)}/meta.json")

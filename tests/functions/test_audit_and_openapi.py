@@ -63,12 +63,18 @@ def spec() -> dict:
 
 def test_openapi_covers_every_route(make_app):
     app = make_app()
-    documented = {path for path in spec()["paths"]}
+    paths = spec()["paths"]
+    # /media serves exactly the names the service hands out: documented as that shape, not as any path
+    aliases = {"/media/{key}": "/media/tts/{shard}/{name}"}
     for rule in app.urls.iter_rules():
         path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
-        assert path in documented, path
+        if rule.websocket or path == "/v1/tts/ws":  # OpenAPI 3.0 has no WebSocket: described beside the paths
+            assert path in spec()["x-websockets"], path
+            continue
+        path = aliases.get(path, path)
+        assert path in paths, path
         for method in rule.methods - {"HEAD", "OPTIONS"}:
-            assert method.lower() in spec()["paths"][path], f"{method} {path}"
+            assert method.lower() in paths[path], f"{method} {path}"
 
 
 def test_openapi_lists_every_error_code():

@@ -113,8 +113,13 @@ def test_pinyin_reaches_the_model_as_its_own_tokens(text, model_text):
     assert normalize_spoken_text(text)[0] == model_text
 
 
-def test_invisible_characters_are_removed_and_whitespace_runs_are_cheap():
+def test_invisible_characters_are_removed_and_the_limit_counts_what_was_sent():
+    from functions.errors import BadRequest
     from functions.text.normalize import normalize_spoken_text
 
     assert normalize_spoken_text("违[j]\u2060[ìn]\u00ad测") == ("违[j][ìn]测", normalize_spoken_text("违[j][ìn]测")[1])
-    assert normalize_spoken_text(" " * 80_000 + "好", max_units=5000, keep_newlines=True)[0] == "好"
+    assert normalize_spoken_text(" " * 4_999 + "好", max_chars=5000, keep_newlines=True)[0] == "好"
+    # the OpenAPI description's maxLength counts code points as sent: so does the server, before any work
+    with pytest.raises(BadRequest) as refused:
+        normalize_spoken_text(" " * 80_000 + "好", max_chars=5000, keep_newlines=True)
+    assert refused.value.code == "text_too_long"

@@ -189,8 +189,8 @@ def test_markup(app, text, ok):
         assert r.status_code == 400 and r.json["error"]["code"] == "invalid_markup"
 
 
-def test_the_length_limit_counts_what_is_spoken(make_app):
-    app = make_app(max_text_chars=10, max_long_text_chars=10)
+def test_markup_is_charged_as_spoken_and_the_limit_counts_what_was_sent(make_app):
+    app = make_app(max_text_chars=10, max_long_text_chars=30)
     audio = base64.b64encode(recorder_files()["wav_16k_mono"][0]).decode()
 
     def post(text):
@@ -199,5 +199,7 @@ def test_the_length_limit_counts_what_is_spoken(make_app):
                                     content_type="application/json")
 
     assert post("[breath]她[h][ào]干净[breath]好吗").status_code == 200  # 5 characters + 1 syllable + 2 tags
-    r = post("[breath]她[h][ào]干净[breath]好吗，真的")  # 8 characters + 3 = 11: markup is not free
+    r = post("她[h][ào]干净[breath]好吗，真的呀")  # 9 characters + 2 = 11 units: markup is not free
+    assert r.status_code == 202  # beyond the synchronous limit: a job
+    r = post("她[h][ào]干净[breath]好吗，真的呀，" + "好" * 6)  # 31 characters as sent (the schema's maxLength)
     assert r.status_code == 400 and r.json["error"]["code"] == "text_too_long"

@@ -4,9 +4,9 @@ from .apps import AppFactory, FakeEndpoint
 from .clients import ALICE_KEY, BOB_KEY, TEST_API_KEYS, LocalClient, client_for
 from .events import EVENTS, load_event
 from .labels import read_label
-from .servers import redis_answers, start_stack, triton_inference_count
+from .servers import redis_answers, start_gunicorn_stack, start_stack, triton_inference_count
 from .switch import BreaksMidStream, CountingStreams, Paced, Switch
 
 __all__ = ["AppFactory", "BreaksMidStream", "CountingStreams", "FakeEndpoint", "ALICE_KEY", "BOB_KEY", "EVENTS",
            "Paced", "TEST_API_KEYS", "LocalClient", "client_for", "load_event", "read_label", "redis_answers",
-           "Switch", "start_stack", "triton_inference_count"]
+           "Switch", "start_gunicorn_stack", "start_stack", "triton_inference_count"]

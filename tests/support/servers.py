@@ -1,4 +1,5 @@
-"""Helpers around real servers: probing Redis, reading Triton's statistics, starting the `make run` stack."""
+"""Helpers around real servers: probing Redis, reading Triton's statistics, starting the `make run` stack or the
+production one (Triton and gunicorn)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from inference.serve import free_port
+from inference.serve import TritonServer, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,18 +47,7 @@ def start_stack(work: Path, **extra_env):
     proc = subprocess.Popen([sys.executable, "-m", "functions.serve"], cwd=REPO, env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/readyz", timeout=2) as resp:
-                if resp.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError((work / "serve.log").read_text(errors="replace")[-3000:])
-        time.sleep(0.3)
+    _wait_ready(base, proc, work / "serve.log")
     yield base
     os.killpg(proc.pid, signal.SIGTERM)
     try:
@@ -65,3 +55,49 @@ def start_stack(work: Path, **extra_env):
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
     log.close()
+
+
+def _wait_ready(base: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/readyz", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(log.read_text(errors="replace")[-3000:])
+        time.sleep(0.3)
+
+
+def start_gunicorn_stack(work: Path, **extra_env):
+    """The production shape on free ports: a local Triton (espeak engine) and the relay under gunicorn with its
+    deployed configuration (functions/gunicorn_conf.py); a generator yielding the base URL, then stopping both."""
+    triton = TritonServer(http_port=free_port(), grpc_port=free_port(), metrics_port=free_port(), engine="espeak",
+                          log_path=work / "triton.log")
+    triton.start()
+    try:
+        triton.wait_ready()
+        port = free_port()
+        env = dict(os.environ, TRITON_URL=triton.grpc_url, ENGINE="espeak", STORAGE_DIR=str(work / "storage"),
+                   PUBLIC_BASE_URL=f"http://127.0.0.1:{port}", RATE_LIMIT_PER_MINUTE="0", DAILY_CHAR_QUOTA="0",
+                   REDIS_URL="", LOG_LEVEL="WARNING", **extra_env)
+        log = work / "gunicorn.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:functions.gunicorn_conf", "-b",
+                                     f"127.0.0.1:{port}", "functions.handlers.web:app"], cwd=REPO, env=env,
+                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        base = f"http://127.0.0.1:{port}"
+        _wait_ready(base, proc, log)
+        try:
+            yield base
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(40)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        triton.stop()

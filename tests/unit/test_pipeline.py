@@ -136,7 +136,7 @@ def test_every_slot_taken_turns_a_miss_into_a_job(unit_app, endpoint):
 def test_the_request_is_typed_once():
     limits = RequestLimits(max_text_chars=10, max_long_text_chars=20, max_instruct_chars=20, max_body_bytes=1000,
                            max_prompt_bytes=1000)
-    req = build_request({"text": " 你好\n世界 ", "voice_id": "default", "instruct": "四川话", "speed": "1.234"},
+    req = build_request({"text": " 你好\n世界 ", "voice_id": "default", "instruct": "四川话", "speed": 1.234},
                         None, limits)
     assert (req.text, req.units, req.long, req.speed, req.format) == ("你好 世界", 5, False, 1.23, "mp3")
     assert req.preset is not None and req.instruct != "四川话"  # the preset's model text

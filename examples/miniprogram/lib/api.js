@@ -102,7 +102,7 @@ function createApi({ wx, baseUrl = '', cloudEnv = '', cloudService = '', dev = f
   async function synthesize(text, { voiceId, instruct, speed, format = 'mp3', onProgress } = {}) {
     let res = await call({ method: 'POST', path: '/v1/tts', headers: useCloud ? { Prefer: 'respond-async' } : {},
       data: Object.fromEntries(Object.entries({ text, voice_id: voiceId, instruct, speed, format })
-        .filter(([, v]) => v !== undefined && v !== '')) });
+        .filter(([, v]) => v != null && v !== '')) });
     let polls = 0;
     while (res.data.status === 'queued' || res.data.status === 'running') {
       if (onProgress) onProgress(res.data.progress || null, res.data.status);
