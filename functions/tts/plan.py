@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 
 from inference.contract import default_mode
 
-from ..errors import BadRequest
+from ..errors import ApiError, BadRequest
 from .request import TtsRequest
 from .voice import Voice
 
@@ -35,6 +35,11 @@ class Plan:
 def make_plan(req: TtsRequest, voice: Voice) -> Plan:
     prompt_text = req.prompt_text or voice.transcript
     mode = req.mode or default_mode(req.instruct, prompt_text)
+    if mode == "zero_shot" and not prompt_text and req.voice_id is not None:
+        # a well-formed request the saved voice cannot serve (it was enrolled without a transcript): the voice's
+        # state, not the request, is in the way
+        raise ApiError("这个声音保存时没有录音文字：zero_shot 需要 prompt_text，或改用 cross_lingual",
+                       code="voice_transcript_missing", status=409)
     if mode == "zero_shot" and not prompt_text:
         raise BadRequest("zero_shot 模式需要 prompt_text（录音对应的文字）", code="prompt_text_required")
     if mode == "instruct" and not req.instruct:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = os.environ.get("SCHEMATHESIS_EXAMPLES", "4")
+EXAMPLES = os.environ.get("SCHEMATHESIS_EXAMPLES", "3")
 
 
 @pytest.mark.timeout(1500)

@@ -227,3 +227,16 @@ def test_bytes_received_in_any_chunking_read_the_same(unit_app):
         assert status[0].startswith(("200", "201")), out
         voices.add(json.loads(out)["voice_id"])
     assert len(voices) == 1
+
+
+def test_zero_shot_with_a_voice_saved_without_transcript_is_the_voices_state_409(unit_app):
+    """Schema-valid, and the saved voice cannot serve it: 409, not a 400 the schema could not have foretold."""
+    app = unit_app()
+    wav = (Path(__file__).resolve().parents[2] / "examples" / "prompt_zh.wav").read_bytes()
+    enrolled = client_for(app).post("/v1/voices", data=form_body([("consent", None, b"self"), ("audio", "r.wav", wav)]),
+                                    content_type=FORM)
+    assert enrolled.status_code == 201 and not enrolled.json.get("prompt_text")
+    r = post_json(app, "/v1/tts", {"text": "你好", "voice_id": enrolled.json["voice_id"], "mode": "zero_shot"})
+    assert (r.status_code, r.json["error"]["code"]) == (409, "voice_transcript_missing")
+    r = post_json(app, "/v1/tts", {"text": "你好", "voice_id": enrolled.json["voice_id"], "mode": "cross_lingual"})
+    assert r.status_code == 200
