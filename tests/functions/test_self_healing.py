@@ -92,6 +92,24 @@ def test_a_task_whose_job_was_lost_is_enqueued_again_or_failed_truthfully(make_a
     assert status["status"] == "failed" and status["error"]["code"] == "job_lost"
 
 
+def test_a_job_waiting_behind_a_backlog_is_not_enqueued_twice(make_app):
+    queue = MemoryQueue()
+    app = make_app(queue=queue, worker_threads=0, max_text_chars=10, job_stale_s=0.3, job_max_attempts=2)
+    client = client_for(app)
+    bodies = [post(client, LONG.replace("第一", f"第{i}个")).json for i in range(3)]
+    time.sleep(0.4)  # older than job_stale_s, and still waiting in a live queue
+    for _ in range(5):
+        assert app.services.jobs.heal_stale() == 3 and queue.depth() == 3  # looked at, never duplicated
+        assert all(client.get(b["poll_url"]).json["status"] == "queued" for b in bodies)
+    queue._items.clear()  # now the queue has lost them: each is enqueued again as the queue drains
+    worker = Worker(queue, app.services.jobs, build_controller(app.settings, app.services.endpoint))
+    for _ in range(6):
+        app.services.jobs.heal_stale()
+        assert queue.depth() <= 1  # one at a time: never a burst of duplicates
+        worker.run_once(wait_s=0.1)
+    assert all(client.get(b["poll_url"]).json["status"] == "done" for b in bodies)
+
+
 def test_a_job_slower_than_its_visibility_timeout_runs_once(make_app):
     queue = MemoryQueue(visibility_s=0.6)
     app = make_app(queue=queue, worker_threads=0, max_text_chars=10)
