@@ -65,16 +65,31 @@ def spoken_text() -> str:
 def audio_format() -> str:
     """A recording's declared format as functions/audio/decode.py reads it: a name from its list (any case),
     optionally as a MIME type (`audio/x-wav`) or an extension (`.mp3`)."""
+    strip = _SPACE + "\\x0b\\x0c\\x1c-\\x1f\\x85"  # what str.strip() removes (controls included)
+    return f"^[{strip}]*(?:[\\s\\S]*/)?\\.*(?:[xX]-)?(?:{audio_format_names()})[{strip}]*$"
+
+
+def pcm_declaration() -> str:
+    """A declared format that the decoder reads as raw PCM (which then needs its sample rate)."""
+    return audio_format().replace(audio_format_names(), "[pP][cC][mM]|[sS]16[lL][eE]")
+
+
+def has_visible() -> str:
+    """Something is left once whitespace and invisible characters are removed (a search, not anchored)."""
+    return f"[^{_SPACE}{_IGNORABLE}]"
+
+
+def audio_format_names() -> str:
     from ..audio.decode import FORMAT_ALIASES
 
     def any_case(word: str) -> str:
         return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word)
 
-    names = "|".join(any_case(w) for w in sorted(FORMAT_ALIASES, key=lambda w: (-len(w), w)))
-    return f"^[{_SPACE}]*(?:[\\s\\S]*/)?\\.*(?:[xX]-)?(?:{names})[{_SPACE}]*$"
+    return "|".join(any_case(w) for w in sorted(FORMAT_ALIASES, key=lambda w: (-len(w), w)))
 
 
-SCHEMAS = {"SpokenText": spoken_text, "PlainText": plain_text, "AudioFormat": audio_format}
+SCHEMAS = {"SpokenText": spoken_text, "PlainText": plain_text, "AudioFormat": audio_format,
+           "PcmDeclaration": pcm_declaration, "HasVisible": has_visible}
 
 
 def _yaml_string(value: str) -> str:

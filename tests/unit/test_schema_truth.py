@@ -240,3 +240,23 @@ def test_zero_shot_with_a_voice_saved_without_transcript_is_the_voices_state_409
     assert (r.status_code, r.json["error"]["code"]) == (409, "voice_transcript_missing")
     r = post_json(app, "/v1/tts", {"text": "你好", "voice_id": enrolled.json["voice_id"], "mode": "cross_lingual"})
     assert r.status_code == 200
+
+
+@FAST
+@given(st.one_of(st.text(max_size=12), st.sampled_from(["pcm", " x-S16Le\u3000", "audio/pcm", "wav", "S16LE\u2028"])))
+def test_the_pcm_rule_sees_what_the_decoder_reads_as_pcm(value):
+    try:
+        pcm = normalize_format(value) == "pcm"
+    except ApiError:
+        pcm = False
+    assert pcm == bool(re.fullmatch(patterns.pcm_declaration(), value)), value
+
+
+@FAST
+@given(st.text(max_size=8))
+def test_the_visible_rule_is_what_survives_normalizing(value):
+    try:
+        kept = bool(normalize_text(value, field="instruct", max_chars=100, required=False))
+    except ApiError:
+        return  # refused for its characters: the PlainText pattern's business
+    assert kept == bool(re.search(patterns.has_visible(), value)), value
