@@ -124,10 +124,14 @@ class TtsJobs:
         with a truthful reason once re-enqueuing has not helped."""
         if not record.active or self._clock() - float(record.heartbeat or 0) <= self.settings.job_stale_s:
             return record
-        if record.status is TaskStatus.QUEUED and self._backlog():
+        waited = self._clock() - float(record.heartbeat or 0)
+        if (record.status is TaskStatus.QUEUED and waited <= self.settings.job_stale_s * self.settings.job_max_attempts
+                and self._backlog()):
             # Waiting behind other jobs is not lost: re-enqueuing it would duplicate the work of an overloaded
             # system (a 30-minute soak re-enqueued 3,022 of 1,911 long texts) and fail it as "lost" after
-            # job_max_attempts. A lost job is found once the queue has drained without it.
+            # job_max_attempts. A lost job is found once the queue has drained without it, or, should a steady
+            # stream of other callers' jobs keep the queue from ever draining, after job_max_attempts stale
+            # periods at the latest: nobody's submissions can strand another caller's lost job.
             return record
         done = self.tasks.finished(key, record.format, record.mode)
         if done is not None:

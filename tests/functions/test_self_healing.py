@@ -94,16 +94,25 @@ def test_a_task_whose_job_was_lost_is_enqueued_again_or_failed_truthfully(make_a
 
 def test_a_job_waiting_behind_a_backlog_is_not_enqueued_twice(make_app):
     queue = MemoryQueue()
-    app = make_app(queue=queue, worker_threads=0, max_text_chars=10, job_stale_s=0.3, job_max_attempts=2)
+    app = make_app(queue=queue, worker_threads=0, max_text_chars=10, job_stale_s=0.3, job_max_attempts=4)
     client = client_for(app)
     bodies = [post(client, LONG.replace("第一", f"第{i}个")).json for i in range(3)]
     time.sleep(0.4)  # older than job_stale_s, and still waiting in a live queue
     for _ in range(5):
         assert app.services.jobs.heal_stale() == 3 and queue.depth() == 3  # looked at, never duplicated
         assert all(client.get(b["poll_url"]).json["status"] == "queued" for b in bodies)
+    # a backlog that never drains (another caller keeps it full) holds a lost job back for a bounded time only
+    lost = post(client, LONG.replace("第一", "被挤")).json
+    for receipt in [r for r, item in queue._items.items() if item["job"]["id"] == lost["task_id"]]:
+        del queue._items[receipt]
+    time.sleep(0.3 * 4 + 0.1)  # job_stale_s x job_max_attempts
+    assert queue.depth() == 3
+    app.services.jobs.heal_stale()  # past the bound every waiting task is enqueued once more, the lost one too
+    assert lost["task_id"] in {item["job"]["id"] for item in queue._items.values()}
     queue._items.clear()  # now the queue has lost them: each is enqueued again as the queue drains
+    bodies.append(lost)
     worker = Worker(queue, app.services.jobs, build_controller(app.settings, app.services.endpoint))
-    for _ in range(6):
+    for _ in range(12):
         app.services.jobs.heal_stale()
         assert queue.depth() <= 1  # one at a time: never a burst of duplicates
         worker.run_once(wait_s=0.1)
