@@ -62,24 +62,27 @@ def test_a_bad_request_is_refused_and_the_instance_keeps_serving(official_triton
 
 
 def test_a_short_request_does_not_wait_for_long_neighbours(official_triton, prompt):
-    """No dynamic batch holds a finished response back: the short request returns long before the long ones
-    (with the former batching all three came back together, after the sum of their times)."""
+    """No dynamic batch holds a finished response back: with a long request on one instance, a short one sent next
+    takes the other instance and comes back before the long ones (with the former batching all three came back
+    together). Arrival order is fixed by spacing the submissions, so which request waits is not a race; the
+    assertion is about order of completion, not a speed ratio (a loaded machine slows every request alike)."""
     grpc = official_triton[1]
 
-    def timed(text):
+    def finished_at(text):
         client = grpcclient.InferenceServerClient(grpc)
-        started = time.monotonic()
         client.infer(MODEL_NAME, make_inputs(grpcclient, text, reference_wav=prompt))
-        return time.monotonic() - started
+        return time.monotonic()
 
     long_text = "这是一段比较长的文字，用来占住一个模型实例的时间。" * 2
+    started = time.monotonic()
     with ThreadPoolExecutor(3) as pool:
-        futures = [pool.submit(timed, long_text)]
-        time.sleep(0.05)
-        futures += [pool.submit(timed, "短。"), pool.submit(timed, long_text)]
-        long_a, short, long_b = (f.result() for f in futures)
-    print(f"\nconcurrent latencies: short {short:.1f}s, long {long_a:.1f}s / {long_b:.1f}s")
-    assert short < 0.6 * max(long_a, long_b)
+        futures = []
+        for text in (long_text, "短。", long_text):  # the short one arrives second: a free instance is waiting
+            futures.append(pool.submit(finished_at, text))
+            time.sleep(0.5)
+        long_a, short, long_b = (f.result() - started for f in futures)
+    print(f"\nconcurrent completions: short {short:.1f}s, long {long_a:.1f}s / {long_b:.1f}s")
+    assert short < min(long_a, long_b)
 
 
 @pytest.fixture(scope="module")
