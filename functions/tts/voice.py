@@ -20,7 +20,7 @@ from inference.contract import DEFAULT_VOICE_TRANSCRIPT, DEFAULT_VOICE_WAV
 from ..audio.decode import DecodeLimits, PromptAudio, decode_prompt
 from ..audio.identity import pcm_hash
 from ..audio.wav import wav_bytes, wav_samples
-from ..errors import BadRequest, NotFound
+from ..errors import ApiError, NotFound
 from ..voices.consent import BASES
 from ..voices.store import BUILTIN_VOICE
 from ..timings import Timings
@@ -74,9 +74,12 @@ class VoiceResolver:
             if owner is None:
                 raise NotFound("声音不存在", code="voice_not_found")
             meta = self.voice_store.get(owner, req.voice_id)
-            if meta.get("consent") not in BASES:  # enrolled before consent was asked for
-                raise BadRequest("这个声音保存时没有声明是谁的声音：请重新保存录音，并声明是本人的声音或已取得本人同意",
-                                 code="consent_required")
+            if meta.get("consent") not in BASES:
+                # enrolled before consent was asked for: a well-formed request the saved voice cannot serve (the
+                # voice's state, like a missing transcript), so 409; enrolling the recording again with a
+                # statement mends it
+                raise ApiError("这个声音保存时没有声明是谁的声音：请重新保存录音，并声明是本人的声音或已取得本人同意",
+                               code="voice_consent_missing", status=409)
             return Voice(meta["voice_hash"], meta.get("prompt_text") or "",
                          lambda: self.voice_store.samples(owner, req.voice_id), req.voice_id,
                          object_key=f"{self.voice_store.prefix(owner, req.voice_id)}/prompt.wav")

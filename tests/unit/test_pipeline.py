@@ -277,7 +277,7 @@ def test_a_voice_enrolled_without_a_statement_asks_for_one(unit_app):
     store.update(owner, voice["voice_id"], meta)  # as enrolled before consent was asked for
     r = alice.post("/v1/tts", data=json.dumps({"text": "旧声音。", "voice_id": voice["voice_id"]}),
                    content_type="application/json")
-    assert r.status_code == 400 and r.json["error"]["code"] == "consent_required"
+    assert r.status_code == 409 and r.json["error"]["code"] == "voice_consent_missing"
     again = alice.post("/v1/voices", data={"audio": (io.BytesIO(audio), "a.wav"), "consent": "self"},
                        content_type="multipart/form-data")
     assert again.status_code == 200 and again.json["consent"] == "self"

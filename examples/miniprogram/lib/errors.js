@@ -44,6 +44,7 @@ const MESSAGES = {
   voice_not_found: '找不到这个声音，请重新录制',
   too_many_voices: '声音数量已达上限，请删除不用的声音',
   voice_transcript_missing: '这个声音没有保存录音文字，请重新录制并填写录音里说的话',
+  voice_consent_missing: '这个声音还没有声明是谁的声音，请重新保存并确认',
   task_not_found: '合成结果已过期，请重新合成',
   media_not_found: '音频已过期，请重新合成',
   media_expired: '音频链接已过期，请重新合成',
