@@ -1,10 +1,11 @@
 """Schedules as configuration: one 5-field cron (UTC) per scheduled handler, rendered for each cloud.
 
-AWS EventBridge wants `cron(min hour day-of-month month day-of-week year)` with `?` in one of the day fields and
-weekdays 1-7 counted from Sunday (no steps there); Tencent SCF timer triggers want 7 fields `sec min hour day
-month week year`, and Tencent's pages disagree on whether weekday 0 is Sunday or Monday. So weekdays are
-written out by name (SUN-SAT) for both: no number can mean another day. `matches()` evaluates a 5-field cron
-(the cost model's simulation and the schedule tests).
+AWS EventBridge wants `cron(min hour day-of-month month day-of-week year)` in UTC with `?` in one of the day
+fields and weekdays 1-7 counted from Sunday (no steps there); Tencent SCF timer triggers want 7 fields `sec min
+hour day month week year` read in China time (UTC+8, the timer rules' zone), and Tencent's pages disagree on
+whether weekday 0 is Sunday or Monday. So weekdays are written out by name (SUN-SAT) for both: no number can
+mean another day; and SCF's hours are moved by eight, with the weekday moved where an hour crosses midnight.
+`matches()` evaluates a 5-field cron (the cost model's simulation and the schedule tests).
 """
 
 from __future__ import annotations
@@ -103,12 +104,31 @@ def to_aws(cron: str) -> str:
     return f"cron({minute} {hour} ? {month} {_spans(days, lambda d: DAY_NAMES[d])} *)"
 
 
-def to_scf(cron: str) -> str:
-    """Tencent SCF's 7 fields (second minute hour day month weekday year); weekdays written by name too."""
+SCF_UTC_OFFSET_H = 8  # SCF timer rules are read in China time
+
+
+def to_scf(cron: str) -> list[str]:
+    """Tencent SCF's 7 fields (second minute hour day month weekday year) in China time, weekdays by name.
+
+    One UTC cron is one SCF expression, or two where some of its hours cross midnight in China time on
+    restricted weekdays (those hours fire on the next weekday there): a function takes one timer trigger per
+    expression. A day of the month or a month cannot move with a crossing hour (month ends differ): refused."""
     minute, hour, dom, month, dow = _fields(cron)
-    if dow != "*":
-        dow = _spans(expand(dow, "dow"), lambda d: DAY_NAMES[d])
-    return f"0 {minute} {hour} {dom} {month} {dow} *"
+    by_shift: dict[int, set[int]] = {}
+    for h in expand(hour, "hour"):
+        local = h + SCF_UTC_OFFSET_H
+        by_shift.setdefault(local // 24, set()).add(local % 24)
+    if 1 in by_shift and (dom != "*" or month != "*"):
+        raise ValueError(f"{cron!r}: an hour that is past midnight in China time (SCF timers' zone) cannot keep "
+                         "its day of the month or month; restrict weekdays, or pick hours before 16:00 UTC")
+    if dow == "*":  # every weekday: a crossing hour needs no day of its own
+        by_shift = {0: set().union(*by_shift.values())}
+    expressions = []
+    for shift, hours in sorted(by_shift.items()):
+        days = dow if dow == "*" else _spans({(d + shift) % 7 for d in expand(dow, "dow")}, DAY_NAMES.__getitem__)
+        hours_field = "*" if len(hours) == 24 else _spans(hours, str)
+        expressions.append(f"0 {minute} {hours_field} {dom} {month} {days} *")
+    return expressions
 
 
 @functools.lru_cache(maxsize=256)

@@ -227,6 +227,9 @@ class Deployer:
                              FunctionName=name, TriggerName=trigger, Type="timer")
             self._change(f"create timer {trigger} of {name}: {cron}", "CreateTrigger", FunctionName=name,
                          TriggerName=trigger, Type="timer", TriggerDesc=cron, Enable="OPEN")
+        for trigger in sorted(set(existing) - set(wanted)):  # e.g. a schedule that took two timers now takes one
+            self._change(f"delete timer {trigger} of {name} (no longer in the configuration)", "DeleteTrigger",
+                         FunctionName=name, TriggerName=trigger, Type="timer")
 
     # -- COS lifecycle --------------------------------------------------------------------------------------------
     def lifecycle(self) -> None:

@@ -163,9 +163,9 @@ def test_every_schedule_in_both_files_is_the_configured_default():
     interval: the same instants, tests/unit/test_schedule.py checks the renderings day by day)."""
     from functions.schedule import DEFAULTS, to_aws, to_scf
 
-    scf = {n: s["events"][0]["timer"]["parameters"]["cronExpression"]
-           for n, s in yaml.safe_load((REPO / "serverless.yml").read_text())["functions"].items()
-           if s.get("events") and "timer" in s["events"][0]}
+    scf = {n: [e["timer"]["parameters"]["cronExpression"] for e in s.get("events", []) if "timer" in e]
+           for n, s in yaml.safe_load((REPO / "serverless.yml").read_text())["functions"].items()}
+    scf = {n: crons for n, crons in scf.items() if crons}
     params = template()["Parameters"]
     aws = {"warmup": params["WarmupSchedule"]["Default"], "scale_down": params["ScaleDownSchedule"]["Default"],
            "drain": params["DrainSchedule"]["Default"]}
@@ -223,6 +223,15 @@ def test_tencent_deploy_dry_run_then_apply_then_nothing(tmp_path, s3_server):
         assert deploy_tencent.Deployer(scf, cos, config, root=tmp_path, log=quiet).run().actions == [
             "delete timer drain of cosyvoice-relay-drain (schedule changed)",
             "create timer drain of cosyvoice-relay-drain: 0 */2 * * * * *"]
+        # a schedule that needs two timers in China time, then one again: the second is created, then removed
+        events = config["functions"]["warmup"]["events"]
+        events.append({"timer": {"name": "warmup-2", "parameters": {"cronExpression": "0 0 2 * * SUN-MON *"}}})
+        assert deploy_tencent.Deployer(scf, cos, config, root=tmp_path, log=quiet).run().actions == [
+            "create timer warmup-2 of cosyvoice-relay-warmup: 0 0 2 * * SUN-MON *"]
+        events.pop()
+        assert deploy_tencent.Deployer(scf, cos, config, root=tmp_path, log=quiet).run().actions == [
+            "delete timer warmup-2 of cosyvoice-relay-warmup (no longer in the configuration)"]
+        assert "warmup-2" not in fake.triggers.get("cosyvoice-relay-warmup", {})
     finally:
         fake.close()
 

@@ -13,7 +13,7 @@ from croniter import croniter
 from functions.schedule import DAY_NAMES, DEFAULTS, expand, matches, to_aws, to_scf
 
 CONFIGURED = ["0 12 * * 1-5", "30 8 * * MON-FRI", "0 */6 * * 0,6", "15 3 1 * *", "0 0 * * 7", "0 0 * * 5-7",
-              "*/20 9-17 * * 1-5", "0 22 * * */2", "45 23 * * SUN"]
+              "*/20 9-17 * * 1-5", "0 22 * * */2", "45 23 * * SUN", "0 16 * * *", "15 3 * 12 *", "0 8-20 * * *"]
 
 
 def _days(field: str, sunday: int) -> set[int]:
@@ -39,11 +39,19 @@ def aws_fires(expression: str, when: datetime) -> bool:
             and (when.weekday() + 1) % 7 in _days(dow, sunday=1))
 
 
-def scf_fires(expression: str, when: datetime) -> bool:
-    second, minute, hour, dom, month, dow, year = expression.split()
-    assert second == "0" and year == "*"
-    return (matches(f"{minute} {hour} {dom} {month} *", when)
-            and (dow == "*" or (when.weekday() + 1) % 7 in _days(dow, sunday=0)))
+CHINA = timezone(timedelta(hours=8))  # SCF timer rules are read in China time
+
+
+def scf_fires(expressions: list[str], when: datetime) -> bool:
+    """Whether any of a function's SCF timer expressions fires at `when`, read as SCF reads it (UTC+8)."""
+    local = when.astimezone(CHINA)
+    for expression in expressions:
+        second, minute, hour, dom, month, dow, year = expression.split()
+        assert second == "0" and year == "*"
+        if (matches(f"{minute} {hour} {dom} {month} *", local)
+                and (dow == "*" or (local.weekday() + 1) % 7 in _days(dow, sunday=0))):
+            return True
+    return False
 
 
 @pytest.mark.parametrize("cron", list(DEFAULTS.values()) + CONFIGURED)
@@ -68,7 +76,7 @@ def test_every_schedule_fires_at_the_same_minutes_on_every_cloud(cron):
 
 def test_weekday_ranges_are_the_same_days_not_shifted_numbers():
     assert to_aws("0 12 * * 1-5") == "cron(0 12 ? * MON-FRI *)"  # not 1-5, which EventBridge reads Sun-Thu
-    assert to_scf("0 12 * * 1-5") == "0 0 12 * * MON-FRI *"
+    assert to_scf("0 12 * * 1-5") == ["0 0 20 * * MON-FRI *"]  # 20:00 China time: SCF reads UTC+8
     assert expand("5-7", "dow") == {5, 6, 0} and expand("*/2", "dow") == {0, 2, 4, 6}
 
 
@@ -76,3 +84,18 @@ def test_weekday_ranges_are_the_same_days_not_shifted_numbers():
 def test_what_a_cloud_cannot_express_is_refused_with_a_clear_error(cron):
     with pytest.raises(ValueError):
         to_aws(cron)
+
+
+def test_scf_hours_are_china_time_and_a_crossing_hour_moves_to_the_next_weekday():
+    """SCF reads timer rules in UTC+8: 11:40 UTC is 19:40 there; 23:45 UTC on Sunday is Monday 07:45 there;
+    hours on both sides of China's midnight on restricted weekdays take two expressions."""
+    assert to_scf("40 11 * * *") == ["0 40 19 * * * *"]
+    assert to_scf("45 23 * * SUN") == ["0 45 7 * * MON *"]
+    assert to_scf("0 */6 * * 0,6") == ["0 0 8,14,20 * * SUN,SAT *", "0 0 2 * * SUN-MON *"]
+    assert to_scf("*/5 * * * *") == ["0 */5 * * * * *"]
+
+
+@pytest.mark.parametrize("cron", ["0 20 1 * *", "0 * 15 * *", "30 18 * 6 *"])
+def test_a_day_of_the_month_that_would_move_in_china_time_is_refused_for_scf(cron):
+    with pytest.raises(ValueError, match="China time"):
+        to_scf(cron)
