@@ -112,8 +112,12 @@ def to_scf(cron: str) -> list[str]:
 
     One UTC cron is one SCF expression, or two where some of its hours cross midnight in China time on
     restricted weekdays (those hours fire on the next weekday there): a function takes one timer trigger per
-    expression. A day of the month or a month cannot move with a crossing hour (month ends differ): refused."""
+    expression. A day of the month or a month cannot move with a crossing hour (month ends differ), and both day
+    fields restricted (cron: either matches) has no documented SCF meaning: refused."""
     minute, hour, dom, month, dow = _fields(cron)
+    month = month.upper()
+    if dom != "*" and dow != "*":  # cron fires on either day; what SCF does then is not documented
+        raise ValueError(f"{cron!r}: SCF timers cannot restrict both the day of the month and the weekday")
     by_shift: dict[int, set[int]] = {}
     for h in expand(hour, "hour"):
         local = h + SCF_UTC_OFFSET_H

@@ -172,7 +172,7 @@ class Deployer:
             want["ProtocolParams"] = {"WSParams": {"IdleTimeOut": int(spec.get("wsIdleTimeout", 600))}}
         return want
 
-    def function(self, spec: dict, code_key: str, code_digest: str, layers: list[dict]) -> None:
+    def function(self, spec: dict, code_key: str, code_digest: str, layers: list[dict], key: str = "") -> None:
         name = spec["name"]
         want = self.desired(spec, code_digest, layers)
         current = self._maybe("GetFunction", FunctionName=name)
@@ -206,15 +206,19 @@ class Deployer:
                 self._change(f"update configuration of {name} ({', '.join(differs)})",
                              "UpdateFunctionConfiguration", FunctionName=name, **config)
                 self._wait_active(name)
-        self.triggers(name, spec)
+        self.triggers(name, spec, key)
 
-    def triggers(self, name: str, spec: dict) -> None:
+    def triggers(self, name: str, spec: dict, key: str = "") -> None:
+        """The function's timers as configured. The deployer owns the timers named like its configuration key
+        (`drain`, and `drain-2` where a schedule takes two in China time): those it creates, changes and
+        removes when no longer configured; a timer added by hand under another name is left alone."""
         wanted = {}
         for event in spec.get("events") or []:
             if "timer" in event:
                 timer = event["timer"]
                 wanted[timer["name"]] = timer["parameters"]["cronExpression"]
-        if not wanted:
+        owned = re.compile(rf"{re.escape(key)}(-\d+)?") if key else None
+        if not wanted and owned is None:
             return
         listed = self._maybe("ListTriggers", FunctionName=name) or {}  # none for a function not created yet
         existing = {t["TriggerName"]: _cron_of(t.get("TriggerDesc", "")) for t in listed.get("Triggers", [])
@@ -227,7 +231,8 @@ class Deployer:
                              FunctionName=name, TriggerName=trigger, Type="timer")
             self._change(f"create timer {trigger} of {name}: {cron}", "CreateTrigger", FunctionName=name,
                          TriggerName=trigger, Type="timer", TriggerDesc=cron, Enable="OPEN")
-        for trigger in sorted(set(existing) - set(wanted)):  # e.g. a schedule that took two timers now takes one
+        stale = [t for t in existing if t not in wanted and owned is not None and owned.fullmatch(t)]
+        for trigger in sorted(stale):  # e.g. a schedule that took two timers now takes one
             self._change(f"delete timer {trigger} of {name} (no longer in the configuration)", "DeleteTrigger",
                          FunctionName=name, TriggerName=trigger, Type="timer")
 
@@ -254,10 +259,10 @@ class Deployer:
         digest = sha256_file(artifact)
         code_key = self._upload(artifact, digest)
         layers = self.layers()
-        for spec in self.config["functions"].values():
+        for key, spec in self.config["functions"].items():
             if spec.get("runtime", self.provider["runtime"]) not in RUNTIMES:
                 raise SystemExit(f"unsupported runtime for {spec['name']}")
-            self.function(spec, code_key, digest, layers)
+            self.function(spec, code_key, digest, layers, key)
         self.lifecycle()
         self.log(f"{len(self.plan.actions)} change(s)" + (" planned (dry run)" if self.dry_run else ""))
         return self.plan

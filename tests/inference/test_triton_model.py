@@ -12,11 +12,21 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from inference.client import MODEL_NAME, make_inputs, waveform
+from inference.client import MODEL_NAME, STREAM_MODEL_NAME, make_inputs, waveform
 
 ZH = "收到好友从远方寄来的生日礼物，那份意外的惊喜让我心中充满了快乐。"
 EN = "Receiving a birthday gift from a friend far away filled my heart with joy."
 TRANSCRIPT = "希望你以后能够做的比我还好呦。"
+
+
+@pytest.mark.parametrize("model", [MODEL_NAME, STREAM_MODEL_NAME])
+def test_no_batch_holds_a_response_back_and_two_instances_serve(grpc, model):
+    """As Triton loaded them: batch size 1 and no dynamic batching (a batch answers all its requests after the
+    longest; an engine synthesizes one request at a time), and more than one instance (a short request finds
+    one free beside a long one). The timing side is tests/official's order-of-completion test."""
+    config = grpc.get_model_config(model).config
+    assert config.max_batch_size <= 1 and not config.HasField("dynamic_batching")
+    assert sum(group.count for group in config.instance_group) >= 2
 
 
 @pytest.fixture(scope="module")

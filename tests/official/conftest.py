@@ -85,6 +85,7 @@ def official_triton(model_dir, tmp_path_factory):
     ports = {"http": free_port(), "grpc": free_port(), "metrics": free_port()}
     env = dict(os.environ, COSYVOICE_MODEL_DIR=str(model_dir), COSYVOICE_SPEAKER_CACHE_SIZE="2",
                PYTHONPATH=os.pathsep.join([str(VENDOR), str(VENDOR / "third_party" / "Matcha-TTS")]))
+    env.pop("COSYVOICE_INSTANCES", None)  # the repository's config.pbtxt, as deployed
     log = tmp_path_factory.mktemp("official-triton") / "serve.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "inference.serve", "--engine", "cosyvoice3", "--timeout", "600",

@@ -65,7 +65,8 @@ def test_a_short_request_does_not_wait_for_long_neighbours(official_triton, prom
     """No dynamic batch holds a finished response back: with a long request on one instance, a short one sent next
     takes the other instance and comes back before the long ones (with the former batching all three came back
     together). Arrival order is fixed by spacing the submissions, so which request waits is not a race; the
-    assertion is about order of completion, not a speed ratio (a loaded machine slows every request alike)."""
+    assertion is about order of completion, not a speed ratio (a loaded machine slows every request alike).
+    That no batching is configured at all is checked on the loaded config (tests/inference/test_triton_model.py)."""
     grpc = official_triton[1]
 
     def finished_at(text):

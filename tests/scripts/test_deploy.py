@@ -232,6 +232,12 @@ def test_tencent_deploy_dry_run_then_apply_then_nothing(tmp_path, s3_server):
         assert deploy_tencent.Deployer(scf, cos, config, root=tmp_path, log=quiet).run().actions == [
             "delete timer warmup-2 of cosyvoice-relay-warmup (no longer in the configuration)"]
         assert "warmup-2" not in fake.triggers.get("cosyvoice-relay-warmup", {})
+        # a timer an operator added by hand is not the deployer's; a function whose schedule is gone loses its own
+        fake.triggers["cosyvoice-relay-warmup"]["launch-day"] = "0 0 9 * * * *"
+        config["functions"]["drain"]["events"] = []
+        assert deploy_tencent.Deployer(scf, cos, config, root=tmp_path, log=quiet).run().actions == [
+            "delete timer drain of cosyvoice-relay-drain (no longer in the configuration)"]
+        assert "launch-day" in fake.triggers["cosyvoice-relay-warmup"]
     finally:
         fake.close()
 
