@@ -1,6 +1,7 @@
 """In-process state for the embedded default (one process; gunicorn workers each have their own).
 
-Bounded by size and by time: task records (at most `max_tasks`, the oldest written first out) and aliases
+Bounded by size and by time: task records (at most `max_tasks`, the oldest finished one written first out: a
+job still queued or running keeps its record, or its caller's polls would say it is gone) and aliases
 (their own bound, so a burst of tasks never evicts `last_inference` or a voice mapping) expire after their
 TTL, and expired entries are swept every SWEEP_EVERY writes, not only when read: TASK_TTL_S bounds memory."""
 
@@ -13,6 +14,7 @@ from collections import OrderedDict
 
 
 SWEEP_EVERY = 256
+ACTIVE = ("queued", "running")  # a task's statuses while its job can still finish (functions/tts/tasks.py)
 
 
 class MemoryState:
@@ -26,11 +28,13 @@ class MemoryState:
         self._clock = clock
         self._writes = 0
 
-    def _put(self, table: OrderedDict, key: str, value, ttl_s: float, limit: int) -> None:
+    def _put(self, table: OrderedDict, key: str, value, ttl_s: float, limit: int, keep=None) -> None:
+        """Write `key`; over `limit`, the oldest entry goes, passing over those `keep` holds (unless all are)."""
         table[key] = (self._clock() + ttl_s, value)
         table.move_to_end(key)
         while len(table) > limit:
-            table.popitem(last=False)
+            victim = next((k for k, (_, v) in table.items() if keep is None or not keep(v)), None)
+            del table[next(iter(table)) if victim is None else victim]
         self._writes += 1
         if self._writes % SWEEP_EVERY == 0:
             self._sweep()
@@ -65,7 +69,8 @@ class MemoryState:
 
     def put_task(self, task_id: str, record: dict, ttl_s: int) -> None:
         with self._lock:
-            self._put(self._tasks, task_id, dict(record), ttl_s, self._max_tasks)
+            self._put(self._tasks, task_id, dict(record), ttl_s, self._max_tasks,
+                      keep=lambda r: r.get("status") in ACTIVE)
 
     def acquire(self, name: str, ttl_s: float) -> str | None:
         now = self._clock()

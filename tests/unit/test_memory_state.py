@@ -27,3 +27,18 @@ def test_a_burst_of_tasks_never_evicts_an_alias():
         state.put_task(f"t{i}", {"status": "queued"}, ttl_s=3600)
     assert state.sizes()["tasks"] == 5 and state.get_task("t0") is None and state.get_task("t49") is not None
     assert state.get_alias("last_inference") == "123.0"
+
+
+def test_a_burst_of_finished_tasks_never_evicts_a_waiting_job():
+    """A long job queued behind a backlog keeps its record while thousands of other tasks finish: its caller's
+    polls must not say task_not_found for a job that is still coming (the size bound takes finished ones)."""
+    state = MemoryState(max_tasks=5)
+    state.put_task("job", {"status": "queued"}, ttl_s=3600)
+    for i in range(50):
+        state.put_task(f"t{i}", {"status": "done"}, ttl_s=3600)
+    assert state.get_task("job") == {"status": "queued"} and state.sizes()["tasks"] == 5
+    assert state.get_task("t44") is None and state.get_task("t49") is not None
+    state.put_task("job", {"status": "done"}, ttl_s=3600)  # finished: an ordinary record from now on
+    for i in range(50, 55):
+        state.put_task(f"t{i}", {"status": "done"}, ttl_s=3600)
+    assert state.get_task("job") is None
