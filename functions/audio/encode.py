@@ -117,9 +117,14 @@ class StreamEncoder:
 def encode(samples: np.ndarray, rate: int, fmt: str = "mp3", *, mp3_bitrate: int = 64000,
            label: AigcLabel | None = None) -> EncodedAudio:
     """Encode mono float samples; with `label`, the file carries the AIGC implicit label (functions/audio/label.py)."""
+    return encode_pcm(pcm16(samples), rate, fmt, mp3_bitrate=mp3_bitrate, label=label)
+
+
+def encode_pcm(pcm: np.ndarray, rate: int, fmt: str = "mp3", *, mp3_bitrate: int = 64000,
+               label: AigcLabel | None = None) -> EncodedAudio:
+    """Encode mono s16 samples (functions/audio/pcm.py), as `encode` does."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown output format {fmt!r}")
-    pcm = pcm16(samples)
     metadata = {ID3_DESCRIPTION: label.json()} if label else None
     if fmt == "pcm":
         data = pcm.tobytes()  # no container: the label travels in headers and the task's JSON

@@ -85,7 +85,7 @@ class TtsJobs:
             timing.append((segment.text, speech.size / OUTPUT_SAMPLE_RATE, segment.pause_after_s))
             if segment.pause_after_s:
                 parts.append(np.zeros(int(segment.pause_after_s * OUTPUT_SAMPLE_RATE), np.float32))
-        record = render.deliver(key, plan, np.concatenate(parts), voice, timing)
+        record = render.deliver(key, plan, parts, voice, timing)
         self.tasks.put(key, record.with_(mode=plan.mode, progress={"done": len(segments), "total": len(segments)}))
 
     def _progress(self, job: dict, plan: Plan, done: int, total: int) -> None:

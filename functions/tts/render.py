@@ -20,9 +20,9 @@ from inference.contract import OUTPUT_SAMPLE_RATE
 
 from .. import deadline
 from ..audio import cue
-from ..audio.encode import encode
+from ..audio.encode import encode, encode_pcm
 from ..audio.label import AigcLabel, label_for
-from ..audio.pcm import from_pcm16
+from ..audio.pcm import from_pcm16, pcm16_joined
 from ..endpoint.controller import READY
 from ..endpoint.triton import SynthesisInput
 from ..lease import Renewer
@@ -71,7 +71,7 @@ class Renderer:
         with (contextlib.nullcontext() if hosted else self.gpu_slot(slot_wait_s)), timings.stage("infer"):
             samples = (endpoint or self.endpoint).synthesize(synthesis_input(plan, text, voice, request_id))
         if deliverable:
-            record = self.deliver(key, plan, samples, voice, [(text, samples.size / OUTPUT_SAMPLE_RATE, 0.0)],
+            record = self.deliver(key, plan, [samples], voice, [(text, samples.size / OUTPUT_SAMPLE_RATE, 0.0)],
                                   fmt=fmt, timings=timings)
         else:
             with timings.stage("encode"):
@@ -89,16 +89,18 @@ class Renderer:
         self._cold_checked = (time.monotonic(), False)
         self.state.set_alias(LAST_INFERENCE, str(self._clock()), 30 * 86400)
 
-    def deliver(self, key: str, plan: Plan, samples: np.ndarray, voice: Voice, parts: list[tuple[str, float, float]],
-                *, fmt: str | None = None, timings: Timings | None = None) -> TaskRecord:
-        """The file a caller gets from finished speech: the explicit cue, the implicit label and the subtitles
-        (`parts`: each segment's text, seconds and pause after), stored."""
+    def deliver(self, key: str, plan: Plan, speech: list[np.ndarray], voice: Voice,
+                parts: list[tuple[str, float, float]], *, fmt: str | None = None,
+                timings: Timings | None = None) -> TaskRecord:
+        """The file a caller gets from finished speech (its pieces in order: segments and pauses, never joined
+        as floats: a long text's speech is held once, plus its s16 file): the explicit cue, the implicit label
+        and the subtitles (`parts`: each segment's text, seconds and pause after), stored."""
         timings = timings or Timings()
         with timings.stage("label"):
-            samples, offset = self.with_cue(samples, plan, voice)
+            pieces, offset = self.with_cue(speech, plan, voice)
         with timings.stage("encode"):
-            audio = encode(samples, OUTPUT_SAMPLE_RATE, fmt or plan.format, mp3_bitrate=self.settings.mp3_bitrate,
-                           label=self.label(key))
+            audio = encode_pcm(pcm16_joined(pieces), OUTPUT_SAMPLE_RATE, fmt or plan.format,
+                               mp3_bitrate=self.settings.mp3_bitrate, label=self.label(key))
         with timings.stage("store"):
             subtitles = timeline(parts, offset)
             self.storage.put(subtitles_key(key), to_vtt(subtitles).encode("utf-8"), VTT_TYPE, {})
@@ -107,15 +109,15 @@ class Renderer:
     def label(self, key: str) -> AigcLabel:
         return label_for(self.settings, key)
 
-    def with_cue(self, samples: np.ndarray, plan: Plan, voice: Voice) -> tuple[np.ndarray, float]:
-        """The speech with the explicit label a listener hears (AIGC_CUE, AIGC_CUE_POSITION), and the seconds
-        the speech now starts at."""
+    def with_cue(self, speech: list[np.ndarray], plan: Plan, voice: Voice) -> tuple[list[np.ndarray], float]:
+        """The speech's pieces with the explicit label a listener hears (AIGC_CUE, AIGC_CUE_POSITION), and the
+        seconds the speech now starts at."""
         extra = self.cue_audio(plan, voice)
         if extra is None:
-            return samples, 0.0
+            return speech, 0.0
         if self.settings.aigc_cue_position == "start":
-            return np.concatenate([extra, samples]).astype(np.float32), extra.size / OUTPUT_SAMPLE_RATE
-        return np.concatenate([samples, extra]).astype(np.float32), 0.0
+            return [extra, *speech], extra.size / OUTPUT_SAMPLE_RATE
+        return [*speech, extra], 0.0
 
     def cue_audio(self, plan: Plan, voice: Voice) -> np.ndarray | None:
         """The cue with its pause, in the order it joins the speech (before it at the start, after it at the
