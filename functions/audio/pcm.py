@@ -24,6 +24,8 @@ def pcm16_joined(pieces) -> np.ndarray:
     """Float pieces, in order, as one s16 array, converted block by block into it: 18 minutes of speech (a
     5,000-character text) is 100 MB as float32, and joining then converting it whole took four more such
     copies at once. Element by element the same as pcm16 of the joined pieces."""
+    if isinstance(pieces, np.ndarray):  # one array is one piece, not a list of samples
+        pieces = [pieces]
     flat = [np.asarray(p, dtype=np.float32).reshape(-1) for p in pieces]
     out = np.empty(sum(p.size for p in flat), dtype="<i2")
     at = 0

@@ -1,9 +1,8 @@
 """In-process state for the embedded default (one process; gunicorn workers each have their own).
 
-Bounded by size and by time: task records (at most `max_tasks`, the oldest finished one written first out: a
-job still queued or running keeps its record, or its caller's polls would say it is gone) and aliases
-(their own bound, so a burst of tasks never evicts `last_inference` or a voice mapping) expire after their
-TTL, and expired entries are swept every SWEEP_EVERY writes, not only when read: TASK_TTL_S bounds memory."""
+Bounded by size and by time: task records (at most `max_tasks`, see `TaskTable`) and aliases (their own bound,
+so a burst of tasks never evicts `last_inference` or a voice mapping) expire after their TTL, and expired
+entries are swept every SWEEP_EVERY writes, not only when read: TASK_TTL_S bounds memory."""
 
 from __future__ import annotations
 
@@ -15,26 +14,73 @@ from collections import OrderedDict
 
 SWEEP_EVERY = 256
 ACTIVE = ("queued", "running")  # a task's statuses while its job can still finish (functions/tts/tasks.py)
+FINISHED_SHARE = 0.1  # of max_tasks kept for finished records however many jobs wait
+
+
+class TaskTable:
+    """Task records by status, each in write order. Over the bound, the oldest finished record goes first: a
+    job still queued or running keeps its record (its caller's polls would otherwise say it is gone). Active
+    records keep at most `limit - reserve` places, so a result just written (a failure's reason, a done job's
+    subtitles) outlives the next writes even when jobs fill the table. Every operation is O(1) but the sweep.
+    Called with the state's lock held."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.reserve = limit, max(1, int(limit * FINISHED_SHARE)) if limit > 1 else 0
+        self.active: OrderedDict[str, tuple[float, dict]] = OrderedDict()
+        self.finished: OrderedDict[str, tuple[float, dict]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self.active) + len(self.finished)
+
+    def items(self) -> list[tuple[str, tuple[float, dict]]]:
+        return [*self.active.items(), *self.finished.items()]
+
+    def values(self) -> list[tuple[float, dict]]:
+        return [item for _, item in self.items()]
+
+    def get(self, key: str, now: float) -> dict | None:
+        for table in (self.active, self.finished):
+            item = table.get(key)
+            if item is not None:
+                if item[0] < now:
+                    del table[key]
+                    return None
+                return item[1]
+        return None
+
+    def put(self, key: str, record: dict, expiry: float, now: float) -> None:
+        self.active.pop(key, None)
+        self.finished.pop(key, None)
+        (self.active if record.get("status") in ACTIVE else self.finished)[key] = (expiry, record)
+        while len(self) > self.limit:
+            self._evict(now)
+
+    def _evict(self, now: float) -> None:
+        oldest_active = next(iter(self.active.items()), None)
+        if oldest_active is not None and (oldest_active[1][0] < now or not self.finished
+                                          or len(self.active) > self.limit - self.reserve):
+            self.active.popitem(last=False)  # expired, or active records past their share
+        else:
+            self.finished.popitem(last=False)
+
+    def sweep(self, now: float) -> None:
+        for table in (self.active, self.finished):
+            for key in [k for k, (expiry, _) in table.items() if expiry < now]:
+                del table[key]
 
 
 class MemoryState:
     def __init__(self, max_tasks: int = 10000, max_aliases: int = 100000, clock=time.monotonic) -> None:
         self._lock = threading.Lock()
-        self._tasks: OrderedDict[str, tuple[float, dict]] = OrderedDict()
+        self._tasks = TaskTable(max_tasks)
         self._aliases: OrderedDict[str, tuple[float, str]] = OrderedDict()
         self._locks: dict[str, tuple[str, float]] = {}
         self._active: dict[str, float] = {}
-        self._max_tasks, self._max_aliases = max_tasks, max_aliases
+        self._max_aliases = max_aliases
         self._clock = clock
         self._writes = 0
 
-    def _put(self, table: OrderedDict, key: str, value, ttl_s: float, limit: int, keep=None) -> None:
-        """Write `key`; over `limit`, the oldest entry goes, passing over those `keep` holds (unless all are)."""
-        table[key] = (self._clock() + ttl_s, value)
-        table.move_to_end(key)
-        while len(table) > limit:
-            victim = next((k for k, (_, v) in table.items() if keep is None or not keep(v)), None)
-            del table[next(iter(table)) if victim is None else victim]
+    def _wrote(self) -> None:
         self._writes += 1
         if self._writes % SWEEP_EVERY == 0:
             self._sweep()
@@ -42,9 +88,9 @@ class MemoryState:
     def _sweep(self) -> None:
         """Drop what has expired (called with the lock held)."""
         now = self._clock()
-        for table in (self._tasks, self._aliases):
-            for key in [k for k, (expiry, _) in table.items() if expiry < now]:
-                del table[key]
+        self._tasks.sweep(now)
+        for key in [k for k, (expiry, _) in self._aliases.items() if expiry < now]:
+            del self._aliases[key]
         for name in [n for n, (_, expiry) in self._locks.items() if expiry <= now]:
             del self._locks[name]
 
@@ -52,25 +98,16 @@ class MemoryState:
         with self._lock:
             return {"tasks": len(self._tasks), "aliases": len(self._aliases), "locks": len(self._locks)}
 
-    def _get(self, table: OrderedDict, key: str):
-        """The live value under `key`, or None (an expired one is dropped on the way)."""
-        with self._lock:
-            item = table.get(key)
-            if item is None:
-                return None
-            if item[0] < self._clock():
-                del table[key]
-                return None
-            return item[1]
-
     def get_task(self, task_id: str) -> dict | None:
-        record = self._get(self._tasks, task_id)
+        with self._lock:
+            record = self._tasks.get(task_id, self._clock())
         return None if record is None else dict(record)
 
     def put_task(self, task_id: str, record: dict, ttl_s: int) -> None:
         with self._lock:
-            self._put(self._tasks, task_id, dict(record), ttl_s, self._max_tasks,
-                      keep=lambda r: r.get("status") in ACTIVE)
+            now = self._clock()
+            self._tasks.put(task_id, dict(record), now + ttl_s, now)
+            self._wrote()
 
     def acquire(self, name: str, ttl_s: float) -> str | None:
         now = self._clock()
@@ -113,11 +150,22 @@ class MemoryState:
             return [t for t, at in self._active.items() if at < before][:limit]
 
     def get_alias(self, name: str) -> str | None:
-        return self._get(self._aliases, name)
+        with self._lock:
+            item = self._aliases.get(name)
+            if item is None:
+                return None
+            if item[0] < self._clock():
+                del self._aliases[name]
+                return None
+            return item[1]
 
     def set_alias(self, name: str, value: str, ttl_s: int) -> None:
         with self._lock:
-            self._put(self._aliases, name, value, ttl_s, self._max_aliases)
+            self._aliases[name] = (self._clock() + ttl_s, value)
+            self._aliases.move_to_end(name)
+            while len(self._aliases) > self._max_aliases:
+                self._aliases.popitem(last=False)
+            self._wrote()
 
     def ping(self) -> None:
         return None
