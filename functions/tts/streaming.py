@@ -101,6 +101,8 @@ class Streamer:
                 record, shared = self.renderer.once(
                     key, plan.format, lambda: self._produce(live, key, plan, voice, extra, request_id, endpoint))
             if shared:  # made meanwhile by another caller (another process, or a request for the file)
+                if self.tasks.done(key) is None:  # this stream marked it running: the task is done after all
+                    self.tasks.put(key, record)
                 self._replay(live, key, plan, record)
         except Exception as exc:  # noqa: BLE001 - ends this stream with its error, never the process
             self._fail(live, key, exc, record=True)

@@ -116,3 +116,18 @@ def test_the_limiter_extends_only_a_held_slot(unit_app):
     assert limiter.acquire_slot(30) is None  # still held: extended past its first lease
     limiter.release_slot(token)
     assert limiter.extend_slot(token, 30) is False
+
+
+def test_a_stream_that_met_a_file_stored_meanwhile_leaves_its_task_done(unit_app, endpoint):
+    """A stream prepared just before another caller stored the same file: it replays that file, and the task
+    says done (the stream had marked it running; nothing else would have written it back)."""
+    app = unit_app(aigc_cue="none")
+    body = {"text": "竞态的一句话。", "voice_id": "default", "format": "pcm"}
+    made = client_for(app).post("/v1/tts", json=body).get_json()
+    tts = app.services.tts
+    prepare = tts.prepare
+    tts.prepare = lambda *a, **k: prepare(*a, **k)._replace(hit=None)  # prepared before the file existed
+    streamed = b"".join(client_for(app).post("/v1/tts/stream", json=body, buffered=False).response)
+    tts.prepare = prepare
+    task = client_for(app).get(f"/v1/tts/{made['task_id']}").get_json()
+    assert streamed and task["status"] == "done" and len(endpoint.requests) == 1
