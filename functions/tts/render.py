@@ -91,13 +91,14 @@ class Renderer:
 
     def deliver(self, key: str, plan: Plan, speech: list[np.ndarray], voice: Voice,
                 parts: list[tuple[str, float, float]], *, fmt: str | None = None,
-                timings: Timings | None = None) -> TaskRecord:
+                timings: Timings | None = None, cue_sent: np.ndarray | None = None) -> TaskRecord:
         """The file a caller gets from finished speech (its pieces in order: segments and pauses, never joined
         as floats: a long text's speech is held once, plus its s16 file): the explicit cue, the implicit label
-        and the subtitles (`parts`: each segment's text, seconds and pause after), stored."""
+        and the subtitles (`parts`: each segment's text, seconds and pause after), stored. `cue_sent`: the cue a
+        stream already played, so the file holds exactly what was heard (a spoken notice made again could differ)."""
         timings = timings or Timings()
         with timings.stage("label"):
-            pieces, offset = self.with_cue(speech, plan, voice)
+            pieces, offset = self.with_cue(speech, plan, voice, cue_sent)
         with timings.stage("encode"):
             audio = encode_pcm(pcm16_joined(pieces), OUTPUT_SAMPLE_RATE, fmt or plan.format,
                                mp3_bitrate=self.settings.mp3_bitrate, label=self.label(key))
@@ -109,10 +110,11 @@ class Renderer:
     def label(self, key: str) -> AigcLabel:
         return label_for(self.settings, key)
 
-    def with_cue(self, speech: list[np.ndarray], plan: Plan, voice: Voice) -> tuple[list[np.ndarray], float]:
+    def with_cue(self, speech: list[np.ndarray], plan: Plan, voice: Voice,
+                 extra: np.ndarray | None = None) -> tuple[list[np.ndarray], float]:
         """The speech's pieces with the explicit label a listener hears (AIGC_CUE, AIGC_CUE_POSITION), and the
         seconds the speech now starts at."""
-        extra = self.cue_audio(plan, voice)
+        extra = self.cue_audio(plan, voice) if extra is None else extra
         if extra is None:
             return speech, 0.0
         if self.settings.aigc_cue_position == "start":

@@ -144,7 +144,7 @@ class Streamer:
                 at += self._audio(live, pause)
         if extra is not None and not cue_at_start:
             self._audio(live, extra)
-        record = self.renderer.deliver(key, plan, speech, voice, parts).with_(mode=plan.mode)
+        record = self.renderer.deliver(key, plan, speech, voice, parts, cue_sent=extra).with_(mode=plan.mode)
         self.tasks.put(key, record)
         if endpoint is None:
             self.renderer.answered()

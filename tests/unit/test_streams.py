@@ -131,3 +131,23 @@ def test_a_stream_that_met_a_file_stored_meanwhile_leaves_its_task_done(unit_app
     tts.prepare = prepare
     task = client_for(app).get(f"/v1/tts/{made['task_id']}").get_json()
     assert streamed and task["status"] == "done" and len(endpoint.requests) == 1
+
+
+def test_the_stored_file_holds_the_cue_the_stream_played(unit_app, endpoint):
+    """The file is made from the cue the stream already sent, not a second making of it (a spoken notice made
+    again, its cache gone meanwhile, could differ from what the listener heard)."""
+    import numpy as np
+
+    app = unit_app(aigc_cue="rhythm", aigc_cue_position="start")
+    endpoint.gate = threading.Event()
+    body = {"text": "提示音一致。", "voice_id": "default", "format": "pcm"}
+    response = client_for(app).post("/v1/tts/stream", json=body, buffered=False)
+    chunks = iter(response.response)
+    streamed = next(chunks)
+    renderer = app.services.renderer
+    renderer.cue_audio = lambda plan, voice: np.full(4800, 0.5, np.float32)  # what a second making would give
+    endpoint.gate.set()
+    streamed += b"".join(chunks)
+    task = client_for(app).get(f"/v1/tts/{response.headers['X-Task-Id']}").get_json()
+    stored = client_for(app).get(task["audio_url"].replace("http://testserver", "")).get_data()
+    assert stored == streamed
