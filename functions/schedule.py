@@ -163,3 +163,29 @@ def in_windows(spec: str, when: datetime) -> bool:
         if (start <= minute < end) if start <= end else (minute >= start or minute < end):
             return True
     return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m functions.schedule "40 11 * * *"`: a UTC cron as EventBridge and SCF timers want it (SCF's in
+    China time), for editing template.yaml's parameters or serverless.yml's timers; a cron a cloud would read
+    otherwise is refused with the reason."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print('usage: python -m functions.schedule "MIN HOUR DOM MON DOW"  (5 fields, UTC)', file=sys.stderr)
+        return 2
+    try:
+        aws, scf = to_aws(args[0]), to_scf(args[0])
+    except ValueError as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    rows = [("EventBridge (UTC)", aws)] + [(f"SCF timer {i + 1} (China time)" if len(scf) > 1 else
+                                             "SCF timer (China time)", e) for i, e in enumerate(scf)]
+    for label, expression in rows:
+        print(f"{label + ':':<28}{expression}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -101,3 +101,28 @@ def test_what_scf_would_read_otherwise_is_refused(cron):
     day; SCF's reading of that is not documented): refused before any deployment."""
     with pytest.raises(ValueError, match="China time|both the day"):
         to_scf(cron)
+
+
+def test_the_operator_command_prints_both_renderings_or_refuses(capsys):
+    """`python -m functions.schedule CRON` (docs/operations.md), for editing the two deployment files."""
+    from functions.schedule import main
+
+    assert main(["40 11 * * *"]) == 0
+    out = capsys.readouterr().out
+    assert "cron(40 11 * * ? *)" in out and "0 40 19 * * * *" in out
+    assert main(["0 */6 * * 0,6"]) == 0 and "SCF timer 2 (China time):   0 0 2 * * SUN-MON *" in capsys.readouterr().out
+    assert main(["0 20 1 * *"]) == 1 and "China time" in capsys.readouterr().err
+    assert main([]) == 2
+
+
+def test_the_documented_command_runs_as_printed():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    line = '.venv/bin/python -m functions.schedule "40 11 * * *"'
+    assert line in (repo / "docs" / "operations.md").read_text(encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "functions.schedule", "40 11 * * *"], capture_output=True,
+                         text=True, cwd=repo, timeout=60)
+    assert run.returncode == 0 and "0 40 19 * * * *" in run.stdout
