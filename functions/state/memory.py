@@ -35,9 +35,6 @@ class TaskTable:
     def items(self) -> list[tuple[str, tuple[float, dict]]]:
         return [*self.active.items(), *self.finished.items()]
 
-    def values(self) -> list[tuple[float, dict]]:
-        return [item for _, item in self.items()]
-
     def get(self, key: str, now: float) -> dict | None:
         for table in (self.active, self.finished):
             item = table.get(key)

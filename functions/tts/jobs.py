@@ -122,9 +122,9 @@ class TtsJobs:
         """A queued or running task nobody has worked on for `job_stale_s` (its job was lost with a queue's
         data, or its worker died): finished after all, re-enqueued from the job kept in its record, or failed
         with a truthful reason once re-enqueuing has not helped."""
-        if not record.active or self._clock() - float(record.heartbeat or 0) <= self.settings.job_stale_s:
-            return record
         waited = self._clock() - float(record.heartbeat or 0)
+        if not record.active or waited <= self.settings.job_stale_s:
+            return record
         if (record.status is TaskStatus.QUEUED and waited <= self.settings.job_stale_s * self.settings.job_max_attempts
                 and self._backlog()):
             # Waiting behind other jobs is not lost: re-enqueuing it would duplicate the work of an overloaded

@@ -424,5 +424,5 @@ def test_a_queue_outage_is_a_503_and_leaves_no_phantom_job(make_app):
     client = client_for(app)
     r = post(client, "队列故障时的请求。")
     assert r.status_code == 503 and r.json["error"]["code"] == "queue_unavailable" and r.headers["Retry-After"]
-    records = [record for _, record in app.services.state._tasks.values()]
+    records = [record for _, (_, record) in app.services.state._tasks.items()]
     assert not [r for r in records if r.get("status") in ("queued", "running")]  # no record without its job
