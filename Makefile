@@ -4,20 +4,29 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-fast test-official lint bench fuzz clean
+.PHONY: run test test-fast test-official lint lock bench fuzz clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 
-# silero-vad ships its ONNX model in the wheel but declares torch and torchaudio (gigabytes) as dependencies
-# it needs only for its own helpers; we run the model with onnxruntime, so it is installed without them.
-SILERO_VAD := silero-vad==6.2.3
+# Every version comes from a lock file (exact versions and hashes, made by `make lock` from pyproject.toml):
+# pip installs exactly what is listed and nothing else (--require-hashes --no-deps), the project itself last,
+# built without isolation by the setuptools the lock pins. The pip inside the venv is the one Python ships.
+LOCK := tests/requirements.lock
+NODEPS_LOCK := functions/requirements-nodeps.lock
+PIP_LOCKED := -m pip install --quiet --require-hashes --no-deps
+PIP_SELF := -m pip install --quiet --no-deps --no-build-isolation -e .
 
-$(STAMP): pyproject.toml Makefile | $(PY)
-	$(PY) -m pip install --quiet -e '.[functions,inference,dev]'
-	$(PY) -m pip install --quiet --no-deps '$(SILERO_VAD)'
+$(STAMP): pyproject.toml $(LOCK) $(NODEPS_LOCK) | $(PY)
+	@echo "installing the locked dependencies into $(VENV) (a few minutes the first time) ..."
+	$(PY) $(PIP_LOCKED) -r $(LOCK) -r $(NODEPS_LOCK)
+	$(PY) $(PIP_SELF)
 	touch $(STAMP)
+
+# Refresh the lock files from pyproject.toml and print what changed (UPGRADE=name moves one package, UPGRADE=all
+# everything); see the README's development section.
+lock: $(STAMP)
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) scripts/lock.py
 
 run: $(STAMP)
 	$(PY) -m functions.serve
@@ -41,16 +50,19 @@ OFFICIAL_PY := $(OFFICIAL_VENV)/bin/python
 OFFICIAL_STAMP := $(OFFICIAL_VENV)/.installed-stamp
 COSYVOICE_VENDOR ?= $(abspath ../shared/vendor/CosyVoice-ace7c47)
 
-$(OFFICIAL_STAMP): tests/official/requirements.txt pyproject.toml Makefile
+# torch is the CPU build (2.13.0+cpu): pip finds it in PyTorch's CPU index, which a machine without a local
+# copy names with PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu.
+OFFICIAL_LOCK := tests/official/requirements.lock
+OFFICIAL_NODEPS_LOCK := tests/official/requirements-nodeps.lock
+
+$(OFFICIAL_STAMP): pyproject.toml $(OFFICIAL_LOCK) $(OFFICIAL_NODEPS_LOCK) $(NODEPS_LOCK)
 	$(PYTHON) -m venv $(OFFICIAL_VENV)
-	$(OFFICIAL_PY) -m pip install --quiet --upgrade pip
-	$(OFFICIAL_PY) -m pip install --quiet -r tests/official/requirements.txt
+	@echo "installing the official tier's locked dependencies into $(OFFICIAL_VENV) (about 4 GB, minutes) ..."
+	$(OFFICIAL_PY) $(PIP_LOCKED) -r $(OFFICIAL_LOCK) -r $(OFFICIAL_NODEPS_LOCK) -r $(NODEPS_LOCK)
 	# PyPI has no CPU torchaudio for torch 2.13 (its native libraries want CUDA's); the official code uses only
 	# its pure-Python parts, so it is installed without dependencies and without its native libraries.
-	$(OFFICIAL_PY) -m pip install --quiet --no-deps torchaudio==2.3.1
 	rm -f $$($(OFFICIAL_PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/torchaudio/lib/*.so
-	$(OFFICIAL_PY) -m pip install --quiet -e '.[functions,inference,dev]'
-	$(OFFICIAL_PY) -m pip install --quiet --no-deps '$(SILERO_VAD)'
+	$(OFFICIAL_PY) $(PIP_SELF)
 	touch $(OFFICIAL_STAMP)
 
 test-official: $(OFFICIAL_STAMP)

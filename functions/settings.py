@@ -6,6 +6,7 @@ in-process state, a local Triton), so `make run` needs no cloud account. See the
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
@@ -178,6 +179,10 @@ class Settings:
     def validate(self) -> None:
         if self.triton_protocol not in ("grpc", "http"):
             raise ValueError("TRITON_PROTOCOL must be grpc or http")
+        if self.triton_protocol == "http" and importlib.util.find_spec("geventhttpclient") is None:
+            # the function zips (scripts/package.py) carry tritonclient's gRPC client only
+            raise ValueError("TRITON_PROTOCOL=http needs tritonclient[http], which this package leaves out: "
+                             "use grpc (the default) or the container image")
         if self.storage not in ("local", "s3"):
             raise ValueError("STORAGE must be local or s3")
         if self.storage == "s3" and not self.s3_bucket:
