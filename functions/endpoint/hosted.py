@@ -55,15 +55,41 @@ def unsupported(plan, settings, *, builtin_voice: bool) -> str | None:
     return None
 
 
+REJECTED = ("InvalidParameter", "VoiceNotFound", "InvalidApiKey", "Audio.", "BadRequest")
+UNAVAILABLE = ("Throttling", "ServiceUnavailable")
+
+
+def _by_code(code: str, status: int | None, detail: str) -> Exception:
+    if code.startswith(REJECTED):
+        return InferenceRejected(detail)
+    if code.startswith(UNAVAILABLE) or status in (502, 503, 504):
+        return InferenceUnavailable(detail)
+    return InferenceFailed(detail)
+
+
 def _error(exc: BaseException) -> Exception:
-    text = str(exc)
-    if any(t in text for t in ("InvalidParameter", "VoiceNotFound", "InvalidApiKey", "Audio.")):
-        return InferenceRejected(text)
-    if any(t in text for t in ("timeout", "Timeout", "timed out")):
-        return InferenceTimeout(text)
-    if any(t in text for t in ("Connection", "connect", "503", "502", "ServiceUnavailable", "refused")):
-        return InferenceUnavailable(text)
-    return InferenceFailed(text)
+    """What the SDK raised, by its type, code and status: never by words in the text, which carries random
+    request and task ids (an id with "503" in it made a failed task read as an outage)."""
+    if isinstance(exc, (InferenceFailed, InferenceRejected, InferenceTimeout, InferenceUnavailable)):
+        return exc
+    if isinstance(exc, TimeoutError):  # the SDK's own words (no ids) tell a refused connection from a silence
+        refused = str(exc).startswith("websocket connection could not")
+        return (InferenceUnavailable if refused else InferenceTimeout)(str(exc))
+    if isinstance(exc, (ConnectionError, OSError)) or type(exc).__module__.startswith("websocket"):
+        return InferenceUnavailable(str(exc))
+    code = getattr(exc, "name", None) or getattr(exc, "_code", None) or ""  # RequestFailure, enrollment errors
+    status = getattr(exc, "http_code", None) or getattr(exc, "_status_code", None)
+    return _by_code(str(code), status if isinstance(status, int) else None, str(exc))
+
+
+def _event_error(message: str) -> Exception:
+    """A task-failed event (the callback's raw JSON), by its error code."""
+    try:
+        header = json.loads(message)["header"]
+        code = str(header.get("error_code") or "")
+        return _by_code(code, None, f"{code}: {header.get('error_message') or ''}")
+    except (ValueError, KeyError, TypeError):
+        return InferenceFailed(f"the hosted API failed: {str(message)[:300]}")
 
 
 class HostedEndpoint:
@@ -113,7 +139,8 @@ class HostedEndpoint:
                                                 url=url)
                 break
             except Exception as exc:  # noqa: BLE001 - the SDK raises its own types with the service's code
-                if "VoiceQuotaExceeded" in str(exc) and attempt == 0 and self._evict(service):
+                quota = "VoiceQuotaExceeded" in str(getattr(exc, "_code", ""))
+                if quota and attempt == 0 and self._evict(service):
                     continue
                 raise _error(exc) from exc
         record = {"voice_id": voice_id, "created": self._clock(), "transcript": DEFAULT_VOICE_TRANSCRIPT
@@ -151,7 +178,7 @@ class HostedEndpoint:
                 chunks.put(done)
 
             def on_error(self, message) -> None:
-                chunks.put(_error(Exception(str(message))))
+                chunks.put(_event_error(str(message)))
 
         synthesizer = SpeechSynthesizer(model=self.settings.hosted_model, voice=voice,
                                         format=AudioFormat.PCM_24000HZ_MONO_16BIT,
@@ -178,8 +205,7 @@ class HostedEndpoint:
                 if chunk is done:
                     break
                 if isinstance(chunk, Exception):
-                    raise _error(chunk) if not isinstance(chunk, (InferenceFailed, InferenceRejected,
-                                                                   InferenceTimeout, InferenceUnavailable)) else chunk
+                    raise _error(chunk)
                 sent += 1
                 yield np.frombuffer(chunk, dtype="<i2").astype(np.float32) / 32768.0
         finally:

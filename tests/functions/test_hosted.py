@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from functions.endpoint.hosted import HostedEndpoint, unsupported
-from functions.endpoint.triton import InferenceFailed, InferenceTimeout, InferenceUnavailable, SynthesisInput
+from functions.endpoint.hosted import HostedEndpoint, _error, _event_error, unsupported
+from functions.endpoint.triton import (InferenceFailed, InferenceRejected, InferenceTimeout, InferenceUnavailable,
+                                       SynthesisInput)
 from functions.settings import Settings
 from functions.state.memory import MemoryState
 from functions.storage import build_storage
@@ -73,6 +74,28 @@ def test_failures_are_the_endpoint_errors_the_relay_knows(fake, s3_server, s3_bu
     fake.stall_s, fake.down = 0.0, True
     with pytest.raises(InferenceUnavailable):
         hosted.synthesize(SynthesisInput(text="服务中断。", reference_wav=voice(3), voice_key="d" * 64))
+
+
+def test_errors_are_classified_by_code_and_type_never_by_the_random_ids_in_their_text():
+    """The SDK's texts carry random task and request ids: one with "503" in it made a failed task read as an
+    outage (InferenceUnavailable) now and then, under load more often (CI)."""
+    from dashscope.audio.tts_v2.enrollment import VoiceEnrollmentException
+    from dashscope.common.error import RequestFailure
+
+    event = ('{"header": {"task_id": "a503c502connect0timeout", "event": "task-failed", '
+             '"error_code": "InternalError", "error_message": "synthesis failed"}}')
+    assert type(_event_error(event)) is InferenceFailed
+    assert type(_event_error(event.replace("InternalError", "InvalidParameter"))) is InferenceRejected
+    assert type(_event_error(event.replace("InternalError", "Throttling.RateQuota"))) is InferenceUnavailable
+    assert type(_event_error("not json")) is InferenceFailed
+    failure = RequestFailure(request_id="5030-connect-Timeout", name="InternalError", message="x", http_code=44)
+    assert type(_error(failure)) is InferenceFailed
+    assert type(_error(VoiceEnrollmentException("r-503", 400, "Audio.AudioShortError", "short"))) is InferenceRejected
+    assert type(_error(VoiceEnrollmentException("r-1", 503, "InternalError", "busy"))) is InferenceUnavailable
+    assert type(_error(ConnectionError("closed"))) is InferenceUnavailable
+    assert type(_error(TimeoutError("websocket connection could not established within 5s."))) is \
+        InferenceUnavailable
+    assert type(_error(TimeoutError("start speech synthesizer failed within 5s."))) is InferenceTimeout
 
 
 def test_what_the_hosted_api_cannot_serve_goes_to_the_gpu():
