@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-fast test-official lint lock bench fuzz clean
+.PHONY: run test test-fast test-official lint lock lock-check bench fuzz clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ $(STAMP): pyproject.toml $(LOCK) $(NODEPS_LOCK) | $(PY)
 # everything); see the README's development section.
 lock: $(STAMP)
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) scripts/lock.py
+
+# Resolve again into a scratch folder: fails where a lock no longer follows from pyproject.toml (writes nothing).
+lock-check: $(STAMP)
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) scripts/lock.py --check
 
 run: $(STAMP)
 	$(PY) -m functions.serve

@@ -108,12 +108,12 @@ def torch_source() -> list[str]:
     return ["--extra-index-url", "https://download.pytorch.org/whl/cpu", "--index-strategy", "unsafe-best-match"]
 
 
-def compile_lock(lock: Lock, upgrade: str) -> None:
-    out = REPO / lock.path
+def compile_lock(lock: Lock, upgrade: str, out: Path | None = None) -> None:
+    out = out or REPO / lock.path
     with tempfile.NamedTemporaryFile("w", suffix=".in", delete=False) as tmp:
         tmp.write("\n".join(inputs(lock)) + "\n")
     cmd = ["uv", "pip", "compile", tmp.name, "--quiet", "--generate-hashes", "--no-header", "--annotation-style",
-           "line", "--python-version", PYTHON, "--python-platform", lock.platform, "-o", lock.path]
+           "line", "--python-version", PYTHON, "--python-platform", lock.platform, "-o", str(out)]
     if lock.no_deps:
         cmd.append("--no-deps")
     if lock.constraint:
@@ -145,7 +145,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--upgrade", default=os.environ.get("UPGRADE", ""),
                     help="a package name to move to its newest allowed release, or 'all'")
+    ap.add_argument("--check", action="store_true",
+                    help="resolve again into a scratch folder and fail where a lock would change (writes nothing)")
     args = ap.parse_args()
+    if args.check:
+        return check()
     for i, lock in enumerate(LOCKS, 1):
         print(f"[{i}/{len(LOCKS)}] {lock.path} ...", flush=True)
         before = pins(REPO / lock.path)
@@ -153,6 +157,23 @@ def main() -> int:
         diff = changes(before, pins(REPO / lock.path))
         print("\n".join(diff) if diff else "  unchanged", flush=True)
     return 0
+
+
+def check() -> int:
+    """Each lock made again from pyproject.toml, its current pins preferred: any difference is a lock that no
+    longer follows from its inputs (or a release withdrawn from the index)."""
+    stale = []
+    with tempfile.TemporaryDirectory(prefix="lock-check-") as tmp:
+        for i, lock in enumerate(LOCKS, 1):
+            print(f"[{i}/{len(LOCKS)}] {lock.path} ...", flush=True)
+            scratch = Path(tmp) / lock.path.replace("/", "_")
+            scratch.write_text((REPO / lock.path).read_text())
+            compile_lock(lock, "", scratch)
+            if scratch.read_text() != (REPO / lock.path).read_text():
+                stale.append(lock.path)
+                print("\n".join(changes(pins(REPO / lock.path), pins(scratch))) or "  (annotations or hashes)")
+    print("stale: " + ", ".join(stale) + " (run `make lock`)" if stale else "every lock follows from pyproject.toml")
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

@@ -76,3 +76,22 @@ def test_the_cli_line(dev_stack, tmp_path):
 
 def test_docs_repeat_the_snippets_unchanged():
     assert snippet("from openai import OpenAI", DOCS["api.md"]) == snippet("from openai import OpenAI")
+
+
+def test_the_lock_upgrade_line():
+    """The upgrade line as printed, on this checkout (its locks put back as they were, times included)."""
+    import os
+
+    command = snippet("make lock UPGRADE=")
+    locks = [p for p in REPO.rglob("requirements*.lock") if ".venv" not in p.parts]
+    backup = {p: p.read_bytes() for p in locks}
+    saved = {p: p.stat() for p in locks}
+    try:
+        out = subprocess.run(["bash", "-c", command], cwd=REPO, capture_output=True, text=True, timeout=600,
+                             env=dict(os.environ, MAKEFLAGS=""))
+    finally:
+        for path, data in backup.items():
+            path.write_bytes(data)
+            os.utime(path, ns=(saved[path].st_atime_ns, saved[path].st_mtime_ns))
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "[7/7]" in out.stdout and ("~ redis" in out.stdout or "unchanged" in out.stdout), out.stdout

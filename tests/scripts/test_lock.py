@@ -4,7 +4,9 @@ lock wherever both pin a package (the tests test what ships), and every install 
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -84,3 +86,13 @@ def test_every_install_reads_only_the_locks():
 def test_the_changes_are_reported():
     assert lock.changes({"av": "14.2.0", "six": "1.0"}, {"av": "15.0.0", "numpy": "1.26.4"}) == [
         "  + numpy 1.26.4", "  - six 1.0", "  ~ av 14.2.0 -> 15.0.0"]
+
+
+def test_the_locks_resolve_again_to_themselves():
+    """`make lock-check`: uv resolves every lock again from pyproject.toml (pins preferred) into a scratch folder;
+    the result must be byte for byte the committed lock."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "lock.py"), "--check"], env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "every lock follows from pyproject.toml" in result.stdout
