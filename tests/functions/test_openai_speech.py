@@ -11,7 +11,7 @@ import pytest
 from openai import OpenAI
 
 from ..audio_samples import PROMPT_TEXT, recorder_files
-from tests.support import ALICE_KEY, Paced, client_for
+from tests.support import ALICE_KEY, Paced, client_for, read_label
 
 
 class _Quiet(WSGIRequestHandler):
@@ -19,15 +19,27 @@ class _Quiet(WSGIRequestHandler):
         pass
 
 
-@pytest.fixture
-def served(make_app):
+def serve(app):
     """The app on a real HTTP port: the SDK speaks HTTP (httpx), not WSGI."""
-    app = make_app(dev_mode=False)
     server = make_server("127.0.0.1", 0, app, handler_class=_Quiet)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield app, f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+
+
+@pytest.fixture
+def served(make_app):
+    yield from serve(make_app(dev_mode=False))
+
+
+PRODUCER, PROPAGATOR = "某某科技有限公司", "某某小程序"
+
+
+@pytest.fixture
+def served_labelled(make_app):
+    """As `served`, with a provider and a propagator of its own (so the label's content is the settings')."""
+    yield from serve(make_app(dev_mode=False, aigc_producer=PRODUCER, aigc_propagator=PROPAGATOR))
 
 
 def sdk(base: str, key: str = ALICE_KEY) -> OpenAI:
@@ -128,3 +140,33 @@ def test_stream_format_sse_speaks_openais_events(served):
             stream_format="sse") as again:
         repeat = [jsonlib.loads(line[6:]) for line in again.iter_lines() if line.startswith("data: ")]
     assert b"".join(base64.b64decode(e["audio"]) for e in repeat[:-1]) == audio
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "wav"])
+def test_a_streamed_file_carries_the_aigc_label(served_labelled, fmt):
+    """A miss streams as the model speaks (no Content-Length: not the stored file) and still carries the implicit
+    label where docs/compliance.md puts it, read back by mutagen: mp3 an ID3v2 TXXX:AIGC frame at the start, wav
+    an `id3 ` RIFF chunk before the samples."""
+    import struct
+
+    import mutagen.id3
+
+    app, base = served_labelled
+    with sdk(base).audio.speech.with_streaming_response.create(
+            model="cosyvoice3", voice="default", input="边合成边发送的文件也带标识。", response_format=fmt) as streamed:
+        assert "Content-Length" not in streamed.headers and "X-Audio-Duration" not in streamed.headers
+        task_id = streamed.headers["X-Task-Id"]
+        data = b"".join(streamed.iter_bytes())
+    label = {"Label": "1", "ContentProducer": PRODUCER, "ProduceID": task_id, "ReservedCode1": "",
+             "ContentPropagator": PROPAGATOR, "PropagateID": task_id, "ReservedCode2": ""}
+    assert read_label(fmt, data) == label
+    if fmt == "mp3":
+        assert data[:3] == b"ID3" and mutagen.id3.ID3(io.BytesIO(data)).getall("TXXX")[0].desc == "AIGC"
+    else:
+        chunks, at = [], 12  # the RIFF chunks up to the samples (a stream's data chunk has no end)
+        while not chunks or chunks[-1] != b"data":
+            chunks.append(data[at:at + 4])
+            at += 8 + (size := struct.unpack("<I", data[at + 4:at + 8])[0]) + size % 2
+        assert data[:4] == b"RIFF" and b"id3 " in chunks[:-1]
+    stored = client_for(app, ALICE_KEY).get(f"/v1/tts/{task_id}").get_json()
+    assert stored["status"] == "done" and stored["aigc"] == label  # the same label as the stored file's

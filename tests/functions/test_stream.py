@@ -17,7 +17,7 @@ from functions.audio.wav import wav_bytes
 from functions.endpoint.triton import TritonEndpoint
 from functions.streams import StreamBroken
 from tests.audio_samples import PROMPT_TEXT, speech_at
-from tests.support import ALICE_KEY, BOB_KEY, BreaksMidStream, CountingStreams, client_for
+from tests.support import ALICE_KEY, BOB_KEY, BreaksMidStream, CountingStreams, FakeEndpoint, client_for
 
 FIVE = "今天天气很好。我们去公园散步吧。路上有很多花。孩子们在草地上奔跑。傍晚我们一起回家。"
 
@@ -135,6 +135,61 @@ def test_two_callers_with_their_own_voices_never_share_a_stream(make_app):
     assert ids[0] != ids[1]
 
 
+def one_off_voice(samples: np.ndarray) -> dict:
+    return {"consent": "self", "prompt_text": PROMPT_TEXT,
+            "prompt_audio_base64": base64.b64encode(wav_bytes(samples, 16000)).decode()}
+
+
+# Two streams of the same text that differ in one part of the cache key: (caller's API key, fields) each.
+NEARLY_IDENTICAL = {
+    "voice": ((ALICE_KEY, {**one_off_voice(speech_at(16000)), "format": "pcm"}),
+              (BOB_KEY, {**one_off_voice(speech_at(16000)[::-1].copy()), "format": "pcm"})),
+    "speed": ((None, {"voice_id": "default", "format": "pcm"}),
+              (None, {"voice_id": "default", "format": "pcm", "speed": 1.5})),
+    "format": ((None, {"voice_id": "default", "format": "wav"}), (None, {"voice_id": "default", "format": "mp3"})),
+}
+SECRET = "same-task-ids-in-every-app-of-this-test"
+
+
+def stored_file(app, task_id: str, fmt: str) -> bytes | None:
+    from functions.storage import ObjectNotFound
+    from functions.tts.cache_key import object_key
+
+    try:
+        return app.services.storage.get(object_key(task_id, fmt))
+    except ObjectNotFound:
+        return None
+
+
+@pytest.mark.parametrize("differ_in", NEARLY_IDENTICAL)
+def test_streams_running_at_once_are_joined_only_when_the_whole_key_matches(make_app, tmp_path, differ_in):
+    """Same text, another voice (another caller), speed or format, both streams running at the same time: two
+    inferences, and each caller hears, and finds stored, what that request alone makes (never the other's)."""
+    endpoint = FakeEndpoint()  # its tone depends on the voice and the speed: a wrong join is heard
+    endpoint.gate = threading.Event()  # every stream waits after its first chunk until the gate opens
+    app = make_app(aigc_cue="none", endpoint=endpoint, task_id_secret=SECRET)
+    responses = []
+    for key, fields in NEARLY_IDENTICAL[differ_in]:
+        responses.append(client_for(app, key).post("/v1/tts/stream", json={"text": FIVE, **fields}, buffered=False))
+        assert responses[-1].status_code == 200
+    asked_while_both_run = len(endpoint.requests)  # the first stream is still held open here
+    endpoint.gate.set()
+    heard = [read_timed(response)[0] for response in responses]
+    assert asked_while_both_run == 2 and len(endpoint.requests) == 2
+    for n, ((key, fields), response) in enumerate(zip(NEARLY_IDENTICAL[differ_in], responses, strict=True)):
+        alone = make_app(aigc_cue="none", endpoint=FakeEndpoint(), task_id_secret=SECRET,
+                         storage_dir=str(tmp_path / f"alone-{n}"))
+        by_itself = client_for(alone, key).post("/v1/tts/stream", json={"text": FIVE, **fields}, buffered=False)
+        task_id = by_itself.headers["X-Task-Id"]
+        assert heard[n] == read_timed(by_itself)[0]
+        assert response.headers["X-Task-Id"] == task_id
+        assert client_for(app, key).get(f"/v1/tts/{task_id}").get_json().get("status") == "done"
+        made = stored_file(alone, task_id, fields["format"])
+        assert made is not None and stored_file(app, task_id, fields["format"]) == made
+    if differ_in != "format":  # pcm either way: the same speech, in two files
+        assert heard[0] != heard[1]
+
+
 def test_a_disconnect_finishes_into_the_cache(make_app):
     app = make_app(aigc_cue="none")
     client = client_for(app)
@@ -197,3 +252,31 @@ def test_a_long_text_streams_segment_by_segment(make_app):
     ends = [d for k, d in events if k == "segment_end"]
     assert all(a["end"] <= b["start"] for a, b in zip(ends, ends[1:], strict=False))
     assert [c["text"] for c in events[-1][1]["subtitles"]] == [s["text"] for s in segments]
+
+
+def test_a_segmented_stream_stores_its_pauses_as_it_plays_them(make_app):
+    """A long text streams segment by segment with pauses between them (sentences and paragraphs): the stored
+    file is the stream byte for byte, pauses included, and it is silent exactly where the subtitles say."""
+    from functions.tts.segments import PARAGRAPH_PAUSE_S, SENTENCE_PAUSE_S, split_text
+
+    app = make_app(aigc_cue="none")
+    first = "".join(f"这是第{i}句话，用来测试长文本的分段合成。" for i in range(12))
+    text = first + "\n" + "第二段只有一句话。"
+    segments = split_text(text, app.settings.max_text_chars)
+    assert [s.pause_after_s for s in segments] == [SENTENCE_PAUSE_S, PARAGRAPH_PAUSE_S, 0.0]
+    response = post_stream(client_for(app), {"text": text, "format": "pcm"})
+    assert response.status_code == 200
+    task_id = response.headers["X-Task-Id"]
+    streamed, _ = read_timed(response)
+    stored = stored_pcm(app, task_id, "pcm")
+    sizes = len(streamed), len(stored)
+    assert sizes[0] == sizes[1] and streamed == stored
+    task = client_for(app).get(f"/v1/tts/{task_id}").get_json()
+    assert task["duration_s"] == pytest.approx(len(stored) / 48000, abs=0.001)
+    cues = task["subtitles"]
+    assert len(cues) == 3 and cues[-1]["end"] == pytest.approx(task["duration_s"], abs=0.002)
+    samples = np.frombuffer(stored, "<i2")
+    for cue, after, pause in zip(cues[:-1], cues[1:], (SENTENCE_PAUSE_S, PARAGRAPH_PAUSE_S), strict=True):
+        assert after["start"] - cue["end"] == pytest.approx(pause, abs=0.002)
+        silent = samples[round(cue["end"] * 24000) + 2:round(after["start"] * 24000) - 2]
+        assert silent.size > pause * 24000 - 100 and not silent.any()  # the pause itself, in the file

@@ -3,6 +3,7 @@ the job workers started as a long-running host would start them, and everything 
 
 from __future__ import annotations
 
+import hashlib
 import threading
 
 import numpy as np
@@ -15,10 +16,34 @@ from functions.settings import Settings
 from .clients import TEST_API_KEYS
 
 
+def _stable(*parts) -> int:
+    """A hash that is the same in every process (Python's own `hash` of a str is salted per process)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.tobytes() if isinstance(part, np.ndarray) else repr(part).encode("utf-8")
+        digest.update(len(data).to_bytes(8, "big") + data)
+    return int.from_bytes(digest.digest()[:8], "big")
+
+
+def fake_speech(request) -> np.ndarray:
+    """What `FakeEndpoint` answers for a request (a `SynthesisInput`), as a pure function of it."""
+    reference = None if request.reference_wav is None else np.ascontiguousarray(request.reference_wav, np.float32)
+    voice = _stable(request.voice_key, reference, request.reference_text, request.instruct_text, request.mode,
+                    request.seed)
+    frequency = 150.0 + (voice % 45000) / 100  # 150-600 Hz in steps of 0.01 Hz
+    phase = 2 * np.pi * (_stable(request.text) % 3600) / 3600
+    speed = request.speed or 1.0
+    n = int(max(2400, int(0.05 * 24000 * len(request.text))) / speed)
+    return (0.2 * np.sin(2 * np.pi * frequency * np.arange(n) / 24000 + phase)).astype(np.float32)
+
 
 class FakeEndpoint:
-    """An inference endpoint without a model: a tone as long as the text (0.05 s per character), answered at
-    once. It records what it was asked (`requests`), and can be taken down (`down = True`)."""
+    """An inference endpoint without a model, as strict as the engine where a mix-up would hide: it answers at
+    once a tone whose pitch is set by everything that changes the voice (the voice key, the reference audio and
+    its transcript, the instruction, the mode and the seed), whose phase is set by the text, and whose length is
+    0.05 s per character (at least 0.1 s) divided by the speed. The same request always gets the same samples;
+    a request with another voice, style, mode, seed, text or speed gets other samples. It records what it was
+    asked (`requests`), and can be taken down (`down = True`)."""
 
     def __init__(self) -> None:
         self.requests: list = []
@@ -30,8 +55,7 @@ class FakeEndpoint:
             self.requests.append(request)
         if self.down:
             raise InferenceUnavailable("fake endpoint is down")
-        n = max(2400, int(0.05 * 24000 * len(request.text)))
-        return (0.2 * np.sin(2 * np.pi * 220 * np.arange(n) / 24000)).astype(np.float32)
+        return fake_speech(request)
 
     def stream(self, request, **kwargs):
         """The same tone in chunks of 0.1 s (the streaming model's form); `gate` (a threading.Event), when set
