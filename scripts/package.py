@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Build the cloud-function zips for a target runtime (Linux x86_64, CPython 3.11), from the function's lock.
+"""Build the cloud-function zips for a target runtime (Linux x86_64; CPython 3.11 for Lambda, 3.10 for SCF), from
+the function's lock.
 
 Three zips, each below the platforms' 50 MB direct-upload limit, together well within what a function and its
 layers may hold unzipped (Lambda: 250 MB; SCF: 500 MB, layers included):
@@ -41,6 +42,7 @@ LIMIT_ZIP_MB = 50
 LIMIT_UNZIPPED_MB = {"aws": 250, "tencent": 500}
 HEADROOM = 0.15
 TARGET_PLATFORM = "manylinux2014_x86_64"
+PYTHON = {"aws": "3.11", "tencent": "3.10"}  # the runtimes: Lambda's python3.11, SCF's newest (Python3.10)
 NEVER_LOADED = {"kubernetes", "sympy", "coloredlogs",
                 "gevent", "geventhttpclient", "aiohttp"}  # tritonclient's HTTP client: the functions speak gRPC
 RUNTIME_PROVIDES = {"aws": {"boto3"}, "tencent": set()}
@@ -92,10 +94,10 @@ def requirements_file(target: str, hosted: bool, directory: Path) -> tuple[Path,
     return path, names
 
 
-def pip_install(requirements: Path, target: Path) -> None:
-    """Exactly the locked wheels for the target platform, whatever this machine is."""
+def pip_install(requirements: Path, target: Path, python: str) -> None:
+    """Exactly the locked wheels for the target platform and Python, whatever this machine is."""
     cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--target", str(target),
-           "--platform", TARGET_PLATFORM, "--python-version", "3.11", "--implementation", "cp",
+           "--platform", TARGET_PLATFORM, "--python-version", python, "--implementation", "cp",
            "--only-binary=:all:", "--require-hashes", "--no-deps", "-r", str(requirements)]
     subprocess.run(cmd, check=True)
 
@@ -185,8 +187,8 @@ def build(target: str, out: Path, *, hosted: bool = False, log=print) -> dict:
         site, function_dir = tmp_path / "site", tmp_path / "function"
         audio_dir, native_dir = tmp_path / "audio", tmp_path / "native"
         requirements, names = requirements_file(target, hosted, tmp_path)
-        log(f"[1/4] {len(names)} locked distributions for {target} ({TARGET_PLATFORM}, CPython 3.11) ...")
-        pip_install(requirements, site)
+        log(f"[1/4] {len(names)} locked distributions for {target} ({TARGET_PLATFORM}, CPython {PYTHON[target]}) ...")
+        pip_install(requirements, site, PYTHON[target])
         log("[2/4] splitting: function (pure Python), layer-audio (PyAV), layer-native (compiled) ...")
         for directory in (function_dir, audio_dir, native_dir):
             directory.mkdir()
@@ -213,7 +215,7 @@ def build(target: str, out: Path, *, hosted: bool = False, log=print) -> dict:
     log(f"  total unzipped {total:.1f} MB of {limit} MB for function + layers: {100 * (1 - total / limit):.0f}% "
         f"headroom (at least {HEADROOM:.0%} wanted): {verdict}")
     report.update(total_unzipped_mb=round(total, 1), limit_mb=limit, headroom=round(1 - total / limit, 3),
-                  ok=ok, roomy=roomy, distributions=names)
+                  ok=ok, roomy=roomy, distributions=names, python=PYTHON[target])
     return report
 
 
