@@ -17,11 +17,12 @@ import re
 
 from .markup import FINALS, INITIALS, PHONEME_CONSONANTS, PHONEME_VOWELS, SOUND_TAGS, SPAN_TAGS
 
-# Refused anywhere: control characters but tab, newline and return; private use; bidi controls. (And lone
-# surrogates, which are no Unicode characters: not written here, as regex engines that work on scalar values
-# (Rust's, which validators use) cannot even name them.)
+# Refused anywhere: control characters but tab, newline and return; private use (the noncharacters that end
+# planes 15 and 16 are not private use, and are taken); bidi controls. (And lone surrogates, which are no
+# Unicode characters: not written here, as regex engines that work on scalar values (Rust's, which validators
+# use) cannot even name them.)
 _REFUSED = ("\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069"
-            "\\ue000-\\uf8ff\U000f0000-\U0010ffff")
+            "\\ue000-\\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd")
 # Whitespace as str.strip() and the normalizer's \s see it (controls among them are refused anyway), and
 # default-ignorable code points, which are removed before anything counts.
 _SPACE = "\\t\\n\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
@@ -29,8 +30,9 @@ _IGNORABLE = ("\\xad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u180f\\u
               "\\u206a-\\u206f\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0\\ufff0-\\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
               "\U000e0000-\U000e0fff")
 _MARKUP = "\\[\\]<>"
-# "<|" and "|>" delimit the model's control tokens: refused in every text field.
-_NO_CONTROL_TOKEN = f"(?:[^<|{_REFUSED}]|<(?!\\|)|\\|(?!>))"
+# "<|" and "|>" delimit the model's control tokens: refused in every text field, also with invisible characters
+# between the two (the server removes those first: `<` soft hyphen `|` reaches the model as `<|`).
+_NO_CONTROL_TOKEN = f"(?:[^<|{_REFUSED}]|<(?![{_IGNORABLE}]*\\|)|\\|(?![{_IGNORABLE}]*>))"
 
 
 def _alternatives(words) -> str:

@@ -52,7 +52,8 @@ def test_wechat_login_issues_a_working_token(app):
     assert r.status_code == 200, r.json
     assert r.json["token_type"] == "Bearer" and r.json["expires_in"] == 7200
     claims = jwt.decode(r.json["token"], SECRET, algorithms=["HS256"], audience="cosyvoice-relay-api")
-    assert claims["sub"] == "oUser123456" and claims["iss"] == "cosyvoice-relay"
+    assert claims["sub"] == "oUser123456" and claims["iss"] == "cosyvoice-relay" and claims["amr"] == "wechat"
+    assert claims["exp"] - claims["iat"] == r.json["expires_in"]  # the token lives as long as it says
     assert jwt.get_unverified_header(r.json["token"])["kid"] == "k2"
     assert "session_key" not in r.get_data(as_text=True)
     assert remote(app, r.json["token"]).status_code == 200

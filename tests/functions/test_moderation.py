@@ -11,7 +11,7 @@ import time
 import pytest
 
 from functions.error_map import default_error_map
-from functions.moderation import ModerationChain, Subject
+from functions.moderation import ModerationChain, Subject, Verdict
 from functions.moderation.keywords import KeywordFilter
 from functions.moderation.tencent_tms import TencentTextModeration
 from functions.moderation.wechat import WeChatMsgSecCheck
@@ -82,6 +82,45 @@ def test_markup_the_model_would_not_read_as_markup_is_refused(make_app, text):
     as text, so it is refused before it can hide a word from moderation or a syllable from the quota."""
     r = post(client_for(make_app()), text)
     assert r.status_code == 400 and r.json["error"]["code"] == "invalid_markup", (text, r.json)
+
+
+@pytest.fixture
+def two_syllable_word(make_app, tmp_path):
+    """An app whose list has one two-character word, 违禁: too short for the homophone matcher (three or more
+    syllables without pinyin), so only the folding or the pinyin rule can catch it."""
+    words = tmp_path / "short.txt"
+    words.write_text("违禁\n", encoding="utf-8")
+    return make_app(keyword_file=str(words))
+
+
+def say(client, text):
+    return client.post("/v1/tts", data=json.dumps({"text": text, "voice_id": "default"}),
+                       content_type="application/json")
+
+
+def test_a_short_word_typed_in_traditional_characters_is_refused(two_syllable_word):
+    """違禁 is 违禁 once folded to simplified (OpenCC t2s); no syllable rule applies to a two-syllable word
+    without pinyin, so the folding alone refuses it."""
+    client = client_for(two_syllable_word)
+    for text in ("違禁", "这是違禁的内容。", "违禁"):
+        r = say(client, text)
+        assert r.status_code == 422 and r.json["error"]["code"] == "content_refused", (text, r.json)
+    assert KeywordFilter(["违禁"]).check(Subject("這是違禁的", "", "")) == Verdict("refuse", "keywords", "keyword")
+    assert say(client, "我买了一条围巾。").status_code == 200  # an everyday homophone without pinyin passes
+
+
+def test_a_short_word_spelled_in_pinyin_is_refused(two_syllable_word):
+    """With pinyin markup in the text, listed words of any length are matched by their syllables (what the
+    model will say); without it only words of three or more syllables are, so 围巾 stays an everyday word."""
+    client = client_for(two_syllable_word)
+    for text in ("啊[wei2]啊[jin4]", "说[w][éi][j][ìn]了", "围[jin4]"):
+        r = say(client, text)
+        assert r.status_code == 422 and r.json["error"]["code"] == "content_refused", (text, r.json)
+    short = KeywordFilter(["违禁"])
+    assert short.check(Subject("啊[wei2]啊[jin4]", "", "")) == Verdict("refuse", "keywords", "keyword_sound")
+    assert short.check(Subject("围巾", "", "")).outcome == "pass"
+    assert say(client, "我买了一条围巾。").status_code == 200
+    assert say(client, "她[h][ào]干净。").status_code == 200  # pinyin alone is no reason to refuse
 
 
 def test_the_transcript_and_style_are_moderated_too(make_app):

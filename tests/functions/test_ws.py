@@ -87,7 +87,8 @@ def test_limits_and_moderation_apply_per_request(serve):
     assert ask(ws, {"text": "第一句。"})[0][-1]["type"] == "done"
     refused = ask(ws, {"text": "第三句。"})[0][-1]
     assert refused["status"] == 429 and refused["code"] == "rate_limited" and refused["retry_after"]
-    assert ask(ws, {"text": "坏的", "speed": 9})[0][-1]["status"] in (400, 429)
+    invalid = ask(ws, {"text": "坏的", "speed": 9})[0][-1]  # validated before any limit: the request's own error
+    assert (invalid["status"], invalid["code"]) == (400, "invalid_speed")
     ws.close()
 
 
@@ -120,23 +121,62 @@ def test_a_plain_request_is_told_to_upgrade(serve):
 
 def test_a_socket_token_stands_for_its_owner_only_and_briefly(serve):
     """POST /v1/auth/token: what a client that cannot send headers on a WebSocket (a browser; connectContainer
-    in iOS high-performance mode) puts in its first message. It is the caller's own identity, nobody else's."""
+    in iOS high-performance mode) puts in its first message. It is the caller's own identity, nobody else's,
+    and it lives exactly as long as `expires_in` says."""
+    import io
+
+    import jwt
+
+    from tests.audio_samples import encode, speech_at
     from tests.support import BOB_KEY
 
-    app, url, _ = serve(jwt_keys="k:" + "s" * 40)
-    alice = client_for(app, ALICE_KEY)
-    voices = alice.get("/v1/voices").get_json()["voices"]
-    issued = alice.post("/v1/auth/token").get_json()
-    assert issued["token_type"] == "Bearer" and issued["expires_in"] == 300
-    as_token = client_for(app)
-    listed = as_token.get("/v1/voices", headers={"Authorization": f"Bearer {issued['token']}"}).get_json()
-    assert listed["voices"] == voices  # the same owner as the key it was minted from
-    bob = client_for(app, BOB_KEY).post("/v1/auth/token").get_json()["token"]
-    assert bob != issued["token"]
-    ws = simple_websocket.Client.connect(url)
-    events, audio = ask(ws, {"text": "令牌。", "token": issued["token"]})
-    assert events[-1]["type"] == "done" and audio
-    ws.close()
+    secret = "s" * 40
+    app, url, _ = serve(jwt_keys="k:" + secret)
+    alice, bob = client_for(app, ALICE_KEY), client_for(app, BOB_KEY)
+    wav = encode(speech_at(16000), 16000, "wav", "pcm_s16le")
+    enrolled = alice.post("/v1/voices", data={"consent": "self", "audio": (io.BytesIO(wav), "a.wav")},
+                          content_type="multipart/form-data")
+    assert enrolled.status_code == 201, enrolled.get_json()
+    voice_id = enrolled.get_json()["voice_id"]  # alice has it, bob does not
+
+    before = int(time.time())
+    issued = {name: client.post("/v1/auth/token").get_json() for name, client in (("alice", alice), ("bob", bob))}
+    after = int(time.time())
+    for name, body in issued.items():
+        assert body["token_type"] == "Bearer" and body["expires_in"] == 300, name
+        claims = jwt.decode(body["token"], secret, algorithms=["HS256"], audience="cosyvoice-relay-api")
+        assert claims["exp"] - claims["iat"] == body["expires_in"], name  # the token's own life is what it says
+        assert before <= claims["iat"] <= after, name
+        assert claims["sub"] == name and claims["amr"] == "api_key"  # minted for the caller, by its method
+
+    def listed(token):
+        r = client_for(app).get("/v1/voices", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.get_json()
+        return [v["voice_id"] for v in r.get_json()["voices"]]
+
+    assert listed(issued["alice"]["token"]) == [voice_id]  # the same owner as the key it was minted from
+    assert listed(issued["bob"]["token"]) == []  # and bob's is bob's
+    assert [v["voice_id"] for v in bob.get("/v1/voices").get_json()["voices"]] == []
+
+    # over the socket, both at once: alice's token may use alice's voice, bob's token may not
+    sockets = {name: simple_websocket.Client.connect(url) for name in issued}
+    answers = {}
+
+    def speak(name):
+        answers[name] = ask(sockets[name], {"text": "令牌。", "voice_id": voice_id, "token": issued[name]["token"]})
+
+    threads = [threading.Thread(target=speak, args=(name,)) for name in issued]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    for ws in sockets.values():
+        ws.close()
+    events, audio = answers["alice"]
+    assert events[-1]["type"] == "done" and audio, events[-1]
+    events, audio = answers["bob"]
+    assert (events[-1]["type"], events[-1]["status"], events[-1]["code"]) == ("error", 404, "voice_not_found")
+    assert audio == b""
     assert client_for(app).post("/v1/auth/token").status_code == 401  # no identity, no token
 
 

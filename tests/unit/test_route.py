@@ -114,3 +114,26 @@ def test_a_hosted_stream_needs_no_gpu_slot(routed):
     response = client_for(app).post("/v1/tts/stream", json={"text": "流。", "voice_id": "default"})
     assert response.status_code == 200 and len(hosted.requests) == 1
     app.services.limiter.release_slot(token)
+
+
+LONG = "".join(f"第{i}段很长的文字。" for i in range(6))  # over max_text_chars=20: a job for the GPU
+
+
+def test_a_long_text_is_never_sent_to_the_hosted_api(routed, endpoint):
+    """A long text is the GPU's job even while it sleeps: as a file, as a stream, and its result is found
+    under the GPU's key once the GPU made it."""
+    app, controller, hosted = routed(ASLEEP, max_text_chars=20)
+    streamed = client_for(app).post("/v1/tts/stream", json={"text": LONG, "voice_id": "default"})
+    assert streamed.status_code == 202 and streamed.get_json()["status"] == "queued", streamed.get_json()
+    queued = tts(app, text=LONG)
+    assert queued.status_code == 202 and queued.get_json()["task_id"] == streamed.get_json()["task_id"]
+    assert hosted.requests == [] and app.services.queue.depth() == 1  # one job, under the GPU's key
+    controller._state = READY
+    assert app.services.worker.run_once(wait_s=0) == 1 and len(endpoint.requests) == 3  # three segments
+    controller._state = ASLEEP  # asleep again: the GPU's stored result is the answer
+    app.services.renderer._cold_checked = (-1e9, False)
+    again = tts(app, text=LONG)
+    assert again.status_code == 200 and again.get_json()["cached"] is True, again.get_json()
+    assert again.get_json()["task_id"] == queued.get_json()["task_id"] and hosted.requests == []
+    short = tts(app, text="短句。")  # while a short text still takes the hosted route
+    assert short.status_code == 200 and len(hosted.requests) == 1

@@ -7,11 +7,12 @@ from __future__ import annotations
 import io
 import json
 import re
+import unicodedata
 from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from functions.audio.decode import normalize_format
@@ -26,7 +27,9 @@ SPOKEN = re.compile(patterns.spoken_text())
 PLAIN = re.compile(patterns.plain_text())
 FORMAT = re.compile(patterns.audio_format())
 FORM = "multipart/form-data; boundary=XB"
-FAST = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+# derandomize: every run draws the same examples (a failure is reproducible, never a flake); the cases a run
+# once found are pinned with @example
+FAST = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 
 
 def test_the_served_patterns_are_the_validators_rules():
@@ -46,15 +49,33 @@ def spoken(text: str) -> str | None:
 
 @FAST
 @given(st.from_regex(patterns.spoken_text(), fullmatch=True))
+@example("你\u3164好")
 def test_every_text_the_pattern_allows_is_taken(text):
     assert spoken(text) is None, text
 
 
 @FAST
 @given(st.text(max_size=40))
+@example("<\u00ad|")  # a control token behind a soft hyphen
+@example("\u3164")  # a Hangul filler alone: nothing visible
 def test_a_text_the_server_refuses_is_outside_the_pattern(text):
     if spoken(text) is not None:
         assert not SPOKEN.fullmatch(text), text
+
+
+@FAST
+@given(st.text(max_size=40))
+@example("<\u00ad|")  # found once: the pattern took it, the server removes the soft hyphen, sees `<|` and refuses
+@example("|\u2060>")
+@example("a\U0010fffe")
+def test_a_plain_text_the_server_refuses_is_outside_the_pattern(text):
+    try:
+        normalize_text(text, field="instruct", max_chars=10**6, required=False)
+        taken = True
+    except ApiError as exc:
+        assert exc.code == "instruct_invalid_chars", (text, exc.code)
+        taken = False
+    assert taken == bool(PLAIN.fullmatch(text)), text
 
 
 @pytest.mark.parametrize("text, code", [
@@ -73,6 +94,91 @@ def test_each_refusal_a_pattern_can_express_is_in_it(text, code):
                                   "<strong>重要</strong>的事", "第一段\n第二段", "Hello, world! 123"])
 def test_ordinary_texts_and_markup_match(text):
     assert spoken(text) is None and SPOKEN.fullmatch(text)
+
+
+# -- invisible and refused code points: the schema names each one as the server treats it -----------------------
+
+EVERY = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)  # every Unicode scalar value
+SCHEMA_CLASSES = {"refused": re.compile(f"[{patterns._REFUSED}]"), "removed": re.compile(f"[{patterns._IGNORABLE}]"),
+                  "space": re.compile(f"[{patterns._SPACE}]")}
+
+
+def schema_class(ch: str) -> str:
+    return next((name for name, cls in SCHEMA_CLASSES.items() if cls.fullmatch(ch)), "kept")
+
+
+def server_class(ch: str) -> str:
+    """What the normalizer does with one character between two letters."""
+    try:
+        out = normalize_text(f"a{ch}b", field="instruct", max_chars=10)
+    except ApiError as exc:
+        assert exc.code == "instruct_invalid_chars", (hex(ord(ch)), exc.code)
+        return "refused"
+    return {"ab": "removed", "a b": "space"}.get(out, "kept")
+
+
+def named_code_points() -> str:
+    """Every code point the schema's classes name, and every one the server's own rules single out (controls,
+    private use, bidi controls, its invisible list, whitespace), with what NFC turns into one of them."""
+    from functions.text.normalize import IGNORABLE, _BIDI
+
+    named = set()
+    for cls in (*SCHEMA_CLASSES.values(), IGNORABLE, re.compile(r"\s")):
+        named.update(cls.findall(EVERY))
+    named.update(ch for ch in EVERY if unicodedata.category(ch) in ("Cc", "Co") or ch in _BIDI)
+    named.update(ch for ch in EVERY if unicodedata.normalize("NFC", ch) != ch
+                 and any(c in named for c in unicodedata.normalize("NFC", ch)))
+    return "".join(sorted(named))
+
+
+def test_every_code_point_the_schema_or_the_server_names_is_treated_alike():
+    """Refused, removed (soft hyphens, joiners, variation selectors, fillers such as U+3164), whitespace: the
+    schema's class of each code point is what the server does with it, for every code point either names."""
+    named = named_code_points()
+    assert "\u3164" in named and "\u00ad" in named and "\U000e0001" in named and "\ue000" in named
+    differ = [(hex(ord(ch)), schema_class(ch), server_class(ch)) for ch in named
+              if schema_class(ch) != server_class(ch)]
+    assert differ == [], differ[:20]
+
+
+def test_every_invisible_code_point_the_schema_names_is_removed_from_texts():
+    invisible = SCHEMA_CLASSES["removed"].findall(EVERY)
+    assert len(invisible) > 4000 and "\u3164" in invisible
+    wrong = []
+    for ch in invisible:
+        taken, alone = spoken(f"你{ch}好"), spoken(ch)
+        if (taken, alone) != (None, "text_required") or normalize_spoken_text(f"你{ch}好")[0] != "你好":
+            wrong.append((hex(ord(ch)), taken, alone))
+        if not SPOKEN.fullmatch(f"你{ch}好") or SPOKEN.fullmatch(ch) or not PLAIN.fullmatch(f"a{ch}b"):
+            wrong.append((hex(ord(ch)), "schema"))
+    assert wrong == [], wrong[:20]
+
+
+def test_every_code_point_the_schema_refuses_is_refused_in_every_text():
+    refused = SCHEMA_CLASSES["refused"].findall(EVERY)
+    wrong = []
+    for ch in refused:
+        if spoken(f"你{ch}好") != "text_invalid_chars" or SPOKEN.fullmatch(f"你{ch}好") or PLAIN.fullmatch(ch):
+            wrong.append(hex(ord(ch)))
+    assert wrong == [], wrong[:20]
+
+
+@pytest.mark.parametrize("text", ["<\u00ad|", "<\u200b\u2060|endofprompt|>", "|\u00ad>", "<\ufe0f\u3164|",
+                                  "说<\U000e0001|话", "a|\u200d>b"])
+def test_a_control_token_hidden_by_invisible_characters_is_refused_by_both(unit_app, text):
+    """Found once: `<` soft hyphen `|` matched PlainText, while the server removes the soft hyphen, sees `<|`
+    (what the model would be sent) and refuses. The server is right; the schema refuses it too."""
+    with pytest.raises(ApiError) as refused:
+        normalize_text(text, field="instruct")
+    assert refused.value.code == "instruct_invalid_chars"
+    assert not PLAIN.fullmatch(text) and not SPOKEN.fullmatch(text)
+    r = post_json(unit_app(), "/v1/tts", {"text": "你好", "voice_id": "default", "instruct": text})
+    assert (r.status_code, r.json["error"]["code"]) == (400, "instruct_invalid_chars")
+
+
+@pytest.mark.parametrize("text", ["<\u00ad>", "|\u00ad|", "<\u0338|", "a<b|c>d", "\u00ad<", "|\u00ad"])
+def test_angle_brackets_and_bars_that_form_no_control_token_are_taken_by_both(text):
+    assert normalize_text(text, field="instruct") is not None and PLAIN.fullmatch(text)
 
 
 @FAST
@@ -244,6 +350,8 @@ def test_zero_shot_with_a_voice_saved_without_transcript_is_the_voices_state_409
 
 @FAST
 @given(st.one_of(st.text(max_size=12), st.sampled_from(["pcm", " x-S16Le\u3000", "audio/pcm", "wav", "S16LE\u2028"])))
+@example("S16LE\u2028")  # found once by the fuzzing run: U+2028 is whitespace to str.strip, not to the pattern
+@example(" x-S16Le\u3000")
 def test_the_pcm_rule_sees_what_the_decoder_reads_as_pcm(value):
     try:
         pcm = normalize_format(value) == "pcm"
@@ -254,6 +362,8 @@ def test_the_pcm_rule_sees_what_the_decoder_reads_as_pcm(value):
 
 @FAST
 @given(st.text(max_size=8))
+@example("\u3164")  # a Hangul filler: invisible
+@example("\u2028")
 def test_the_visible_rule_is_what_survives_normalizing(value):
     try:
         kept = bool(normalize_text(value, field="instruct", max_chars=100, required=False))

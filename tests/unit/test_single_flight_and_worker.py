@@ -123,3 +123,61 @@ def test_an_sqs_triggered_function_renews_a_long_jobs_lease():
     worker = Worker(_LambdaBatch(sqs), jobs, Controller(READY), renew_every_s=0.05)
     assert worker.handle(Delivery({"id": "a"}, "receipt")) == "done"
     assert sqs.extended >= 2 and jobs.touched >= 3  # the message stays invisible, the task's heartbeat fresh
+
+
+def test_a_leader_that_outlives_its_lease_keeps_the_lock_while_it_works():
+    """The lock is short (lock_ttl_s) and renewed while the leader computes: a second caller arriving long
+    after the first lease would have lapsed follows the leader instead of computing the same result again."""
+    import threading
+
+    class RenewalsSeen(MemoryState):
+        def __init__(self, clock) -> None:
+            super().__init__(clock=clock)
+            self.renewals, self.cond = 0, threading.Condition()
+
+        def extend(self, name, token, ttl_s):
+            ok = super().extend(name, token, ttl_s)
+            with self.cond:
+                self.renewals += ok
+                self.cond.notify_all()
+            return ok
+
+    clock = Clock()  # the state's time; the lease keeper renews on real time (every lock_ttl_s / 3 = 0.1 s)
+    state = RenewalsSeen(clock)
+    ttl = 0.3
+    leader = SingleFlight(state, wait_s=5, lock_ttl_s=ttl)
+    follower = SingleFlight(state, wait_s=5, lock_ttl_s=ttl, poll_s=0.01)
+    done: dict = {}
+    computed: list[str] = []
+    follower_waiting = threading.Event()
+    outcome: dict = {}
+
+    def leader_computes():
+        computed.append("leader")
+        for _ in range(10):  # 1.0 s of the state's time: the first lease lapsed three times over
+            clock.now += ttl / 3
+            with state.cond:
+                seen = state.renewals
+                state.cond.wait_for(lambda seen=seen: state.renewals > seen, timeout=2)
+        outcome["locked_late"] = state.is_locked("sf:k")
+        second.start()  # a second caller for the same result, now
+        follower_waiting.wait(5)
+        done["v"] = "the leader's"
+        return "the leader's"
+
+    def follower_lookup():
+        follower_waiting.set()
+        return done.get("v")
+
+    def follower_computes():
+        computed.append("follower")
+        return "the follower's"
+
+    second = threading.Thread(target=lambda: outcome.setdefault(
+        "follower", follower.run("k", follower_lookup, follower_computes)))
+    assert leader.run("k", lambda: None, leader_computes) == ("the leader's", False)
+    second.join(10)
+    assert outcome["locked_late"] is True and clock.now > 3 * ttl
+    assert outcome["follower"] == ("the leader's", True)
+    assert computed == ["leader"]
+    assert not state.is_locked("sf:k")  # released when the leader finished

@@ -92,3 +92,54 @@ def test_misses_are_counted_only_when_hours_are_learned(unit_app):
     next_week = history._clock() + 7 * 86400
     assert sum(history.rates(next_week)) == 1 / counted.settings.warm_history_weeks  # one miss, in a past week
     assert unit_app().services.tts.history is None
+
+
+def _requests_at(app, when: float, misses: int, hits: int) -> None:
+    """`misses` new texts and `hits` repeats through the app, all counted at `when` (the history's clock)."""
+    from tests.support import client_for
+
+    app.services.tts.history._clock = lambda: when
+    client = client_for(app)
+    for i in range(misses):
+        r = client.post("/v1/tts", json={"text": f"第{i}句。", "voice_id": "default"})
+        assert r.status_code == 200 and r.get_json()["cached"] is False
+    for _ in range(hits):
+        r = client.post("/v1/tts", json={"text": "第0句。", "voice_id": "default"})
+        assert r.status_code == 200 and r.get_json()["cached"] is True
+
+
+def _idle_since(app, when: float) -> None:
+    from functions.tts.render import LAST_INFERENCE
+
+    app.services.state.set_alias(LAST_INFERENCE, str(when), 3600)  # the last inference, as a render notes it
+
+
+def test_requests_are_counted_by_their_hour_and_hits_make_a_busy_hour_need_no_gpu(unit_app):
+    """Every request is counted (hits too): the wait budget is a share of requests. Three misses at Monday 20:00
+    among thirty hits make a cold start's wait rare enough (1.09 waiters <= 5% of 33), so no hour is kept warm
+    and an idle GPU is stopped there; counted as misses only, that hour would keep the GPU up."""
+    app = unit_app(warm_hours="learned", warm_history_weeks=1, idle_stop_s=60, cold_start_s=180,
+                   warm_wait_share=0.05)
+    at = MONDAY + 20 * HOUR + 600
+    _requests_at(app, at, misses=3, hits=30)
+    history, next_week = app.services.tts.history, at + 7 * 86400
+    requests, misses = history.rates(next_week, kind="requests"), history.rates(next_week)
+    assert (requests[20], sum(requests)) == (33, 33)  # each request, in its hour, and nowhere else
+    assert (misses[20], sum(misses)) == (3, 3)
+    app.services.controller = awake = Controller(READY)
+    _idle_since(app, next_week - HOUR)
+    assert scale_down(app.services, clock=lambda: next_week)["stopped"] is True and awake.stopped == 1
+
+
+def test_only_hours_with_requests_are_kept_warm(unit_app):
+    app = unit_app(warm_hours="learned", warm_history_weeks=1, idle_stop_s=60, cold_start_s=180,
+                   warm_wait_share=0.02)
+    at = MONDAY + 20 * HOUR + 600
+    _requests_at(app, at, misses=3, hits=0)  # every request a miss: Monday 20:00 needs the GPU awake
+    next_week = at + 7 * 86400
+    app.services.controller = awake = Controller(READY)
+    _idle_since(app, next_week - 2 * HOUR)
+    assert scale_down(app.services, clock=lambda: next_week)["stopped"] is False  # the busy hour: kept warm
+    for quiet in (next_week - HOUR, next_week + 3 * HOUR, next_week + 86400):  # no request ever came then
+        assert scale_down(app.services, clock=lambda quiet=quiet: quiet)["stopped"] is True, quiet
+    assert awake.stopped == 3
