@@ -51,7 +51,9 @@ def learn_hours(rates: Iterable[float], *, cold_start_s: float, wait_share: floa
     budget = wait_share * total
     asleep = sum(waiters)
     warm: set[int] = set()
-    for hour in sorted(range(len(rates)), key=lambda h: -waiters[h]):
+    # an hour nobody waits in never needs warming: the subtraction below leaves a float remainder that made
+    # WARM_WAIT_SHARE=0 warm all 168 hours
+    for hour in sorted((h for h in range(len(rates)) if waiters[h] > 0), key=lambda h: -waiters[h]):
         if asleep <= budget:
             break
         warm.add(hour)
