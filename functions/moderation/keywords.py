@@ -43,7 +43,8 @@ class KeywordFilter:
     @classmethod
     def from_file(cls, path: str | Path) -> "KeywordFilter":
         lines = Path(path).read_text(encoding="utf-8").splitlines()
-        return cls(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+        words = (line.strip() for line in lines)  # an indented comment is a comment, not a word to block
+        return cls(w for w in words if w and not w.startswith("#"))
 
     @classmethod
     def from_settings(cls, settings) -> "KeywordFilter":
