@@ -124,6 +124,11 @@ def split_layers(site: Path, function_dir: Path, audio_dir: Path, native_dir: Pa
             shutil.copy2(path, target)  # copied: a namespace package's __init__ is in several RECORDs
 
 
+def _is_elf(path: Path) -> bool:
+    with path.open("rb") as f:  # the magic only: most files are Python sources
+        return f.read(4) == b"\x7fELF"
+
+
 def strip_debug(root: Path, log=print) -> int:
     """Remove debug sections from every ELF file (bytes saved). The loaded code and symbols stay as they are."""
     strip = shutil.which("strip")
@@ -132,7 +137,7 @@ def strip_debug(root: Path, log=print) -> int:
         return 0
     saved = 0
     for path in root.rglob("*"):
-        if path.is_file() and not path.is_symlink() and path.read_bytes()[:4] == b"\x7fELF":
+        if path.is_file() and not path.is_symlink() and _is_elf(path):
             before = path.stat().st_size
             subprocess.run([strip, "--strip-debug", str(path)], check=True)
             saved += before - path.stat().st_size

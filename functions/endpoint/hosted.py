@@ -75,7 +75,7 @@ def _error(exc: BaseException) -> Exception:
     if isinstance(exc, TimeoutError):  # the SDK's own words (no ids) tell a refused connection from a silence
         refused = str(exc).startswith("websocket connection could not")
         return (InferenceUnavailable if refused else InferenceTimeout)(str(exc))
-    if isinstance(exc, (ConnectionError, OSError)) or type(exc).__module__.startswith("websocket"):
+    if isinstance(exc, OSError) or type(exc).__module__.startswith("websocket"):  # ConnectionError included
         return InferenceUnavailable(str(exc))
     code = getattr(exc, "name", None) or getattr(exc, "_code", None) or ""  # RequestFailure, enrollment errors
     status = getattr(exc, "http_code", None) or getattr(exc, "_status_code", None)
