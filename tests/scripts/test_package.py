@@ -13,7 +13,6 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import pytest
 
 from functions.audio.decode import CONTAINERS
 from functions.audio.encode import FORMATS
+from inference.serve import free_port
 
 from ..audio_samples import encode, speech_at
 
@@ -44,12 +44,6 @@ SAMPLES = {("wav", "pcm_s16le"): ("wav", "pcm_s16le"), ("wav", "pcm_alaw"): ("wa
 def built(request, tmp_path_factory):
     out = tmp_path_factory.mktemp(f"build-{request.param}")
     return request.param, out, package.build(request.param, out, log=lambda *a: None)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serves(cmd: list[str], port: int, env: dict, cwd: Path) -> dict:
