@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-fast test-official lint lock lock-check mutate bench fuzz clean
+.PHONY: run test test-fast test-official lint wiring-check lock lock-check mutate bench fuzz clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) scripts/wiring.py --check
+
+# template.yaml and serverless.yml against the wiring table (functions/handlers/wiring.py): every difference, exit 1.
+wiring-check: $(STAMP)
+	$(PY) scripts/wiring.py --check
 
 # The real-engine tier: the official CosyVoice3 code (../shared/vendor, commit ace7c47) with small random
 # weights, on CPU, in its own venv (built once: about 4 GB, 4 minutes), against the engine, the Triton model

@@ -8,7 +8,8 @@ change there stops the run with what to do. API Gateway endpoints (the HTTPS API
 /v1/tts/ws) come from serverless.yml's `apigw` events through `sls deploy`, or the console. Layers are
 published once per content hash. The COS bucket gets the lifecycle rules that expire cached audio. A second
 run with nothing changed makes no changes. `--dry-run` reads the current state and prints the plan without
-changing anything.
+changing anything. A serverless.yml whose functions differ from the wiring table (functions/handlers/wiring.py,
+checked by scripts/wiring.py) is refused before anything is read or changed.
 
     COS_BUCKET=tts-1250000000 TRITON_URL=10.0.0.5:8001 ... \\
     TENCENTCLOUD_SECRET_ID=... TENCENTCLOUD_SECRET_KEY=... python scripts/deploy_tencent.py [--dry-run]
@@ -302,6 +303,12 @@ def main() -> int:
     ap.add_argument("--scf-endpoint", default="", help="override (tests)")
     ap.add_argument("--cos-endpoint", default="", help="override (tests)")
     args = ap.parse_args()
+    from wiring import check_serverless  # scripts/wiring.py: deploy only what the wiring table declares
+
+    drift = check_serverless(args.config)
+    if drift:
+        raise SystemExit("\n".join(drift + [f"{args.config.name} differs from the wiring table "
+                                            "(functions/handlers/wiring.py); see python scripts/wiring.py --check"]))
     config = load_config(args.config, os.environ)
     if not config["cos"]["bucket"]:
         raise SystemExit("COS_BUCKET is not set")
