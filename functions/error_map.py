@@ -22,6 +22,7 @@ from .moderation import ContentRefused, ModerationUnavailable
 from .state import StateUnavailable
 from .storage import StorageUnavailable
 from .tts.live import StreamBroken, StreamStalled
+from .tts.replies import TaskFailed
 from .tts.single_flight import StillRunning
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,8 @@ def default_error_map(retry_after_s: int = 5) -> ErrorMap:
     errors.register(StreamStalled)(lambda exc: UpstreamTimeout(detail=f"stream stalled: {exc}"))
     errors.register(StreamBroken)(lambda exc: InternalError("语音合成中断，请重试", code="inference_failed", status=502,
                                                             detail=str(exc)))
+    errors.register(TaskFailed)(lambda exc: ApiError(exc.error.message, code=exc.error.code, status=exc.error.status)
+                                if exc.error else InternalError("语音合成失败", code="inference_failed", status=502))
     errors.register(RateLimited)(lambda exc: ApiError("请求过于频繁，请稍后再试", code="rate_limited", status=429,
                                                       retry_after=exc.retry_after_s))
     errors.register(QuotaExceeded)(lambda exc: ApiError("今日合成字数已用完，请明天再试", code="daily_quota_exceeded",

@@ -73,23 +73,27 @@ def audit_log(request: Request, next: Handler) -> Response:
     request.environ["app.audit"] = {}
     response = next(request)
     error = request.environ.get("app.error")
-    identity = request.environ.get("app.identity")
-    entry = {
-        "ts": round(time.time(), 3), "request_id": request.environ.get("app.request_id"),
-        "identity": f"{identity.method}:{identity.subject}" if identity else None,
-        "client_ip": request.remote_addr, "method": request.method,
-        "endpoint": request.environ.get("app.route") or request.path[:100], "status": response.status_code,
-        "outcome": error.code if error is not None else "ok",
-        "ms": round((time.perf_counter() - started) * 1000, 2),
-        "stages": request.environ.get("app.timings", {}), **request.environ["app.audit"],
-    }
-    if error is not None and error.detail:
-        entry["detail"] = error.detail[:300]
-    log.info(json.dumps(entry, ensure_ascii=False))
+    more = {"detail": error.detail[:300]} if error is not None and error.detail else {}
+    entry = audit_line(
+        request_id=request.environ.get("app.request_id"), identity=request.environ.get("app.identity"),
+        client_ip=request.remote_addr, method=request.method,
+        endpoint=request.environ.get("app.route") or request.path[:100], status=response.status_code,
+        outcome=error.code if error is not None else "ok", started=started,
+        stages=request.environ.get("app.timings", {}), **request.environ["app.audit"], **more)
     metrics.observe(entry)
     response.headers["Server-Timing"] = ", ".join(
         [f"{name};dur={ms}" for name, ms in entry["stages"].items()] + [f"total;dur={entry['ms']}"])
     return response
+
+
+def audit_line(*, request_id, identity, client_ip, endpoint: str, outcome: str, started: float, **more) -> dict:
+    """Write one audit line (an HTTP request, or one message on a WebSocket) and return it."""
+    entry = {"ts": round(time.time(), 3), "request_id": request_id,
+             "identity": f"{identity.method}:{identity.subject}" if identity else None, "client_ip": client_ip,
+             "endpoint": endpoint, "outcome": outcome, "ms": round((time.perf_counter() - started) * 1000, 2),
+             **more}
+    log.info(json.dumps(entry, ensure_ascii=False))
+    return entry
 
 
 def chain(middlewares: list[Middleware], endpoint: Handler) -> Handler:

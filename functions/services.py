@@ -28,6 +28,7 @@ from .settings import Settings
 from .state import build_state
 from .storage import build_storage
 from .tts.cache_key import CacheKeys, TaskIdSecret
+from .tts.decide import Decider
 from .tts.guard import Guard
 from .tts.jobs import TtsJobs
 from .tts.pipeline import TtsPipeline
@@ -72,6 +73,7 @@ class Services:
     replies: Replies
     tts: TtsPipeline
     streamer: Streamer
+    decider: Decider
     worker: Worker
 
     def start_workers(self) -> WorkerThreads | None:
@@ -111,6 +113,8 @@ def build_services(settings: Settings, *, clock=time.time, **outside) -> Service
     jobs = TtsJobs(s, queue=queue, tasks=tasks, renderer=renderer, resolver=resolver, state=state,
                    controller=controller, clock=clock)
     replies = Replies(s, storage=storage, tasks=tasks, jobs=jobs, clock=clock)
+    streamer = Streamer(s, renderer=renderer, tasks=tasks, replies=replies, storage=storage, errors=errors)
+    history = MissHistory(state, weeks=s.warm_history_weeks, clock=clock) if s.warm_hours == "learned" else None
     return Services(
         settings=s, errors=errors, storage=storage, state=state, endpoint=endpoint, queue=queue,
         controller=controller, limiter=limiter, moderation=moderation, transcriber=transcriber,
@@ -119,11 +123,10 @@ def build_services(settings: Settings, *, clock=time.time, **outside) -> Service
         voice_store=voice_store,
         enrollment=Enrollment(s, voice_store, transcriber, guard=guard, decode_limits=decode_limits),
         guard=guard, tasks=tasks, renderer=renderer, jobs=jobs, replies=replies,
-        tts=TtsPipeline(s, guard=guard, resolver=resolver, keys=keys, tasks=tasks, renderer=renderer, replies=replies,
-                        jobs=jobs, history=MissHistory(state, weeks=s.warm_history_weeks, clock=clock)
-                        if s.warm_hours == "learned" else None, hosted=hosted,
+        tts=TtsPipeline(s, guard=guard, resolver=resolver, keys=keys, tasks=tasks, cold=renderer.endpoint_cold,
+                        history=history, hosted=hosted,
                         waker=Waker(s, state=state, controller=controller, clock=clock) if hosted else None),
-        streamer=Streamer(s, renderer=renderer, tasks=tasks, replies=replies, storage=storage, errors=errors),
+        streamer=streamer, decider=Decider(s, renderer=renderer, streamer=streamer, jobs=jobs),
         worker=Worker(queue, jobs, controller, errors=errors, max_attempts=s.job_max_attempts,
                       backoff_s=s.job_backoff_s),
     )

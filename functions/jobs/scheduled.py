@@ -98,8 +98,9 @@ def warm_up(services, *, sleep=time.sleep, clock=time.monotonic, wait_s: float |
         for phrase in phrases:
             try:
                 req = build_request({"text": phrase, "voice_id": voice_id}, None, services.request_limits)
-                _, body = services.tts.synthesize(req, Timings(), identity=_Owner(owner))
-                result["already_cached" if body.get("cached") else "prerendered"] += 1
+                timings = Timings()
+                outcome = services.decider.decide(services.tts.prepare(req, timings, identity=_Owner(owner)), timings)
+                result["already_cached" if getattr(outcome, "cached", False) else "prerendered"] += 1
             except Exception as exc:  # noqa: BLE001 - one bad phrase must not stop the others
                 result["failed"] += 1
                 log.warning("warm-up pre-render failed (%s): %s", voice_id, exc)

@@ -1,5 +1,6 @@
-"""The text-to-speech request path; `pipeline.TtsPipeline` gives the order of its stages:
+"""The text-to-speech request path; `pipeline.TtsPipeline` gives the order of its stages, `decide.Decider`
+the one decision about their result:
 
     request (parse, validate) -> guard (moderate, limit) -> voice -> plan (+ cache key) -> tasks (cache)
-        -> render (single-flight: infer, encode, store) -> replies;   jobs: what does not fit a request
+        -> decide: Done (cached, or render: single-flight infer, encode, store) | Live (streaming) | Queued (jobs)
 """

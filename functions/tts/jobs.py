@@ -13,15 +13,11 @@ from __future__ import annotations
 import logging
 import time
 
-import numpy as np
-
-from inference.contract import OUTPUT_SAMPLE_RATE
-
 from ..errors import ApiError
 from ..queues import QueueUnavailable
 from .plan import Plan
 from .render import Renderer
-from .segments import split_text
+from .segments import Track, split_text
 from .tasks import TaskBook, TaskRecord, TaskStatus
 from .voice import Voice, VoiceResolver
 
@@ -76,16 +72,11 @@ class TtsJobs:
             render.once(key, plan.format, lambda: render.render(key, plan, plan.text, voice, slot_wait_s=120))
             return
         segments = split_text(plan.text, self.settings.max_text_chars)
-        parts: list[np.ndarray] = []
-        timing: list[tuple[str, float, float]] = []
+        track = Track()
         for i, segment in enumerate(segments):
             self._progress(job, plan, i, len(segments))
-            speech = render.segment_samples(plan, segment.text, voice)
-            parts.append(speech)
-            timing.append((segment.text, speech.size / OUTPUT_SAMPLE_RATE, segment.pause_after_s))
-            if segment.pause_after_s:
-                parts.append(np.zeros(int(segment.pause_after_s * OUTPUT_SAMPLE_RATE), np.float32))
-        record = render.deliver(key, plan, parts, voice, timing)
+            track.add(segment, render.segment_samples(plan, segment.text, voice))
+        record = render.deliver(key, plan, track.pieces, voice, track.parts)
         self.tasks.put(key, record.with_(mode=plan.mode, progress={"done": len(segments), "total": len(segments)}))
 
     def _progress(self, job: dict, plan: Plan, done: int, total: int) -> None:

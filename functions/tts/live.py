@@ -22,6 +22,7 @@ class Event:
     kind: str  # one of the names above
     data: dict = field(default_factory=dict)
     audio: bytes = b""  # AUDIO: s16le mono 24 kHz
+    error: BaseException | None = None  # ERROR: the producer's own exception (readers frame or re-raise it)
 
 
 class StreamStalled(Exception):
@@ -64,7 +65,7 @@ class LiveStream:
                 if found is not None:
                     return found
                 if self.closed:  # ended without speech or a word why (a producer that died)
-                    return Event(ERROR, {"code": "inference_failed", "message": "语音合成失败", "status": 502})
+                    return Event(ERROR, error=StreamBroken("the stream ended before any speech"))
                 left = until - time.monotonic()
                 if left <= 0:
                     return None

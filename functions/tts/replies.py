@@ -7,12 +7,21 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from ..audio.label import label_for
-from ..errors import ApiError, NotFound
+from ..errors import NotFound
 from .cache_key import is_task_id, subtitles_key
 from .jobs import TtsJobs
-from .tasks import TaskBook, TaskRecord, TaskStatus
+from .tasks import TaskBook, TaskError, TaskRecord, TaskStatus
 
 JOB_POLL_S = 2
+
+
+class TaskFailed(Exception):
+    """A task that failed, for callers that answer with an HTTP status: its recorded failure (None when it
+    recorded none, then the error map says inference_failed)."""
+
+    def __init__(self, error: TaskError | None) -> None:
+        super().__init__(error.code if error else "task failed")
+        self.error = error
 
 
 class Replies:
@@ -57,11 +66,3 @@ class Replies:
             return {"task_id": task_id, "status": TaskStatus.FAILED.value,
                     "error": {"code": error.code, "message": error.message} if error else {}}
         return self.queued(task_id, record)
-
-    def failure(self, task_id: str) -> ApiError:
-        """A failed task as the error its code deserves (for callers that answer with an HTTP status)."""
-        record = self.tasks.get(task_id)
-        error = record.error if record is not None and record.error is not None else None
-        if error is None:
-            return ApiError("语音合成失败", code="inference_failed", status=503)
-        return ApiError(error.message, code=error.code, status=error.status)

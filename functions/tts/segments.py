@@ -7,6 +7,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
+from inference.contract import OUTPUT_SAMPLE_RATE
+
 # Sentence ends, a markup token, or any other character.
 _UNIT = re.compile(r"\[[^\[\]]*\]|<[^<>]*>|[。！？!?；;…]+[”’」』）)]*|\.(?=\s|$)|[，,、：:]|.", re.S)
 _MARKUP = re.compile(r"\[[^\[\]]*\]|<[^<>]*>")
@@ -95,3 +99,27 @@ def split_text(text: str, max_chars: int) -> list[Segment]:
                 (PARAGRAPH_PAUSE_S if last_in_paragraph else SENTENCE_PAUSE_S)
             segments.append(Segment(chunk, pause))
     return segments
+
+
+class Track:
+    """A text's speech as it is made, segment by segment: the pieces in order (each segment's speech and the
+    pause after it, never joined as floats), each segment's (text, seconds, pause after) for the subtitles, and
+    the second the next piece starts at. Jobs and streams build their file with the same one."""
+
+    def __init__(self, start_s: float = 0.0) -> None:
+        self.pieces: list[np.ndarray] = []
+        self.parts: list[tuple[str, float, float]] = []
+        self.at = start_s
+
+    def add(self, segment: Segment, speech: np.ndarray) -> np.ndarray | None:
+        """Append a segment's speech and its pause; returns that pause (None when the segment has none)."""
+        seconds = speech.size / OUTPUT_SAMPLE_RATE
+        self.pieces.append(speech)
+        self.parts.append((segment.text, seconds, segment.pause_after_s))
+        self.at += seconds
+        if not segment.pause_after_s:
+            return None
+        pause = np.zeros(int(segment.pause_after_s * OUTPUT_SAMPLE_RATE), np.float32)
+        self.pieces.append(pause)
+        self.at += pause.size / OUTPUT_SAMPLE_RATE
+        return pause

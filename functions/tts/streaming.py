@@ -2,8 +2,8 @@
 the callers as soon as it exists; the finished result is then encoded and stored under the same cache key, so
 the stream is also the cache fill and a repeat is a cache hit.
 
-    prepare (pipeline.py: validate, moderate, limit, voice, key, cache)
-        -> hit: replay the stored file | miss: join the running stream or start one (live.py)
+    prepare (pipeline.py: validate, moderate, limit, voice, key, cache) -> decide (decide.py)
+        -> hit: replay the stored file (`replayed`) | miss: join the running stream or start one (live.py)
         -> produce in a thread: cue, segments (streamed), store, done event
 
 Policy, and why:
@@ -39,7 +39,7 @@ from .pipeline import Prepared
 from .plan import Plan
 from .render import Renderer, synthesis_input
 from .replies import Replies
-from .segments import Segment, split_text
+from .segments import Segment, Track, split_text
 from .tasks import TaskBook, TaskRecord, TaskStatus
 from .voice import Voice
 
@@ -55,16 +55,18 @@ class Streamer:
         self.hub = hub or StreamHub()
 
     def open(self, prepared: Prepared, request_id: str = "") -> tuple[LiveStream, bool]:
-        """(stream, shared): the cached file replayed, the running stream of the same request joined from its
-        start, or a new one started. Raises (before any byte) when a new one cannot start (Busy)."""
-        key, plan, voice, hit, endpoint = prepared
-        if hit is not None:
-            live = LiveStream(key)
-            live.publish(self._start_event(key))
-            self._replay(live, key, plan, hit)
-            live.close()
-            return live, True
+        """(stream, joined) for a miss: the running stream of the same request joined from its start, or a new
+        one started. Raises (before any byte) when a new one cannot start (Busy)."""
+        key, plan, voice, endpoint = prepared.key, prepared.plan, prepared.voice, prepared.endpoint
         return self.hub.join_or_start(key, lambda live: self._start(live, key, plan, voice, request_id, endpoint))
+
+    def replayed(self, key: str, record: TaskRecord, mode: str | None = None) -> LiveStream:
+        """A finished file as a stream that has already ended (a cache hit, for the callers that stream)."""
+        live = LiveStream(key)
+        live.publish(self._start_event(key))
+        self._replay(live, key, mode, record)
+        live.close()
+        return live
 
     @staticmethod
     def _start_event(key: str) -> Event:
@@ -103,7 +105,7 @@ class Streamer:
             if shared:  # made meanwhile by another caller (another process, or a request for the file)
                 if self.tasks.done(key) is None:  # this stream marked it running: the task is done after all
                     self.tasks.put(key, record)
-                self._replay(live, key, plan, record)
+                self._replay(live, key, plan.mode, record)
         except Exception as exc:  # noqa: BLE001 - ends this stream with its error, never the process
             self._fail(live, key, exc, record=True)
         finally:
@@ -114,37 +116,30 @@ class Streamer:
         error = self.errors(exc)
         if error.status >= 500:
             log.warning("stream %s failed: %s (%s)", key[:12], error.code, error.detail or exc)
-        live.publish(Event(ERROR, {"code": error.code, "message": error.message, "status": error.status,
-                                   "retry_after": error.retry_after}))
+        live.publish(Event(ERROR, error=exc))  # readers re-raise it, or frame it through the error map
         if record and self.tasks.done(key) is None:  # the task tells a raw-audio caller what happened
             self.tasks.put(key, TaskRecord.failed(error.code, error.message, error.status))
 
     def _produce(self, live: LiveStream, key: str, plan: Plan, voice: Voice, extra, request_id: str,
                  endpoint=None) -> TaskRecord:
         cue_at_start = self.settings.aigc_cue_position == "start"
-        at = 0.0
-        if extra is not None and cue_at_start:
-            at = self._audio(live, extra)
+        track = Track(self._audio(live, extra) if extra is not None and cue_at_start else 0.0)
         segments = split_text(plan.text, self.settings.max_text_chars) if plan.long else [Segment(plan.text, 0.0)]
-        speech: list[np.ndarray] = []
-        parts: list[tuple[str, float, float]] = []
         for index, segment in enumerate(segments):
             if index:
                 self.tasks.put(key, self._running(plan, index, len(segments)))
             live.publish(Event(SEGMENT, {"index": index, "text": _shown(segment.text)}))
             samples = self._segment(live, plan, segment.text, voice, request_id, cache=plan.long, endpoint=endpoint)
-            seconds = samples.size / OUTPUT_SAMPLE_RATE
-            live.publish(Event(SEGMENT_END, {"index": index, "start": round(at, 3), "end": round(at + seconds, 3)}))
-            speech.append(samples)
-            parts.append((segment.text, seconds, segment.pause_after_s))
-            at += seconds
-            if segment.pause_after_s:
-                pause = np.zeros(int(segment.pause_after_s * OUTPUT_SAMPLE_RATE), np.float32)
-                speech.append(pause)
-                at += self._audio(live, pause)
+            start = track.at
+            pause = track.add(segment, samples)
+            end = start + samples.size / OUTPUT_SAMPLE_RATE
+            live.publish(Event(SEGMENT_END, {"index": index, "start": round(start, 3), "end": round(end, 3)}))
+            if pause is not None:
+                self._audio(live, pause)
         if extra is not None and not cue_at_start:
             self._audio(live, extra)
-        record = self.renderer.deliver(key, plan, speech, voice, parts, cue_sent=extra).with_(mode=plan.mode)
+        record = self.renderer.deliver(key, plan, track.pieces, voice, track.parts, cue_sent=extra) \
+            .with_(mode=plan.mode)
         self.tasks.put(key, record)
         if endpoint is None:
             self.renderer.answered()
@@ -182,7 +177,7 @@ class Streamer:
         live.publish(Event(AUDIO, audio=pcm16(samples).tobytes()))
         return samples.size / OUTPUT_SAMPLE_RATE
 
-    def _replay(self, live: LiveStream, key: str, plan: Plan, record: TaskRecord) -> None:
+    def _replay(self, live: LiveStream, key: str, mode: str | None, record: TaskRecord) -> None:
         """A finished file as a stream: its audio in chunks, its subtitles as segment events at their places."""
         samples = decode_delivered(self.storage.get(record.object_key), record.format)
         cues = list(enumerate(record.subtitles or []))
@@ -193,7 +188,7 @@ class Streamer:
                 live.publish(Event(SEGMENT, {"index": index, "text": cue["text"]}))
                 live.publish(Event(SEGMENT_END, {"index": index, "start": cue["start"], "end": cue["end"]}))
             live.publish(Event(AUDIO, audio=samples[start:start + step].tobytes()))
-        live.publish(Event(DONE, self.replies.done(key, record, cached=True, mode=plan.mode)))
+        live.publish(Event(DONE, self.replies.done(key, record, cached=True, mode=mode)))
 
 
 def _shown(text: str) -> str:

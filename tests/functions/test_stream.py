@@ -15,7 +15,7 @@ import pytest
 from functions.audio.pcm import from_pcm16
 from functions.audio.wav import wav_bytes
 from functions.endpoint.triton import TritonEndpoint
-from functions.streams import StreamBroken
+from functions.tts.live import StreamBroken
 from tests.audio_samples import PROMPT_TEXT, speech_at
 from tests.support import ALICE_KEY, BOB_KEY, BreaksMidStream, CountingStreams, FakeEndpoint, client_for
 

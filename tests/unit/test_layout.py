@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2] / "functions"
 UPPER = {"functions.app", "functions.middleware", "functions.services", "functions.handlers",
-         "functions.serve", "functions.openai_speech", "functions.streams"}
+         "functions.serve", "functions.api"}
 OWN_EXCEPTIONS = ["limits/__init__.py", "moderation/__init__.py", "tts/single_flight.py", "queues/__init__.py"]
 
 

@@ -23,18 +23,24 @@ from werkzeug.wrappers import Response
 
 from inference.contract import OUTPUT_SAMPLE_RATE
 
-from . import deadline, streams
-from .audio.encode import StreamEncoder
-from .audio.label import label_for
-from .errors import BadRequest, DependencyDown, NotFound
-from .request_body import read_body
-from .timings import Timings
-from .tts.cache_key import object_key
-from .tts.request import RequestLimits, TtsRequest, build_request
-from .tts.streaming import body_events
-from .tts.tasks import TaskStatus
-from .tts.voice import DEFAULT_VOICE_ID
+from .. import deadline
+from ..audio.encode import StreamEncoder
+from ..audio.label import label_for
+from ..auth import identity_of
+from ..errors import BadRequest, NotFound
+from ..request_body import read_body
+from ..tts.cache_key import object_key
+from ..tts.decide import Done, Live, Queued
+from ..tts.live import StreamBroken
+from ..tts.replies import TaskFailed
+from ..tts.request import RequestLimits, TtsRequest, build_request
+from ..tts.single_flight import StillRunning
+from ..tts.tasks import TaskStatus
+from ..tts.voice import DEFAULT_VOICE_ID
+from . import frames
+from .router import Router
 
+router = Router()
 FIELDS = {"model", "input", "voice", "response_format", "speed", "instructions", "stream_format"}
 FORMATS = ("mp3", "wav", "pcm", "opus", "aac", "flac")
 OPENAI_VOICES = {"alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse"}
@@ -57,65 +63,66 @@ def parse(request, limits: RequestLimits) -> tuple[TtsRequest, str]:
     fmt = body.get("response_format", "mp3")
     if fmt not in FORMATS:
         raise BadRequest(f"response_format 只能是 {', '.join(FORMATS)}", code="invalid_format")
-    stream_format = body.get("stream_format", "audio")
-    if stream_format not in ("audio", "sse"):
-        raise BadRequest("stream_format 只能是 audio 或 sse", code="invalid_stream_format")
+    stream_format = frames.checked_stream_format(body.get("stream_format", "audio"))
     fields = {"text": body.get("input"), "voice_id": voice, "instruct": body.get("instructions"),
               "speed": body.get("speed"), "format": fmt}
     return build_request(fields, None, limits, formats=FORMATS), stream_format
 
 
-def speech(services, request, identity) -> Response:
-    timings = Timings()
-    request.environ["app.timings"] = timings.stages
+@router.post("/v1/audio/speech")
+def speech(app, request) -> Response:
+    services, timings, audit = app.services, frames.timed(request), request.environ["app.audit"]
+    identity = identity_of(request)
     with timings.stage("validate"):
         req, stream_format = parse(request, services.request_limits)
-    prepared = services.tts.prepare(req, timings, identity, request.environ["app.audit"])
-    key = prepared.key
-    headers = {"X-Task-Id": key, "X-AIGC": label_for(services.settings, key).header()}
-    live = None if prepared.hit is not None else streams.start_or_job(
-        services, prepared, timings, request_id=request.environ.get("app.request_id", ""),
-        audit=request.environ["app.audit"])
-    if live is not None:
-        # a miss streams: the body is encoded as the model speaks (mp3 a frame behind, pcm and wav at once)
+    prepared = services.tts.prepare(req, timings, identity, audit)
+    # a miss streams; a hit (Done) is read from storage as it is, not decoded and encoded again
+    outcome = services.decider.decide(prepared, timings, stream=True, request_id=frames.request_id(request),
+                                      audit=audit)
+    headers = {"X-Task-Id": outcome.key, "X-AIGC": label_for(services.settings, outcome.key).header()}
+    if isinstance(outcome, Live):  # encoded as the model speaks (mp3 a frame behind, pcm and wav at once)
         encoder = StreamEncoder(req.format, OUTPUT_SAMPLE_RATE, mp3_bitrate=services.settings.mp3_bitrate,
-                                label=label_for(services.settings, key))
-        chunks = streams.encoded_chunks(body_events(live, streams.idle_timeout(services)), encoder)
-        return _answer(chunks, encoder.content_type, stream_format, req.units, headers)
-    status, body = (200, services.replies.done(key, prepared.hit, cached=True)) if prepared.hit is not None \
-        else services.tts.job(prepared)
-    key = body["task_id"]  # a job is the GPU's, under its own key
-    headers["X-Task-Id"] = key
-    until = time.monotonic() + deadline.cap(services.settings.speech_wait_s)
-    while status == 202:  # the endpoint sleeps: wait for the job it was woken for, or ask for a retry
-        if time.monotonic() >= until:
-            raise DependencyDown("语音正在合成，请稍后重试", code="synthesis_in_progress",
-                                 retry_after=body.get("retry_after_s", 2))
-        time.sleep(0.2)
-        body = services.replies.read(key)
-        if body["status"] == TaskStatus.FAILED:
-            raise services.replies.failure(key)  # a refusal stays a 4xx: the SDK must not retry it
-        status = 200 if body["status"] == TaskStatus.DONE else 202
-    okey = object_key(key, req.format)
-    info = services.storage.head(okey)
+                                label=label_for(services.settings, outcome.key))
+        chunks = frames.encoded_chunks(frames.events(services, outcome), encoder)
+        return _answer(chunks, encoder.content_type, stream_format, req.units, headers, services.errors)
+    duration = outcome.record.duration_s if isinstance(outcome, Done) else \
+        _wait(services, outcome)  # the endpoint sleeps: wait for the job it was woken for
+    info = services.storage.head(object_key(outcome.key, req.format))
     if info is None:
         raise NotFound("音频不存在", code="media_not_found")
-    data = services.storage.get(okey)
-    headers["X-Audio-Duration"] = str(body["duration_s"])
+    data = services.storage.get(info.key)
+    headers["X-Audio-Duration"] = str(duration)
     if stream_format == "audio":
         headers["Content-Length"] = str(len(data))
     return _answer((data[i:i + CHUNK] for i in range(0, len(data), CHUNK)), info.content_type, stream_format,
-                   req.units, headers)
+                   req.units, headers, services.errors)
 
 
-def _answer(chunks: Iterable[bytes], content_type: str, stream_format: str, units: int, headers: dict) -> Response:
+def _wait(services, queued: Queued) -> float:
+    """The job's finished file within SPEECH_WAIT_S (and the request's deadline), as its duration; else a 503 to
+    retry (the SDK does), or the job's own failure (a refusal stays a 4xx: the SDK must not retry it)."""
+    until = time.monotonic() + deadline.cap(services.settings.speech_wait_s)
+    while True:
+        if time.monotonic() >= until:
+            raise StillRunning(queued.key[:12])
+        time.sleep(0.2)
+        body = services.replies.read(queued.key)
+        if body["status"] == TaskStatus.FAILED:
+            record = services.tasks.get(queued.key)
+            raise TaskFailed(record.error if record is not None else None)
+        if body["status"] == TaskStatus.DONE:
+            return body["duration_s"]
+
+
+def _answer(chunks: Iterable[bytes], content_type: str, stream_format: str, units: int, headers: dict,
+            errors) -> Response:
     if stream_format == "sse":
-        return Response(_speech_events(chunks, units), content_type=streams.SSE_TYPE,
+        return Response(_speech_events(chunks, units, errors), content_type=frames.SSE_TYPE,
                         headers={**headers, "Cache-Control": "no-store", "X-Accel-Buffering": "no"})
     return Response(chunks, content_type=content_type, direct_passthrough=True, headers=headers)
 
 
-def _speech_events(chunks: Iterable[bytes], units: int) -> Iterator[bytes]:
+def _speech_events(chunks: Iterable[bytes], units: int, errors) -> Iterator[bytes]:
     """OpenAI's speech SSE: `speech.audio.delta` events with base64 audio, then `speech.audio.done` (usage in
     characters: the unit we charge), or an `error` event if synthesis fails midway."""
     def event(data: dict) -> bytes:
@@ -124,8 +131,9 @@ def _speech_events(chunks: Iterable[bytes], units: int) -> Iterator[bytes]:
     try:
         for chunk in chunks:
             yield event({"type": "speech.audio.delta", "audio": base64.b64encode(chunk).decode()})
-    except streams.StreamBroken as exc:
-        yield event({"type": "error", "error": {"code": str(exc), "message": "语音合成失败"}})
+    except StreamBroken as exc:
+        error = errors(exc.__cause__ or exc)
+        yield event({"type": "error", "error": {"code": error.code, "message": error.message}})
         return
     yield event({"type": "speech.audio.done",
                  "usage": {"input_tokens": units, "output_tokens": 0, "total_tokens": units}})

@@ -19,22 +19,23 @@ gunicorn's environ), so every other route keeps its plain WSGI path. Protocol:
 from __future__ import annotations
 
 import json
-import logging
 import time
 
 from simple_websocket import ConnectionClosed, Server
 from werkzeug.wrappers import Request, Response
 
-from . import streams
-from .auth import Unauthorized
-from .errors import ApiError, BadRequest
-from .request_body import json_fields
-from .timings import Timings
-from .tts.live import AUDIO, ERROR, Event
-from .tts.request import FIELDS, build_request
-from .tts.streaming import body_events
+from ..auth import Unauthorized, token_identity
+from ..errors import ApiError, BadRequest
+from ..middleware import audit_line
+from ..request_body import json_fields
+from ..timings import Timings
+from ..tts.decide import Queued
+from ..tts.live import AUDIO, ERROR, Event
+from ..tts.request import FIELDS, build_request
+from . import frames
+from .router import Router
 
-log = logging.getLogger("functions.audit")
+router = Router()
 AUDIO_FRAME = 32 * 1024
 IDLE_S = 60.0  # a connection with no request for this long is closed
 PING_S = 25.0  # keeps gateways and NATs from dropping a quiet connection
@@ -53,8 +54,14 @@ class _Done(Response):
         return super().__call__(environ, start_response)
 
 
-def tts_socket(services, request: Request, authenticate) -> Response:
-    """`authenticate(token) -> Identity | None` judges a token sent in the first message."""
+@router.get("/v1/tts/ws")  # (registered second) a plain request: told to upgrade (426)
+@router.get("/v1/tts/ws", websocket=True)
+def tts_socket(app, request: Request) -> Response:
+    services, environ = app.services, request.environ
+
+    def authenticate(token: str):  # a token sent in the first message
+        return token_identity(app.authenticators, environ, token)
+
     handshake = (request.headers.get("Upgrade", "").lower() == "websocket" and
                  "upgrade" in request.headers.get("Connection", "").lower() and
                  request.headers.get("Sec-WebSocket-Key") and request.headers.get("Sec-WebSocket-Version") == "13")
@@ -94,15 +101,11 @@ class Session:
             except ConnectionClosed:
                 raise
             except Exception as exc:  # noqa: BLE001 - one request's failure; the connection serves on
-                error = self.services.errors(exc)
-                outcome = error.code
-                self.send_json({"type": ERROR, "code": error.code, "message": error.message,
-                                "status": error.status, "retry_after": error.retry_after})
-            log.info(json.dumps({"ts": round(time.time(), 3), "request_id": f"{self.request_id}.{self.count}",
-                                 "identity": f"{self.identity.method}:{self.identity.subject}" if self.identity
-                                 else None, "client_ip": self.client_ip, "endpoint": "/v1/tts/ws",
-                                 "outcome": outcome, "ms": round((time.perf_counter() - started) * 1000, 2),
-                                 **audit}, ensure_ascii=False))
+                fields = frames.error_fields(self.services.errors, exc)
+                outcome = fields["code"]
+                self.send_json({"type": ERROR, **fields})
+            audit_line(request_id=f"{self.request_id}.{self.count}", identity=self.identity,
+                       client_ip=self.client_ip, endpoint="/v1/tts/ws", outcome=outcome, started=started, **audit)
 
     def one(self, message, audit: dict) -> None:
         if isinstance(message, bytes):
@@ -122,19 +125,20 @@ class Session:
         timings = Timings()
         req = build_request(fields, audio, limits)
         prepared = self.services.tts.prepare(req, timings, self.identity, audit)
-        live = streams.start_or_job(self.services, prepared, timings,
-                                    request_id=f"{self.request_id}.{self.count}", audit=audit)
-        if live is None:  # a job to poll, as POST /v1/tts's 202
-            _, queued = self.services.tts.job(prepared)
-            self.send_json({"type": "queued", **queued})
+        outcome = self.services.decider.decide(prepared, timings, stream=True,
+                                               request_id=f"{self.request_id}.{self.count}", audit=audit)
+        if isinstance(outcome, Queued):  # a job to poll, as POST /v1/tts's 202
+            self.send_json({"type": "queued", **self.services.replies.queued(outcome.key, outcome.record)})
             return
-        for event in body_events(live, streams.idle_timeout(self.services)):
+        for event in frames.events(self.services, outcome):
             self.send(event)
 
     def send(self, event: Event) -> None:
         if event.kind == AUDIO:
             for start in range(0, len(event.audio), AUDIO_FRAME):
                 self.ws.send(event.audio[start:start + AUDIO_FRAME])
+        elif event.kind == ERROR:
+            self.send_json({"type": ERROR, **frames.error_fields(self.services.errors, event.error)})
         else:
             self.send_json({"type": event.kind, **event.data})
 
