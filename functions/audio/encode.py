@@ -1,5 +1,5 @@
-"""Synthesized audio (float32 mono, 24 kHz) to the bytes a client downloads: mp3 (default), wav, raw pcm, and
-for the OpenAI-compatible endpoint also opus (in ogg), aac (ADTS) and flac."""
+"""Synthesized audio (float32 mono, 24 kHz) to the bytes a client downloads, in any output format of
+functions/audio/formats.py (its row says how: raw samples, RIFF/WAVE, or a PyAV muxer and encoder)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,12 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
-from .label import ID3_DESCRIPTION, AigcLabel, id3_tag, with_wav_chunk
+from . import formats
+from .formats import AV, RAW, WAV, OutputFormat
+from .label import ID3_DESCRIPTION, LABEL_ID3_PREFIX, LABEL_WAV_CHUNK, MUXER_LABELS, AigcLabel, id3_tag, with_wav_chunk
 from .pcm import pcm16
 
-# pcm is little-endian s16 at 24 kHz mono: not audio/L16, which RFC 2586 defines as big-endian
-FORMATS = {"mp3": "audio/mpeg", "wav": "audio/wav", "pcm": "audio/pcm;rate=24000;channels=1;encoding=s16le",
-           "opus": "audio/ogg", "aac": "audio/aac", "flac": "audio/flac"}
-# format -> (container, codec) for the PyAV-encoded ones besides mp3 and wav
-_CONTAINERS = {"opus": ("ogg", "libopus"), "aac": ("adts", "aac"), "flac": ("flac", "flac")}
+FORMATS = formats.MEDIA_TYPES  # format name -> media type (the table's; kept for importers of this name)
 
 
 @dataclass(frozen=True)
@@ -35,12 +33,10 @@ class AvEncoder:
     end, as mp3's Xing frame does, patches bytes already sent: players do without; `data()` has them all.)"""
 
     def __init__(self, rate: int, container: str, codec: str, bitrate: int | None, options: dict | None = None,
-                 metadata: dict | None = None) -> None:
+                 metadata: dict | None = None, container_options: dict | None = None) -> None:
         self._buf = io.BytesIO()
         self._sent = 0
-        # ADTS has no metadata of its own: FFmpeg then puts an ID3v2 tag before the first frame
-        container_options = {"write_id3v2": "1"} if container == "adts" and metadata else {}
-        self._out = av.open(self._buf, mode="w", format=container, options=container_options)
+        self._out = av.open(self._buf, mode="w", format=container, options=container_options or {})
         self._out.metadata.update(metadata or {})
         self._stream = self._out.add_stream(codec, rate=rate, layout="mono", options=options or {})
         if bitrate:
@@ -63,6 +59,16 @@ class AvEncoder:
         self._out.close()
         return self._take()
 
+    def abort(self) -> None:
+        """Close without finishing the file (its reader went away). An encoder left open crashes the process
+        when the garbage collector frees it (PyAV), so this runs in `__del__` too; closing twice does nothing."""
+        try:
+            self._out.close()
+        except Exception:  # noqa: BLE001 - already closed, or nothing to flush: either way it is released
+            pass
+
+    __del__ = abort
+
     def data(self) -> bytes:
         return self._buf.getvalue()
 
@@ -73,12 +79,19 @@ class AvEncoder:
         return new
 
 
-def _encoder(fmt: str, rate: int, mp3_bitrate: int, metadata: dict | None) -> AvEncoder:
-    if fmt in _CONTAINERS:
-        return AvEncoder(rate, *_CONTAINERS[fmt], 48000 if fmt == "opus" else None, metadata=metadata)
-    # LAME's algorithm quality 7 (of 0-9): half the encode time of the default at the same constant
-    # bitrate, and no audible difference for 24 kHz speech (measured: 82 -> 41 ms for 11 s of audio).
-    return AvEncoder(rate, "mp3", "libmp3lame", mp3_bitrate, {"compression_level": "7"}, metadata=metadata)
+def _row(fmt: str) -> OutputFormat:
+    if fmt not in formats.BY_NAME:
+        raise ValueError(f"unknown output format {fmt!r}")
+    return formats.get(fmt)
+
+
+def _encoder(row: OutputFormat, rate: int, mp3_bitrate: int, label: AigcLabel | None) -> AvEncoder:
+    """The PyAV encoder of a row's muxer and codec, with the label as the muxer's metadata where it goes there."""
+    metadata = {ID3_DESCRIPTION: label.json()} if label and row.label in MUXER_LABELS else None
+    # ADTS has no metadata of its own: FFmpeg then puts an ID3v2 tag before the first frame
+    container_options = {"write_id3v2": "1"} if metadata and row.label == LABEL_ID3_PREFIX else None
+    return AvEncoder(rate, row.container, row.codec, mp3_bitrate if row.caller_bitrate else row.bitrate,
+                     dict(row.options), metadata=metadata, container_options=container_options)
 
 
 def streaming_wav_header(rate: int, label: AigcLabel | None = None) -> bytes:
@@ -98,12 +111,10 @@ class StreamEncoder:
     and wav at once, compressed formats a frame behind)."""
 
     def __init__(self, fmt: str, rate: int, *, mp3_bitrate: int = 64000, label: AigcLabel | None = None) -> None:
-        if fmt not in FORMATS:
-            raise ValueError(f"unknown output format {fmt!r}")
-        self.fmt, self.content_type = fmt, FORMATS[fmt]
-        self._head = streaming_wav_header(rate, label) if fmt == "wav" else b""
-        self._av = None if fmt in ("pcm", "wav") else _encoder(
-            fmt, rate, mp3_bitrate, {ID3_DESCRIPTION: label.json()} if label else None)
+        row = _row(fmt)
+        self.fmt, self.content_type = fmt, row.media_type
+        self._head = streaming_wav_header(rate, label) if row.writer == WAV else b""
+        self._av = _encoder(row, rate, mp3_bitrate, label) if row.writer == AV else None
 
     def feed(self, pcm: bytes) -> bytes:
         head, self._head = self._head, b""
@@ -112,6 +123,10 @@ class StreamEncoder:
     def close(self) -> bytes:
         head, self._head = self._head, b""
         return head + (b"" if self._av is None else self._av.close())
+
+    def abort(self) -> None:
+        if self._av is not None:
+            self._av.abort()
 
 
 def encode(samples: np.ndarray, rate: int, fmt: str = "mp3", *, mp3_bitrate: int = 64000,
@@ -123,19 +138,14 @@ def encode(samples: np.ndarray, rate: int, fmt: str = "mp3", *, mp3_bitrate: int
 def encode_pcm(pcm: np.ndarray, rate: int, fmt: str = "mp3", *, mp3_bitrate: int = 64000,
                label: AigcLabel | None = None) -> EncodedAudio:
     """Encode mono s16 samples (functions/audio/pcm.py), as `encode` does."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown output format {fmt!r}")
-    metadata = {ID3_DESCRIPTION: label.json()} if label else None
-    if fmt == "pcm":
+    row = _row(fmt)
+    if row.writer == RAW:
         data = pcm.tobytes()  # no container: the label travels in headers and the task's JSON
-    elif fmt == "wav":
-        wav = AvEncoder(rate, "wav", "pcm_s16le", None)
-        wav.feed(pcm)
-        wav.close()
-        data = with_wav_chunk(wav.data(), label) if label else wav.data()
     else:
-        encoder = _encoder(fmt, rate, mp3_bitrate, metadata)
+        encoder = _encoder(row, rate, mp3_bitrate, label)
         encoder.feed(pcm)
         encoder.close()
         data = encoder.data()
-    return EncodedAudio(data, fmt, FORMATS[fmt], rate, round(pcm.size / rate, 3))
+    if label and row.label == LABEL_WAV_CHUNK:
+        data = with_wav_chunk(data, label)
+    return EncodedAudio(data, fmt, row.media_type, rate, round(pcm.size / rate, 3))

@@ -6,13 +6,16 @@ AI-generated), the provider's name or filing code (`ContentProducer`, AIGC_PRODU
 task id when set) and the two reserved codes (empty). Field names and values as published with the standard
 (TC260's practice guide for implicit labels).
 
-Where it lives, per format (written here, read back in the tests by mutagen, an independent reader):
-- mp3: an ID3v2 `TXXX` frame with description `AIGC` (written by FFmpeg's mp3 muxer);
-- flac, opus (ogg): a Vorbis comment `AIGC` (FFmpeg's muxers);
-- aac (ADTS): ADTS has no metadata container, so an ID3v2 tag with the `TXXX:AIGC` frame precedes the first
-  frame (FFmpeg's `write_id3v2`, as HLS carries timed metadata); decoders skip it;
-- wav: an `id3 ` RIFF chunk with the same ID3v2 tag (what mutagen, FFmpeg and most tag editors read);
-- pcm: raw samples have no container: the label travels in the `X-AIGC` response header and the task's JSON.
+Where it lives: each output format names one of the ways below (`OutputFormat.label`, functions/audio/formats.py);
+written here and by FFmpeg's muxers, read back in the tests by mutagen, an independent reader:
+- LABEL_ID3 (mp3): an ID3v2 `TXXX` frame with description `AIGC` (written by FFmpeg's mp3 muxer);
+- LABEL_VORBIS (flac, opus in ogg): a Vorbis comment `AIGC` (FFmpeg's muxers);
+- LABEL_ID3_PREFIX (aac in ADTS): ADTS has no metadata container, so an ID3v2 tag with the `TXXX:AIGC` frame
+  precedes the first frame (FFmpeg's `write_id3v2`, as HLS carries timed metadata); decoders skip it;
+- LABEL_WAV_CHUNK (wav): an `id3 ` RIFF chunk with the same ID3v2 tag (what mutagen, FFmpeg and most tag editors
+  read), written here;
+- LABEL_BESIDE (pcm): raw samples have no container: the label travels in the `X-AIGC` response header and the
+  task's JSON.
 """
 
 from __future__ import annotations
@@ -23,6 +26,13 @@ import struct
 from dataclasses import dataclass
 
 ID3_DESCRIPTION = "AIGC"
+
+# How a format carries the label (see above). The first three are the muxer's metadata (`AIGC` = the label's JSON).
+LABEL_ID3, LABEL_VORBIS, LABEL_ID3_PREFIX = "id3", "vorbis", "id3-prefix"
+LABEL_WAV_CHUNK = "wav-chunk"
+LABEL_BESIDE = "beside"
+MUXER_LABELS = (LABEL_ID3, LABEL_VORBIS, LABEL_ID3_PREFIX)
+LABEL_WAYS = (*MUXER_LABELS, LABEL_WAV_CHUNK, LABEL_BESIDE)
 
 
 @dataclass(frozen=True)

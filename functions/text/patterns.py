@@ -9,6 +9,10 @@ it accepts, the server accepts; what the parser additionally accepts is document
 
 The syntax is the common subset of ECMA-262 and Python's `re` (code points: characters beyond the BMP are
 written as themselves).
+
+`write_schema` also writes the values the description states that other tables decide: the output formats'
+enums and the media names' extensions (functions/audio/formats.py), and the bounds of speed and seed
+(inference/contract.py).
 """
 
 from __future__ import annotations
@@ -94,6 +98,61 @@ SCHEMAS = {"SpokenText": spoken_text, "PlainText": plain_text, "AudioFormat": au
            "PcmDeclaration": pcm_declaration, "HasVisible": has_visible}
 
 
+def media_name() -> str:
+    """A stored file's name under /media: a task id and an output format's extension, or its subtitles'."""
+    from ..audio.formats import EXTENSIONS
+
+    return f"^[0-9a-f]{{64}}\\.(?:{'|'.join((*EXTENSIONS, 'vtt'))})$"
+
+
+def schema_values() -> list[tuple[tuple[str, str], dict]]:
+    """The entries of inline mappings in the description that the formats' table and the inference contract
+    decide: (the mapping's parent key, the line that opens the mapping), {key: value}."""
+    from inference.contract import MAX_SEED, MAX_SPEED, MIN_SEED, MIN_SPEED
+
+    from ..audio.formats import DEFAULT_FORMAT, FILE_FORMATS, SPEECH_FORMATS
+
+    speed = {"minimum": MIN_SPEED, "maximum": MAX_SPEED}
+    return [(("TtsOptions:", "format:"), {"enum": FILE_FORMATS, "default": DEFAULT_FORMAT}),
+            (("TtsOptions:", "speed:"), speed),
+            (("TtsOptions:", "seed:"), {"minimum": MIN_SEED, "maximum": MAX_SEED}),
+            (("TtsDone:", "format:"), {"enum": FILE_FORMATS}),
+            (("/v1/audio/speech:", "response_format:"), {"enum": SPEECH_FORMATS, "default": DEFAULT_FORMAT}),
+            (("/v1/audio/speech:", "speed:"), speed),
+            (("/media/tts/{shard}/{name}:", "- {name: name,"), {"pattern": media_name()})]
+
+
+def _yaml_value(value) -> str:
+    if isinstance(value, tuple):
+        assert all(re.fullmatch(r"[a-z][a-z0-9]*", v) for v in value), value  # plain YAML scalars
+        return "[" + ", ".join(value) + "]"
+    if isinstance(value, str):
+        return value if re.fullmatch(r"[a-z][a-z0-9]*", value) else _yaml_string(value)
+    assert isinstance(value, (int, float)) and not isinstance(value, bool), value
+    return repr(value)
+
+
+def _set_values(lines: list[str], parent: str, opener: str, values: dict) -> None:
+    """Rewrite `values` in the inline mapping on the first line under `parent` that starts with `opener`; each
+    key must be there already, once (nothing is added silently)."""
+    at = next(i for i, line in enumerate(lines) if line.strip() == parent)
+    depth = len(lines[at]) - len(lines[at].lstrip())
+    inside = (i for i in range(at + 1, len(lines)) if lines[i].strip())
+    for i in inside:
+        line = lines[i]
+        if len(line) - len(line.lstrip()) <= depth:  # past the parent's block
+            raise AssertionError(f"{parent} has no line starting with {opener!r}")
+        if line.strip().startswith(opener):
+            break
+    else:
+        raise AssertionError(f"{parent} has no line starting with {opener!r}")
+    for key, value in values.items():
+        entry = re.compile(rf"(?<=[{{ ]){key}: (?:\[[^\]]*\]|\"(?:[^\"\\]|\\.)*\"|[^,}}]+)")
+        assert len(entry.findall(line)) == 1, f"{parent} {opener}: expected one {key}"
+        line = entry.sub(lambda _, k=key, v=value: f"{k}: {_yaml_value(v)}", line)
+    lines[i] = line
+
+
 def _yaml_string(value: str) -> str:
     """A YAML double-quoted scalar: ASCII, with \\uXXXX / \\UXXXXXXXX escapes (JSON's surrogate pairs for
     characters beyond the BMP are not YAML's)."""
@@ -111,7 +170,7 @@ def _yaml_string(value: str) -> str:
 
 
 def write_schema(path) -> None:
-    """Rewrite the generated patterns in the OpenAPI description (`python -m functions.text.patterns`)."""
+    """Rewrite the generated patterns and values in the OpenAPI description (`python -m functions.text.patterns`)."""
     from pathlib import Path
 
     lines = Path(path).read_text(encoding="utf-8").splitlines()
@@ -120,6 +179,8 @@ def write_schema(path) -> None:
         indent = lines[at][:len(lines[at]) - len(lines[at].lstrip())] + "  "
         assert lines[at + 2].strip().startswith("pattern:"), f"{name}: expected its pattern two lines below"
         lines[at + 2] = f"{indent}pattern: {_yaml_string(build())}"
+    for (parent, opener), values in schema_values():
+        _set_values(lines, parent, opener, values)
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass
 
 from inference.contract import OUTPUT_SAMPLE_RATE
 
+from ..audio import formats
 from ..storage import ObjectNotFound
 
 KEY_SCHEMA = 1
-EXTENSIONS = {"mp3": "mp3", "wav": "wav", "pcm": "pcm", "opus": "opus", "aac": "aac", "flac": "flac"}
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class TaskIdSecret:
 
 
 def object_key(key: str, fmt: str) -> str:
-    return f"tts/{key[:2]}/{key}.{EXTENSIONS[fmt]}"
+    return f"tts/{key[:2]}/{key}.{formats.get(fmt).extension}"
 
 
 def is_task_id(value: str) -> bool:
@@ -112,5 +112,5 @@ def subtitles_key(key: str) -> str:
 def is_media_key(key: str) -> bool:
     """True only for `object_key(task_id, fmt)` and `subtitles_key(task_id)` names: what /media may serve."""
     name, _, ext = key.rpartition(".")
-    return (len(key) <= 80 and (ext in EXTENSIONS.values() or ext == "vtt") and name.startswith("tts/")
+    return (len(key) <= 80 and (ext in formats.EXTENSIONS or ext == "vtt") and name.startswith("tts/")
             and is_task_id(name[7:]) and name == f"tts/{name[7:9]}/{name[7:]}")

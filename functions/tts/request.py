@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from inference.contract import MODES
+from inference.contract import MAX_SEED, MAX_SPEED, MIN_SEED, MIN_SPEED, MODES
 
 from ..audio.decode import normalize_format
+from ..audio.formats import DEFAULT_FORMAT, FILE_FORMATS
 from ..errors import BadRequest, NotFound
 from ..request_body import choice, number, read_body
 from ..text.normalize import normalize_spoken_text, normalize_text
@@ -20,7 +21,6 @@ from ..voices.consent import require_consent
 from ..voices.store import names_a_voice
 from .presets import resolve_instruct
 
-OUTPUT_FORMATS = ("mp3", "wav", "pcm")
 FIELDS = {"text", "voice_id", "prompt_audio_base64", "prompt_format", "prompt_sample_rate", "prompt_channels",
           "prompt_text", "mode", "instruct", "speed", "format", "seed", "consent"}
 
@@ -63,7 +63,7 @@ class TtsRequest:
     mode: str | None = None  # None: chosen from what the request has
     speed: float = 1.0
     seed: int | None = None
-    format: str = "mp3"
+    format: str = DEFAULT_FORMAT
 
     @property
     def spoken_texts(self) -> tuple[str, ...]:
@@ -72,7 +72,7 @@ class TtsRequest:
 
 
 def build_request(fields: dict, audio: bytes | None, limits: RequestLimits,
-                  formats: tuple[str, ...] = OUTPUT_FORMATS) -> TtsRequest:
+                  formats: tuple[str, ...] = FILE_FORMATS) -> TtsRequest:
     voice_id = fields.get("voice_id")
     if voice_id is not None and not isinstance(voice_id, str):
         raise BadRequest("voice_id 必须是字符串", code="invalid_type")
@@ -85,9 +85,9 @@ def build_request(fields: dict, audio: bytes | None, limits: RequestLimits,
     sample_rate = number(fields.get("prompt_sample_rate"), "prompt_sample_rate", int, 8000, 192000)
     channels = number(fields.get("prompt_channels"), "prompt_channels", int, 1, 2) or 1
     mode = choice(fields.get("mode"), "mode", MODES, None)
-    speed = number(fields.get("speed"), "speed", float, 0.5, 2.0) or 1.0
-    fmt = choice(fields.get("format"), "format", formats, "mp3")
-    seed = number(fields.get("seed"), "seed", int, 0, 2**31 - 1)
+    speed = number(fields.get("speed"), "speed", float, MIN_SPEED, MAX_SPEED) or 1.0
+    fmt = choice(fields.get("format"), "format", formats, DEFAULT_FORMAT)
+    seed = number(fields.get("seed"), "seed", int, MIN_SEED, MAX_SEED)
     if prompt_format == "pcm" and sample_rate is None:
         raise BadRequest("原始 PCM 音频需要声明采样率（prompt_sample_rate）", code="pcm_rate_required")
 

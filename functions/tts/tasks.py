@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass, fields, replace
 from enum import Enum
 
-from .cache_key import EXTENSIONS, object_key
+from ..audio import formats
+from .cache_key import object_key
 
 
 class TaskStatus(str, Enum):
@@ -138,7 +139,7 @@ class TaskBook:
         if record is not None and record.status is TaskStatus.DONE and not self._current(record):
             record = None
         if record is None:
-            for fmt in EXTENSIONS:
+            for fmt in formats.NAMES:
                 record = self.stored(key, fmt)
                 if record is not None:
                     break
@@ -146,7 +147,7 @@ class TaskBook:
 
     def finished(self, key: str, fmt: str | None, mode: str | None) -> TaskRecord | None:
         """The task's result when storage already has it (recorded as done): it wins over any other state."""
-        done = self.stored(key, fmt) if fmt in EXTENSIONS else None
+        done = self.stored(key, fmt) if fmt in formats.BY_NAME else None
         if done is not None:
             done = done.with_(mode=mode)
             self.put(key, done)

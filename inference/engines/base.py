@@ -15,14 +15,9 @@ from typing import Iterator, Protocol
 
 import numpy as np
 
-from ..contract import (DEFAULT_VOICE_TRANSCRIPT, DEFAULT_VOICE_WAV, MODES, OUTPUT_SAMPLE_RATE, PROMPT_SAMPLE_RATE,
-                        default_mode)
-
-MAX_PROMPT_SECONDS = 30.0
-MIN_SPEED, MAX_SPEED = 0.5, 2.0
-DEFAULT_MAX_TEXT_CHARS = 4000
-MAX_INSTRUCT_CHARS = 200
-MAX_VOICE_KEY_CHARS = 128
+from ..contract import (DEFAULT_MAX_TEXT_CHARS, DEFAULT_VOICE_TRANSCRIPT, DEFAULT_VOICE_WAV, MAX_INSTRUCT_CHARS,
+                        MAX_PROMPT_SECONDS, MAX_SPEED, MAX_VOICE_KEY_CHARS, MIN_SEED, MIN_SPEED, MODES,
+                        OUTPUT_SAMPLE_RATE, PROMPT_SAMPLE_RATE, default_mode)
 
 
 class InvalidRequest(ValueError):
@@ -105,7 +100,7 @@ def build_request(*, text: str | None, reference_wav: np.ndarray | None = None, 
     instruct_text = _check_text("instruct_text", instruct_text or "", MAX_INSTRUCT_CHARS).strip()
     voice_key = (voice_key or "").strip()
     if len(voice_key) > MAX_VOICE_KEY_CHARS or not all(c.isalnum() or c in "-_:." for c in voice_key):
-        raise InvalidRequest("voice_key must be at most 128 characters of letters, digits and -_:.")
+        raise InvalidRequest(f"voice_key must be at most {MAX_VOICE_KEY_CHARS} characters of letters, digits and -_:.")
 
     wav = None
     if reference_wav is not None:
@@ -148,7 +143,7 @@ def build_request(*, text: str | None, reference_wav: np.ndarray | None = None, 
         raise InvalidRequest(f"speed must be between {MIN_SPEED} and {MAX_SPEED}")
     if seed is not None:
         seed = int(seed)
-        if seed < 0:
+        if seed < MIN_SEED:
             raise InvalidRequest("seed must not be negative")
     return SynthesisRequest(text=text, mode=mode, reference_wav=wav, reference_text=reference_text,
                             instruct_text=instruct_text, speed=speed, seed=seed, voice_key=voice_key)

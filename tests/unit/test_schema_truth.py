@@ -22,7 +22,8 @@ from functions.text import patterns
 from functions.text.normalize import normalize_spoken_text, normalize_text
 from tests.support import ALICE_KEY, client_for
 
-SCHEMA = yaml.safe_load((Path(__file__).resolve().parents[2] / "functions" / "openapi.yaml").read_text("utf-8"))
+SERVED = Path(__file__).resolve().parents[2] / "functions" / "openapi.yaml"
+SCHEMA = yaml.safe_load(SERVED.read_text("utf-8"))
 SPOKEN = re.compile(patterns.spoken_text())
 PLAIN = re.compile(patterns.plain_text())
 FORMAT = re.compile(patterns.audio_format())
@@ -32,10 +33,15 @@ FORM = "multipart/form-data; boundary=XB"
 FAST = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 
 
-def test_the_served_patterns_are_the_validators_rules():
+def test_the_served_patterns_are_the_validators_rules(tmp_path):
     schemas = SCHEMA["components"]["schemas"]
     for name, build in patterns.SCHEMAS.items():
         assert schemas[name]["pattern"] == build(), f"{name}: run `python -m functions.text.patterns`"
+    # and the output formats and request bounds it writes (tests/unit/test_formats.py reads them back)
+    copy = tmp_path / "openapi.yaml"
+    copy.write_bytes(SERVED.read_bytes())
+    patterns.write_schema(copy)
+    assert copy.read_bytes() == SERVED.read_bytes(), "run `python -m functions.text.patterns`"
 
 
 def spoken(text: str) -> str | None:
