@@ -12,6 +12,7 @@ loads the system's older libpython and fails inside multiprocessing.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import re
 import shutil
@@ -50,6 +51,16 @@ def stop_process_group(proc: subprocess.Popen | None, grace: float = 10.0) -> No
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: the kernel sends it SIGTERM when the launcher dies, however it dies (SIGKILL,
+    a crash), so a server never outlives its launcher holding its ports. (Linux; the launching thread counts
+    as the parent, and every launcher here starts Triton from its main thread.)"""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: stop() and the session group remain the only cleanup
 
 
 def free_port() -> int:
@@ -193,7 +204,8 @@ class TritonServer:
         # site-packages so the stub and model import this environment's numpy (a mismatched numpy corrupts
         # BYTES inputs) and packages.
         self.process = subprocess.Popen(self.command(backend_dir), env=env, stdout=out, stderr=out,
-                                        cwd=sysconfig.get_paths()["purelib"], start_new_session=True)
+                                        cwd=sysconfig.get_paths()["purelib"], start_new_session=True,
+                                        preexec_fn=_die_with_parent)
         if out:
             out.close()
         return self

@@ -28,6 +28,12 @@ def _errors():
             be.ClientError, be.NoCredentialsError, be.BotoCoreError)
 
 
+def _code(exc: Exception) -> str:
+    """The S3 error code of a failure; "" for failures without an answer (a timeout's `response` is None)."""
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
 class S3Store:
     serves_media = False
 
@@ -81,7 +87,7 @@ class S3Store:
         try:
             r = self._call("head", self.client.head_object, Bucket=self.bucket, Key=self._key(key))
         except _errors() as exc:
-            code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+            code = _code(exc)
             if code in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise StorageUnavailable(f"head {key}: {exc}") from exc
@@ -101,7 +107,7 @@ class S3Store:
                        ContentType=content_type, IfNoneMatch="*")  # S3 conditional write: 412 when it exists
             return True
         except _errors() as exc:
-            code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+            code = _code(exc)
             if code in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
                 return False
             raise StorageUnavailable(f"put {key}: {exc}") from exc
@@ -111,7 +117,7 @@ class S3Store:
             return self._call("get", lambda **kw: self.client.get_object(**kw)["Body"].read(), Bucket=self.bucket,
                               Key=self._key(key))
         except _errors() as exc:
-            code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+            code = _code(exc)
             if code in ("404", "NoSuchKey", "NotFound"):
                 raise ObjectNotFound(key) from None
             raise StorageUnavailable(f"get {key}: {exc}") from exc
