@@ -11,6 +11,7 @@ mean another day; and SCF's hours are moved by eight, with the weekday moved whe
 from __future__ import annotations
 
 import functools
+import re
 from datetime import datetime
 
 DEFAULTS = {
@@ -152,14 +153,27 @@ def matches(cron: str, when: datetime) -> bool:
     return (day_ok or weekday_ok) if either else (day_ok and weekday_ok)
 
 
-def in_windows(spec: str, when: datetime) -> bool:
-    """Whether `when` (UTC) falls in one of the "HH:MM-HH:MM" windows of `spec` (comma-separated, UTC;
-    a window may wrap past midnight). Used for keep-warm windows: no scale-down inside them."""
-    minute = when.hour * 60 + when.minute
+_WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def windows(spec: str) -> list[tuple[int, int]]:
+    """The "HH:MM-HH:MM" windows of `spec` (comma-separated, UTC) as (start, end) minutes of the day; anything
+    else is refused with the window named (checked when the settings load, not at the first scheduled tick)."""
+    found = []
     for window in filter(None, (w.strip() for w in spec.split(","))):
-        start_s, end_s = window.split("-")
-        start = int(start_s[:2]) * 60 + int(start_s[3:5])
-        end = int(end_s[:2]) * 60 + int(end_s[3:5])
+        m = _WINDOW.match(window)
+        if m is None:
+            raise ValueError(f"window {window!r} is not HH:MM-HH:MM (UTC, 24-hour, two digits each)")
+        h1, m1, h2, m2 = (int(g) for g in m.groups())
+        found.append((h1 * 60 + m1, h2 * 60 + m2))
+    return found
+
+
+def in_windows(spec: str, when: datetime) -> bool:
+    """Whether `when` (UTC) falls in one of the windows of `spec` (see `windows`; a window may wrap past
+    midnight). Used for keep-warm windows: no scale-down inside them."""
+    minute = when.hour * 60 + when.minute
+    for start, end in windows(spec):
         if (start <= minute < end) if start <= end else (minute >= start or minute < end):
             return True
     return False

@@ -13,6 +13,8 @@ from typing import Any, Mapping
 
 from inference.contract import MODEL_NAME, PROMPT_SAMPLE_RATE, STREAM_MODEL_NAME
 
+from .schedule import windows
+
 
 def _bool(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
@@ -193,6 +195,10 @@ class Settings:
             raise ValueError("REDIS_FAILURE_MODE must be degrade or fail")
         if self.warm_hours not in ("fixed", "learned"):
             raise ValueError("WARM_HOURS must be fixed or learned")
+        try:
+            windows(self.keep_warm_windows)
+        except ValueError as exc:
+            raise ValueError(f"KEEP_WARM_WINDOWS: {exc}") from None
         if self.aigc_cue not in ("rhythm", "notice", "none"):
             raise ValueError("AIGC_CUE must be rhythm, notice or none")
         if self.aigc_cue_position not in ("start", "end"):
