@@ -1,22 +1,20 @@
 """The whole embedded stack for development: `python -m functions.serve` (what `make run` starts).
 
 Starts a local Triton with the CPU engine (unless TRITON_URL points at a running endpoint), then serves the
-API on http://127.0.0.1:8080 with local storage and in-process state, and prints a curl command that works.
+API on http://127.0.0.1:8080 with local storage and in-process state, under the same host as production
+(gunicorn, functions/gunicorn_conf.py), and prints a curl command that works.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-import signal
 import socket
 import sys
 from pathlib import Path
 
-from werkzeug.serving import make_server
+from gunicorn.app.base import BaseApplication
 
-from .app import create_app
 from .settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -102,15 +100,6 @@ def main(argv: list[str] | None = None) -> int:
     overrides.setdefault("demo_page", True)
     overrides.setdefault("metrics", True)
     settings = Settings.from_env(**overrides)
-    app = create_app(settings)
-    workers = app.services.start_workers()
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the app writes its own access log
-    server = make_server(args.host, args.port, app, threaded=True)
-
-    def stop(signum, _frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
     where = settings.storage_dir if settings.storage == "local" else ""
     print(limits_banner(settings), flush=True)
     if settings.dev_mode:
@@ -119,18 +108,40 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nAPI on {base}  (storage: {settings.storage} {where},"
           f" state: {'redis' if settings.redis_url else 'in-process'})", flush=True)
     print("try:\n  " + curl_example(base) + f"\nor open {base}/demo in a browser\n", flush=True)
+    launcher = os.getpid()
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        print("stopping ...", flush=True)
+        Host(settings, f"{args.host}:{args.port}").run()  # returns (SystemExit) when stopped: SIGTERM, Ctrl-C
     finally:
-        server.server_close()
-        if workers is not None:
-            workers.stop()
-        if triton is not None:
-            triton.stop()
+        if os.getpid() == launcher:  # not in a forked worker that is exiting
+            print("stopping ...", flush=True)
+            if triton is not None:
+                triton.stop()
     return 0
 
+
+class Host(BaseApplication):
+    """The production host (gunicorn with functions/gunicorn_conf.py: event-driven workers) serving the app on
+    `settings`, built in the worker process after it is forked, with its job workers."""
+
+    def __init__(self, settings: Settings, bind: str) -> None:
+        self.settings, self.bind = settings, bind
+        super().__init__()
+
+    def load_config(self) -> None:
+        from . import gunicorn_conf
+
+        for name, value in vars(gunicorn_conf).items():
+            if name in self.cfg.settings:
+                self.cfg.set(name, value)
+        self.cfg.set("bind", [self.bind])
+        self.cfg.set("workers", 1)  # in-process state: one process holds the tasks, jobs and limits
+
+    def load(self):
+        from .app import create_app  # imported here, in the worker: after gevent has patched the standard library
+
+        app = create_app(self.settings)
+        app.services.start_workers()
+        return app
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -44,7 +44,7 @@ HEADROOM = 0.15
 TARGET_PLATFORM = "manylinux2014_x86_64"
 PYTHON = {"aws": "3.11", "tencent": "3.10"}  # the runtimes: Lambda's python3.11, SCF's newest (Python3.10)
 NEVER_LOADED = {"kubernetes", "sympy", "coloredlogs",
-                "gevent", "geventhttpclient", "aiohttp"}  # tritonclient's HTTP client: the functions speak gRPC
+                "geventhttpclient", "aiohttp"}  # tritonclient's HTTP client: the functions speak gRPC
 RUNTIME_PROVIDES = {"aws": {"boto3"}, "tencent": set()}
 AUDIO = {"av"}
 DROP_DIRS = {"__pycache__", "tests"}

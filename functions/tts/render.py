@@ -23,6 +23,7 @@ from ..audio import cue
 from ..audio.encode import encode, encode_pcm
 from ..audio.label import AigcLabel, label_for
 from ..audio.pcm import from_pcm16, pcm16_joined
+from ..cpu import cpu
 from ..endpoint.controller import READY
 from ..endpoint.triton import SynthesisInput
 from ..lease import Renewer
@@ -75,7 +76,7 @@ class Renderer:
                                   fmt=fmt, timings=timings)
         else:
             with timings.stage("encode"):
-                audio = encode(samples, OUTPUT_SAMPLE_RATE, fmt, mp3_bitrate=self.settings.mp3_bitrate)
+                audio = cpu(encode, samples, OUTPUT_SAMPLE_RATE, fmt, mp3_bitrate=self.settings.mp3_bitrate)
             with timings.stage("store"):
                 record = self.store(key, fmt, audio, labels=SPEECH, labelled=False)
         record = record.with_(mode=plan.mode)
@@ -100,8 +101,8 @@ class Renderer:
         with timings.stage("label"):
             pieces, offset = self.with_cue(speech, plan, voice, cue_sent)
         with timings.stage("encode"):
-            audio = encode_pcm(pcm16_joined(pieces), OUTPUT_SAMPLE_RATE, fmt or plan.format,
-                               mp3_bitrate=self.settings.mp3_bitrate, label=self.label(key))
+            audio = cpu(encode_pcm, cpu(pcm16_joined, pieces), OUTPUT_SAMPLE_RATE, fmt or plan.format,
+                        mp3_bitrate=self.settings.mp3_bitrate, label=self.label(key))
         with timings.stage("store"):
             subtitles = timeline(parts, offset)
             self.storage.put(subtitles_key(key), to_vtt(subtitles).encode("utf-8"), VTT_TYPE, {})

@@ -32,6 +32,7 @@ from inference.contract import OUTPUT_SAMPLE_RATE
 
 from .. import deadline
 from ..audio.pcm import decode_delivered, pcm16
+from ..cpu import cpu
 from ..endpoint.triton import InferenceTimeout
 from ..text.markup import parse_markup
 from .live import AUDIO, DONE, ERROR, SEGMENT, SEGMENT_END, START, Event, LiveStream, StreamHub
@@ -179,7 +180,7 @@ class Streamer:
 
     def _replay(self, live: LiveStream, key: str, mode: str | None, record: TaskRecord) -> None:
         """A finished file as a stream: its audio in chunks, its subtitles as segment events at their places."""
-        samples = decode_delivered(self.storage.get(record.object_key), record.format)
+        samples = cpu(decode_delivered, self.storage.get(record.object_key), record.format)
         cues = list(enumerate(record.subtitles or []))
         step = int(REPLAY_CHUNK_S * OUTPUT_SAMPLE_RATE)
         for start in range(0, max(samples.size, 1), step):
