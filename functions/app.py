@@ -17,7 +17,7 @@ from werkzeug.wrappers import Request, Response
 from .api import ROUTERS
 from .auth import authentication, build_authenticators
 from .errors import ApiError, MethodNotAllowed, NotFound
-from .middleware import audit_log, chain, errors, request_deadline, request_id
+from .middleware import audit_log, body_budget, chain, errors, request_deadline, request_id
 from .services import Services, build_services
 from .settings import Settings
 
@@ -31,7 +31,8 @@ class App:
         self.urls = Map([route.rule() for router in ROUTERS for route in router.routes], strict_slashes=False)
         self.authenticators = build_authenticators(settings, services.tokens)
         self.handler = chain([request_id, request_deadline(settings.request_deadline_s), audit_log,
-                              errors(services.errors), authentication(self.authenticators)], self.dispatch)
+                              body_budget(settings.body_timeout_s), errors(services.errors),
+                              authentication(self.authenticators)], self.dispatch)
 
     def __call__(self, environ, start_response):
         return self.handler(Request(environ))(environ, start_response)
@@ -45,7 +46,7 @@ class App:
             if exc.code == 405:
                 allowed = sorted(set(getattr(exc, "valid_methods", None) or []) | {"OPTIONS"})
                 raise MethodNotAllowed(headers={"Allow": ", ".join(allowed)}) from None
-            raise NotFound("接口不存在", code="route_not_found") from None
+            raise NotFound("route_not_found") from None
         return rule.endpoint(self, request, **args)
 
 

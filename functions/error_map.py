@@ -1,4 +1,5 @@
-"""The one place where exceptions become API errors (status, code, message, Retry-After).
+"""The one place where exceptions become API errors: each exception class gets a code (its status, message and
+Retry-After are the catalog's, functions/error_codes.py).
 
 Domain modules raise their own small exceptions (a limit reached, content refused, a dependency down); the
 HTTP middleware, the job worker and every platform adapter turn them into responses or task failures
@@ -15,8 +16,9 @@ from typing import Callable
 from werkzeug.exceptions import HTTPException
 
 from .endpoint.triton import InferenceFailed, InferenceRejected, InferenceTimeout, InferenceUnavailable
-from .errors import ApiError, BadRequest, DependencyDown, InternalError, UpstreamTimeout, from_http_exception
+from .errors import ApiError, InternalError, from_http_exception, recorded
 from .queues import QueueUnavailable
+from .connections import BodyTimeout, TooManyConnections
 from .limits import Busy, QuotaExceeded, RateLimited
 from .moderation import ContentRefused, ModerationUnavailable
 from .state import StateUnavailable
@@ -55,38 +57,40 @@ class ErrorMap:
         return error
 
 
-def _down(message: str, code: str) -> Handler:
-    return lambda exc: DependencyDown(message, code=code, detail=str(exc))
+# Exceptions -> codes (their status, message and Retry-After are the catalog's, functions/error_codes.py);
+# (code, case) where the message has a case of its own. Retry-After from the exception when it says one.
+CODES: dict[type, str | tuple[str, str]] = {
+    StorageUnavailable: "storage_unavailable", StateUnavailable: "state_unavailable",
+    QueueUnavailable: "queue_unavailable", InferenceUnavailable: "inference_unavailable",
+    ModerationUnavailable: "moderation_unavailable", Busy: "server_busy", StillRunning: "synthesis_in_progress",
+    InferenceTimeout: "inference_timeout", StreamStalled: "inference_timeout",
+    InferenceRejected: "inference_rejected", InferenceFailed: "inference_failed",
+    StreamBroken: ("inference_failed", "interrupted"),
+    RateLimited: "rate_limited", QuotaExceeded: "daily_quota_exceeded",
+}
+
+
+def _coded(code: str | tuple[str, str]) -> Handler:
+    code, case = (code, None) if isinstance(code, str) else code
+    return lambda exc: ApiError(code, case=case, retry_after=getattr(exc, "retry_after_s", None),
+                                detail=str(exc) or None)
+
+
+def _task_failed(exc: TaskFailed) -> ApiError:
+    error = exc.error
+    return recorded(error.code, error.message) if error else ApiError("inference_failed")
 
 
 def default_error_map(retry_after_s: int = 5) -> ErrorMap:
-    """Every exception the service knows, with the answer it gets."""
+    """Every exception the service knows, with the code it gets."""
     errors = ErrorMap(retry_after_s)
     errors.register(ApiError)(lambda exc: exc)
     errors.register(HTTPException)(from_http_exception)  # werkzeug's own: 413, 416 from a Range request, ...
-    errors.register(StorageUnavailable)(_down("存储服务暂时不可用，请稍后重试", "storage_unavailable"))
-    errors.register(StateUnavailable)(_down("状态服务暂时不可用，请稍后重试", "state_unavailable"))
-    errors.register(QueueUnavailable)(_down("任务队列暂时不可用，请稍后重试", "queue_unavailable"))
-    errors.register(InferenceUnavailable)(_down("语音合成服务暂时不可用，请稍后重试", "inference_unavailable"))
-    errors.register(ModerationUnavailable)(_down("内容审核服务暂时不可用，请稍后重试", "moderation_unavailable"))
-    errors.register(Busy)(lambda exc: DependencyDown("当前合成请求较多，请稍后重试", code="server_busy"))
-    errors.register(StillRunning)(lambda exc: DependencyDown("相同内容正在合成中，请稍后重试",
-                                                             code="synthesis_in_progress", retry_after=2))
-    errors.register(InferenceTimeout)(lambda exc: UpstreamTimeout(detail=str(exc)))
-    errors.register(InferenceRejected)(lambda exc: BadRequest("语音合成服务拒绝了该请求", code="inference_rejected",
-                                                               detail=str(exc)))
-    errors.register(InferenceFailed)(lambda exc: InternalError("语音合成失败", code="inference_failed", status=502,
-                                                               detail=str(exc)))
-    errors.register(StreamStalled)(lambda exc: UpstreamTimeout(detail=f"stream stalled: {exc}"))
-    errors.register(StreamBroken)(lambda exc: InternalError("语音合成中断，请重试", code="inference_failed", status=502,
-                                                            detail=str(exc)))
-    errors.register(TaskFailed)(lambda exc: ApiError(exc.error.message, code=exc.error.code, status=exc.error.status)
-                                if exc.error else InternalError("语音合成失败", code="inference_failed", status=502))
-    errors.register(RateLimited)(lambda exc: ApiError("请求过于频繁，请稍后再试", code="rate_limited", status=429,
-                                                      retry_after=exc.retry_after_s))
-    errors.register(QuotaExceeded)(lambda exc: ApiError("今日合成字数已用完，请明天再试", code="daily_quota_exceeded",
-                                                        status=429, retry_after=exc.retry_after_s))
+    for kind, code in CODES.items():
+        errors.register(kind)(_coded(code))
+    errors.register(TaskFailed)(_task_failed)
+    errors.register(BodyTimeout)(lambda exc: ApiError("body_timeout"))
+    errors.register(TooManyConnections)(lambda exc: ApiError("too_many_connections", case=exc.scope))
     errors.register(ContentRefused)(lambda exc: ApiError(
-        "内容未通过安全审核，请修改后重试", code="content_under_review" if exc.under_review else "content_refused",
-        status=422, detail=exc.detail))
+        "content_under_review" if exc.under_review else "content_refused", detail=exc.detail))
     return errors

@@ -1,4 +1,5 @@
-"""API errors: a stable snake_case code, an HTTP status and a user-facing message (Chinese by default).
+"""API errors: a stable snake_case code, with its HTTP status and its user-facing message from the one catalog
+(functions/error_codes.py), in Chinese by default or in English.
 
 Every error leaves the service as {"error": {"code", "message", "request_id"}}; nothing else (no stack
 trace, no echo of the offending input) is ever sent. Which exception becomes which error is decided in one
@@ -7,72 +8,125 @@ place, functions/error_map.py.
 
 from __future__ import annotations
 
+from .error_codes import CODES, DEFAULT_LANGUAGE, LANGUAGES, entry, render
+
 
 class ApiError(Exception):
-    status = 400
-    code = "invalid_request"
-    message = "请求无效"
+    """`ApiError(code, case=None, retry_after=None, detail=None, headers=None, **params)`: status, message and
+    default Retry-After come from the catalog. An uncatalogued code, an unknown case, a parameter the message
+    needs and was not given, or a code whose status differs from the subclass's, raise at construction.
 
-    def __init__(self, message: str | None = None, *, code: str | None = None, status: int | None = None,
-                 retry_after: int | None = None, detail: str | None = None, headers: dict | None = None) -> None:
-        super().__init__(message or self.message)
-        self.headers = headers or {}
-        self.message = message or self.message
-        self.code = code or self.code
-        self.status = status or self.status
-        self.retry_after = retry_after
+    `fallback` is the text used where the catalog's message needs parameters that were not kept (a task's
+    recorded failure)."""
+
+    code = "invalid_request"  # the code a bare instance gets
+    status: int | None = None  # a subclass's status: every code it is raised with has this one in the catalog
+
+    def __init__(self, code: str | None = None, /, *, case: str | None = None, retry_after: int | None = None,
+                 detail: str | None = None, headers: dict | None = None, fallback: str | None = None,
+                 **params) -> None:
+        if "status" in params or "message" in params or "code" in params:
+            raise TypeError("an error's status and message come from functions/error_codes.py")
+        code = code or type(self).code
+        known = entry(code)
+        wanted = type(self).status
+        if wanted is not None and wanted != known.status:
+            raise ValueError(f"{type(self).__name__} is {wanted}, but {code!r} is {known.status} in the catalog")
+        if case is not None and case not in known.cases:
+            raise KeyError(f"error code {code!r} has no case {case!r}")
+        self.code, self.case, self.params, self.fallback = code, case, params, fallback
+        self.status = known.status
+        self.retry_after = retry_after if retry_after is not None else known.retry_after
+        self.headers = dict(headers or {})
         self.detail = detail  # for logs only
+        super().__init__(*(self.text(lang) for lang in LANGUAGES))  # every language renders, or this raises
 
-    def body(self, request_id: str) -> dict:
-        return {"error": {"code": self.code, "message": self.message, "request_id": request_id}}
+    def text(self, lang: str = DEFAULT_LANGUAGE) -> str:
+        """The message in `lang` (zh or en)."""
+        try:
+            return render(self.code, lang, self.case, **self.params)
+        except (KeyError, IndexError):
+            if self.fallback is None:
+                raise
+            return self.fallback
+
+    @property
+    def message(self) -> str:
+        return self.text()
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def __reduce__(self):  # copies and pickles: the same error, not one rebuilt from the messages in args
+        return _restore, (type(self), self.code, {"case": self.case, "retry_after": self.retry_after,
+                                                  "detail": self.detail, "headers": self.headers,
+                                                  "fallback": self.fallback, **self.params})
+
+    def body(self, request_id: str, lang: str = DEFAULT_LANGUAGE) -> dict:
+        return {"error": {"code": self.code, "message": self.text(lang), "request_id": request_id}}
 
 
 class BadRequest(ApiError):
-    status, code, message = 400, "invalid_request", "请求参数无效"
+    code, status = "invalid_request", 400
 
 
 class NotFound(ApiError):
-    status, code, message = 404, "not_found", "资源不存在"
+    code, status = "not_found", 404
 
 
 class MethodNotAllowed(ApiError):
-    status, code, message = 405, "method_not_allowed", "不支持该请求方法"
+    code, status = "method_not_allowed", 405
 
 
 class PayloadTooLarge(ApiError):
-    status, code, message = 413, "payload_too_large", "请求体过大"
+    code, status = "payload_too_large", 413
 
 
 class UnsupportedMedia(ApiError):
-    status, code, message = 415, "unsupported_media", "不支持的音频格式"
+    code, status = "unsupported_media", 415
 
 
 class DependencyDown(ApiError):
-    """A dependency is unavailable; the client should retry after `retry_after` seconds (RETRY_AFTER_S when
-    not given: the error map fills it in)."""
+    """A dependency is unavailable; the client should retry after `retry_after` seconds (the catalog's, else
+    RETRY_AFTER_S: the error map fills it in)."""
 
-    status, code, message = 503, "service_unavailable", "服务暂时不可用，请稍后重试"
+    code, status = "service_unavailable", 503
 
 
 class UpstreamTimeout(ApiError):
-    status, code, message = 504, "inference_timeout", "语音合成超时，请稍后重试"
+    code, status = "inference_timeout", 504
 
 
 class InternalError(ApiError):
-    status, code, message = 500, "internal_error", "服务内部错误"
+    code, status = "internal_error", 500
 
 
-_HTTP_CODES = {
-    400: ("bad_request", "请求无效"),
-    412: ("precondition_failed", "请求条件不满足"),
-    413: ("payload_too_large", "请求体过大"),
-    416: ("range_not_satisfiable", "请求的字节范围无效"),
-}
+def _restore(cls, code: str, kwargs: dict) -> ApiError:
+    return cls(code, **kwargs)
+
+
+def recorded(code: str | None, message: str | None) -> ApiError:
+    """A failure recorded earlier (a task's code and message) as an ApiError: the catalog's status and message
+    for its code, the recorded text where the message needs parameters the record does not keep; an unknown
+    or missing code (a record from another version) reads as inference_failed."""
+    if code not in CODES:
+        return ApiError("inference_failed", detail=f"recorded code {code!r}")
+    return ApiError(code, fallback=message or None)
+
+
+def recorded_text(code: str, message: str | None, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A recorded failure's message in `lang`; the recorded text itself for a code the catalog does not know."""
+    return recorded(code, message).text(lang) if code in CODES else (message or "")
+
+
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 412: "precondition_failed",
+               413: "payload_too_large", 416: "range_not_satisfiable"}
 
 
 def from_http_exception(exc) -> ApiError:
-    """A werkzeug HTTPException as an ApiError with its status and headers (Content-Range on a 416)."""
+    """A werkzeug HTTPException as an ApiError with its headers (Content-Range on a 416); a status without a code
+    of its own is http_error (4xx) or internal_error."""
     status = int(exc.code or 500)
-    code, message = _HTTP_CODES.get(status, ("http_error", "请求无法处理"))
+    code = _HTTP_CODES.get(status) or ("http_error" if status < 500 else "internal_error")
     headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
-    return ApiError(message, code=code, status=status, headers=headers, detail=exc.__class__.__name__)
+    return ApiError(code, headers=headers, detail=f"{exc.__class__.__name__} ({status})")

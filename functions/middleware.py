@@ -12,6 +12,8 @@ from typing import Callable
 from werkzeug.wrappers import Request, Response
 
 from . import deadline, metrics
+from .error_codes import DEFAULT_LANGUAGE, language
+from .connections import BudgetedInput
 from .error_map import ErrorMap
 from .errors import ApiError
 
@@ -27,11 +29,16 @@ def json_response(body: dict, status: int = 200, headers: dict | None = None) ->
                     content_type="application/json; charset=utf-8")
 
 
-def error_response(error: ApiError, request_id: str) -> Response:
+def request_language(request: Request) -> str:
+    """The language of the request's error messages: English when Accept-Language prefers it, else Chinese."""
+    return language(request.headers.get("Accept-Language"))
+
+
+def error_response(error: ApiError, request_id: str, lang: str = DEFAULT_LANGUAGE) -> Response:
     headers = dict(getattr(error, "headers", {}) or {})
     if error.retry_after:
         headers["Retry-After"] = str(error.retry_after)
-    return json_response(error.body(request_id), error.status, headers or None)
+    return json_response(error.body(request_id, lang), error.status, headers or None)
 
 
 def request_id(request: Request, next: Handler) -> Response:
@@ -51,6 +58,27 @@ def request_deadline(seconds: float) -> Middleware:
     return middleware
 
 
+def body_budget(seconds: float) -> Middleware:
+    """A request's body must arrive within `seconds` (BODY_TIMEOUT_S): a client that trickles it holds a
+    connection, and with it the caps of functions/connections.py, for no longer than that. 408 otherwise, and
+    the connection is closed (what is left of the body is never read)."""
+    def middleware(request: Request, next: Handler) -> Response:
+        environ = request.environ
+        if seconds and "wsgi.input" in environ:
+            sock = environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
+            budgeted = BudgetedInput(environ["wsgi.input"], seconds, sock)
+            environ["wsgi.input"] = budgeted
+            try:
+                response = next(request)
+            finally:
+                budgeted.close()
+            if response.status_code == 408:
+                response.headers["Connection"] = "close"
+            return response
+        return next(request)
+    return middleware
+
+
 def errors(error_map: ErrorMap) -> Middleware:
     """Every failure becomes the JSON error format through the one error map; unexpected exceptions are
     logged, never shown."""
@@ -60,7 +88,7 @@ def errors(error_map: ErrorMap) -> Middleware:
         except Exception as exc:  # noqa: BLE001 - the worker must survive anything a request triggers
             error = error_map(exc)
             request.environ["app.error"] = error
-            return error_response(error, request.environ.get("app.request_id", ""))
+            return error_response(error, request.environ.get("app.request_id", ""), request_language(request))
     return middleware
 
 

@@ -25,13 +25,13 @@ class Form:
     files: dict[str | None, tuple[str, bytes]] = field(default_factory=dict)  # name -> (filename, content)
 
 
-def _malformed(what: str = "multipart 请求体格式错误") -> BadRequest:
-    return BadRequest(what, code="invalid_request")
+def _malformed(case: str = "multipart", **params) -> BadRequest:
+    return BadRequest("invalid_request", case=case, **params)
 
 
 def parse_form(body: bytes, boundary: str | None) -> Form:
     if not boundary or len(boundary) > 200:
-        raise _malformed("multipart 请求缺少 boundary")
+        raise _malformed("multipart_boundary")
     decoder = MultipartDecoder(boundary.encode("latin-1", "replace"), max_parts=MAX_PARTS)
     form = Form()
     part: Field | File | None = None
@@ -53,9 +53,9 @@ def parse_form(body: bytes, boundary: str | None) -> Form:
     except ValueError:  # the decoder's word for a malformed body
         raise _malformed() from None
     except RequestEntityTooLarge:  # more parts than MAX_PARTS
-        raise _malformed(f"multipart 请求的字段过多（上限 {MAX_PARTS} 个）") from None
+        raise _malformed("multipart_parts", max_parts=MAX_PARTS) from None
     if part is not None or not isinstance(event, Epilogue):
-        raise _malformed("multipart 请求体不完整")
+        raise _malformed("multipart_incomplete")
     return form
 
 
@@ -67,4 +67,4 @@ def _keep(form: Form, part: Field | File, content: bytes) -> None:
     try:
         form.fields.setdefault(name, content.decode("utf-8"))
     except UnicodeDecodeError:
-        raise _malformed(f"表单字段 {str(name)[:20]} 不是有效的 UTF-8 文本") from None
+        raise _malformed("multipart_utf8", name=str(name)[:20]) from None

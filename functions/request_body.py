@@ -25,7 +25,7 @@ FORM_NUMBERS = {"prompt_sample_rate": int, "prompt_channels": int, "sample_rate"
 
 
 def _not_a_number(field: str, kind) -> BadRequest:
-    return BadRequest(f"{field} 必须是{'整数' if kind is int else '数字'}", code="invalid_type")
+    return BadRequest("invalid_type", case="integer" if kind is int else "number", field=field)
 
 
 def form_number(value: str, field: str, kind):
@@ -50,15 +50,15 @@ def number(value, field: str, kind=float, lo=None, hi=None):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _not_a_number(field, kind)
     if isinstance(value, float) and not math.isfinite(value):  # 1e999 parses as infinity
-        raise BadRequest(f"{field} 必须是有限的数字", code="invalid_type")
+        raise BadRequest("invalid_type", case="finite", field=field)
     if kind is int and isinstance(value, float) and value != int(value):
-        raise BadRequest(f"{field} 必须是整数", code="invalid_type")
+        raise BadRequest("invalid_type", case="integer", field=field)
     try:
         number = kind(value)
     except OverflowError:  # an integer beyond any float
-        raise BadRequest(f"{field} 必须是有限的数字", code="invalid_type") from None
+        raise BadRequest("invalid_type", case="finite", field=field) from None
     if (lo is not None and number < lo) or (hi is not None and number > hi):
-        raise BadRequest(f"{field} 超出范围 [{lo}, {hi}]", code=f"invalid_{field}")
+        raise BadRequest(f"invalid_{field}", field=field, lo=lo, hi=hi)
     return number
 
 
@@ -66,7 +66,7 @@ def choice(value, field: str, allowed: tuple[str, ...], default: str | None):
     if value is None:
         return default
     if not isinstance(value, str) or value not in allowed:
-        raise BadRequest(f"{field} 只能是 {', '.join(allowed)}", code=f"invalid_{field}")
+        raise BadRequest(f"invalid_{field}", field=field, allowed=", ".join(allowed))
     return value
 
 
@@ -74,15 +74,15 @@ def _b64(value, max_bytes: int, field: str = "prompt_audio_base64") -> bytes | N
     if value is None:
         return None
     if not isinstance(value, str):
-        raise BadRequest(f"{field} 必须是字符串", code="invalid_type")
+        raise BadRequest("invalid_type", field=field)
     if "," in value[:100] and value.startswith("data:"):
         value = value.split(",", 1)[1]  # data URL from a browser FileReader
     if len(value) * 3 // 4 > max_bytes + 3:
-        raise PayloadTooLarge(f"音频文件过大（上限 {max_bytes // (1024 * 1024)} MB）", code="audio_too_large")
+        raise PayloadTooLarge("audio_too_large", max_mb=max_bytes // (1024 * 1024))
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise BadRequest(f"{field} 不是有效的 base64", code="invalid_base64") from None
+        raise BadRequest("invalid_base64", field=field) from None
 
 
 def _refuse_constant(name: str):
@@ -90,12 +90,13 @@ def _refuse_constant(name: str):
     raise ValueError(f"non-finite number {name}")
 
 
-def _refuse_unknown(names: set, what: str = "未知字段") -> None:
+def _refuse_unknown(names: set, files: bool = False) -> None:
     """Refuse unknown fields by name, echoing no more than a short prefix of each (names are caller input:
     a 2 MB name must not come back in the error, and a part without a name is still refused)."""
     if names:
-        shown = sorted(("（无名）" if n is None else str(n)[:20] + ("…" if len(str(n)) > 20 else "")) for n in names)
-        raise BadRequest(f"{what}：{', '.join(shown[:5])}", code="unknown_field")
+        shown = sorted(str(n)[:20] + ("…" if len(str(n)) > 20 else "") for n in names if n is not None)
+        case = ("file" if files else None) if shown else ("unnamed_file" if files else "unnamed")
+        raise BadRequest("unknown_field", case=case, names=", ".join(shown[:5]))
 
 
 def json_fields(body, *, fields: set[str], max_audio_bytes: int,
@@ -103,11 +104,11 @@ def json_fields(body, *, fields: set[str], max_audio_bytes: int,
     """(fields, audio) of a parsed JSON object (an HTTP body, or a WebSocket message): unknown fields refused,
     the audio decoded from base64 within its limit."""
     if not isinstance(body, dict):
-        raise BadRequest("请求体必须是 JSON 对象", code="invalid_json")
+        raise BadRequest("invalid_json", case="object")
     _refuse_unknown(set(body) - fields)
     nulls = sorted(name for name, value in body.items() if value is None)
     if nulls:  # null is no value of any field: an absent option is left out, as the OpenAPI description says
-        raise BadRequest(f"{nulls[0]} 不能为 null（不需要的字段请省略）", code="invalid_type")
+        raise BadRequest("invalid_type", case="null", field=nulls[0])
     return body, _b64(body.pop(b64_field, None), max_audio_bytes, b64_field)
 
 
@@ -126,13 +127,13 @@ def read_body(request, *, max_body_bytes: int, max_audio_bytes: int, fields: set
             try:
                 body = json.loads(request.get_data(cache=False) or b"null", parse_constant=_refuse_constant)
             except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
-                raise BadRequest("请求体不是有效的 JSON", code="invalid_json") from None
+                raise BadRequest("invalid_json") from None
             return json_fields(body, fields=fields, max_audio_bytes=max_audio_bytes, b64_field=b64_field)
         if mimetype == "multipart/form-data" and forms:
             parsed = parse_form(request.get_data(cache=False), request.mimetype_params.get("boundary"))
             form = parsed.fields
             _refuse_unknown(set(form) - (fields - json_only - {b64_field}))
-            _refuse_unknown(set(parsed.files) - set(FILE_FIELDS), "未知文件字段")
+            _refuse_unknown(set(parsed.files) - set(FILE_FIELDS), files=True)
             for name, kind in FORM_NUMBERS.items():
                 if name in form:
                     form[name] = form_number(form[name], name, kind)
@@ -140,14 +141,12 @@ def read_body(request, *, max_body_bytes: int, max_audio_bytes: int, fields: set
             if "audio" in parsed.files:
                 filename, audio = parsed.files["audio"]
                 if len(audio) > max_audio_bytes:
-                    raise PayloadTooLarge(f"音频文件过大（上限 {max_audio_bytes // (1024 * 1024)} MB）",
-                                          code="audio_too_large")
+                    raise PayloadTooLarge("audio_too_large", max_mb=max_audio_bytes // (1024 * 1024))
                 if filename.rsplit(".", 1)[-1].lower() == "pcm":
                     # raw PCM has no magic bytes: only a declaration names it; containers are identified
                     # from their bytes, never from the name
                     form.setdefault(format_field, "pcm")
             return form, audio
     except RequestEntityTooLarge:
-        raise PayloadTooLarge(f"请求体过大（上限 {max_body_bytes // (1024 * 1024)} MB）") from None
-    raise UnsupportedMedia("请求类型必须是 application/json" + (" 或 multipart/form-data" if forms else ""),
-                           code="unsupported_content_type")
+        raise PayloadTooLarge(case="limit", max_mb=max_body_bytes // (1024 * 1024)) from None
+    raise UnsupportedMedia("unsupported_content_type", case=None if forms else "json_only")

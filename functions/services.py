@@ -16,6 +16,7 @@ from .audio.decode import DecodeLimits
 from .audio.label import label_set
 from .auth.tokens import TokenService
 from .auth.wechat_login import WeChatLogin
+from .connections import ConnectionCaps
 from .endpoint import TritonEndpoint
 from .endpoint.controller import build_controller
 from .endpoint.hosted import HostedEndpoint
@@ -74,6 +75,7 @@ class Services:
     tts: TtsPipeline
     streamer: Streamer
     decider: Decider
+    connections: ConnectionCaps  # long-lived connections this process holds
     worker: Worker
 
     def start_workers(self) -> WorkerThreads | None:
@@ -118,7 +120,7 @@ def build_services(settings: Settings, *, clock=time.time, **outside) -> Service
     return Services(
         settings=s, errors=errors, storage=storage, state=state, endpoint=endpoint, queue=queue,
         controller=controller, limiter=limiter, moderation=moderation, transcriber=transcriber,
-        wechat_login=wechat_login, tokens=TokenService.from_settings(s),
+        wechat_login=wechat_login, tokens=TokenService.from_settings(s, state=state),
         request_limits=RequestLimits.from_settings(s),
         voice_store=voice_store,
         enrollment=Enrollment(s, voice_store, transcriber, guard=guard, decode_limits=decode_limits),
@@ -127,6 +129,7 @@ def build_services(settings: Settings, *, clock=time.time, **outside) -> Service
                         history=history, hosted=hosted,
                         waker=Waker(s, state=state, controller=controller, clock=clock) if hosted else None),
         streamer=streamer, decider=Decider(s, renderer=renderer, streamer=streamer, jobs=jobs),
+        connections=ConnectionCaps.from_settings(s),
         worker=Worker(queue, jobs, controller, errors=errors, max_attempts=s.job_max_attempts,
                       backoff_s=s.job_backoff_s),
     )

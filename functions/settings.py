@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from inference.contract import MODEL_NAME, PROMPT_SAMPLE_RATE, STREAM_MODEL_NAME
 
-from .schedule import windows
+from .cron import windows
 
 
 def _bool(value: str) -> bool:
@@ -62,6 +62,13 @@ class Settings:
     max_instruct_chars: int = 100
     max_prompt_bytes: int = 8 * 1024 * 1024
     max_body_bytes: int = 12 * 1024 * 1024
+    # long-lived connections (streams, WebSockets) one process holds: in all, per client address, per identity
+    # (0: no cap; behind a gateway every client has the gateway's address: set the per-address cap to 0 there)
+    max_connections: int = 2000
+    max_connections_per_address: int = 200
+    max_connections_per_identity: int = 20
+    body_timeout_s: float = 20.0  # a request's body must arrive within this (a trickle holds a connection)
+    socket_auth_s: float = 10.0  # a WebSocket must authenticate within this, and within 3 tries
     min_prompt_s: float = 1.0
     max_prompt_s: float = 30.0
     min_prompt_rate: int = PROMPT_SAMPLE_RATE

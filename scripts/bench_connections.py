@@ -2,9 +2,9 @@
 """Does the production host stay responsive while thousands of connections sit open?
 
 Starts the production shape (a local Triton with the espeak engine, the relay under gunicorn with
-functions/gunicorn_conf.py, API keys on), then holds at once: idle WebSockets (upgraded, never a message),
-connections whose headers trickle in, authenticated POST /v1/tts/stream whose bodies trickle in, and streams
-that are never read. Meanwhile a third caller asks for /healthz and for a cached /v1/tts over and over; printed:
+functions/gunicorn_conf.py, API keys on), then holds at once: idle WebSockets (upgraded with a key, never a
+message), connections whose headers trickle in, authenticated POST /v1/tts/stream whose bodies trickle in, and
+streams that are never read. Meanwhile a third caller asks for /healthz and for a cached /v1/tts over and over; printed:
 its p50/p99 while the load is held, how many of the held connections the server kept or refused, and the
 server's memory (RSS of all its processes). Writes a PNG of the third caller's latencies over time.
 
@@ -109,6 +109,7 @@ class Holder:
         if conn:
             key = base64.b64encode(os.urandom(16)).decode()
             conn[1].write((f"GET /v1/tts/ws HTTP/1.1\r\nHost: {self.host}\r\nUpgrade: websocket\r\n"
+                           f"Authorization: Bearer {KEY}\r\n"
                            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                            "Sec-WebSocket-Version: 13\r\n\r\n").encode())
             await self._hold("idle_ws", *conn)
@@ -146,7 +147,9 @@ def main() -> int:
     ap.add_argument("--png", type=Path, default=Path("artifacts/bench_connections.png"))
     args = ap.parse_args()
 
-    env = {"API_KEYS": f"bench:{digest(KEY)}"}  # production auth; limits off so the load is not refused as abuse
+    # production auth; rate limits and connection caps off (one caller, one address holds them all here)
+    env = {"API_KEYS": f"bench:{digest(KEY)}", "MAX_CONNECTIONS": "0", "MAX_CONNECTIONS_PER_ADDRESS": "0",
+           "MAX_CONNECTIONS_PER_IDENTITY": "0"}
     if args.worker_class:
         env["GUNICORN_WORKER_CLASS"] = args.worker_class
     with tempfile.TemporaryDirectory() as tmp:
@@ -159,18 +162,27 @@ def main() -> int:
 
 
 def server_pid(base: str) -> int | None:
-    """gunicorn's master (it renames its command line; its environment names the URL it serves)."""
-    mark = f"PUBLIC_BASE_URL={base}".encode()
-    for pid in sorted(int(p) for p in os.listdir("/proc") if p.isdigit()):
+    """The process listening on the server's port, found by its socket's inode (gunicorn renames its command
+    line, and doing so overwrites its environment)."""
+    port = int(base.rsplit(":", 1)[1])
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                master = f.read().startswith(b"gunicorn: master")
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                if master and mark in f.read().split(b"\0"):
-                    return pid
+            with open(table) as f:
+                for line in list(f)[1:]:
+                    cols = line.split()
+                    if int(cols[1].rsplit(":", 1)[1], 16) == port and cols[3] == "0A":  # LISTEN
+                        inodes.add(f"socket:[{cols[9]}]")
         except OSError:
             continue
-    return None
+    owners = []
+    for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") in inodes for fd in os.listdir(f"/proc/{pid}/fd")):
+                owners.append(pid)
+        except OSError:
+            continue
+    return min(owners) if owners else None  # the master (its workers share the socket and are its children)
 
 
 def run(base: str, args) -> int:

@@ -10,7 +10,7 @@ hour of day.
 
 The simulated parts are the service's own code where that is possible: cache keys are built by the service's
 `functions.tts.cache_key.CacheKeys` over a `functions.tts.plan.Plan`, the stop decision is
-`functions.jobs.scheduled.should_scale_down`, schedules are evaluated by `functions.schedule.matches`, and the
+`functions.jobs.upkeep.should_scale_down`, schedules are evaluated by `functions.cron.matches`, and the
 defaults come from `functions.settings`.
 
     python scripts/cost_model.py                          # synthetic 30-day trace
@@ -32,8 +32,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from functions.endpoint.controller import ASLEEP, READY, STARTING  # noqa: E402
-from functions.jobs.scheduled import should_scale_down  # noqa: E402
-from functions.schedule import in_windows, matches  # noqa: E402
+from functions.jobs.upkeep import should_scale_down  # noqa: E402
+from functions.cron import in_windows, matches  # noqa: E402
 from functions.settings import Settings  # noqa: E402
 from functions.tts.cache_key import CacheKeys  # noqa: E402
 from functions.tts.plan import Plan  # noqa: E402

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -113,6 +114,27 @@ def make_app(triton, tmp_path):
     yield factory
     factory.close()
     shutil.rmtree(tmp_path / "storage", ignore_errors=True)
+
+
+@pytest.fixture
+def served(make_app):
+    """`served(**settings)` -> (app, WebSocket URL, HTTP base): the app, credentials required and no cue, on a
+    real loopback HTTP server (Werkzeug, threaded), for clients that need a socket (WebSockets, raw bytes)."""
+    from werkzeug.serving import make_server
+
+    servers = []
+
+    def start(**settings):
+        app = make_app(**{"dev_mode": False, "aigc_cue": "none", **settings})
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        base = f"127.0.0.1:{server.server_port}"
+        return app, f"ws://{base}/v1/tts/ws", f"http://{base}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
 
 
 @pytest.fixture(scope="session")

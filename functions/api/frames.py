@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
+
+from werkzeug.wsgi import ClosingIterator
 
 from ..audio.encode import StreamEncoder
 from ..audio.label import label_for
+from ..error_codes import DEFAULT_LANGUAGE
 from ..errors import BadRequest
 from ..middleware import json_response
 from ..timings import Timings
@@ -45,10 +48,26 @@ def queued_response(services, outcome: Queued, *, async_applied: bool = False):
     return json_response(body, 202, headers)
 
 
+def hold_connection(services, request) -> Callable[[], None]:
+    """Count a long-lived answer against the connection caps (functions/connections.py): raises
+    TooManyConnections (503) when one is reached; returns what gives it back."""
+    identity = request.environ.get("app.identity")
+    return services.connections.hold(request.remote_addr, identity_key(identity))
+
+
+def identity_key(identity) -> str | None:
+    return f"{identity.method}:{identity.subject}" if identity is not None else None
+
+
+def released_on_close(body: Iterable[bytes], release: Callable[[], None]) -> Iterable[bytes]:
+    """The body, giving its connection back when the server closes it (sent, cut, or the client gone)."""
+    return ClosingIterator(body, [release])
+
+
 def checked_stream_format(given: str | None) -> str:
     """`audio` (the bytes themselves) or `sse` (events); anything else is refused."""
     if given not in STREAM_FORMATS:
-        raise BadRequest("stream_format 只能是 audio 或 sse", code="invalid_stream_format")
+        raise BadRequest("invalid_stream_format")
     return given
 
 
@@ -70,10 +89,11 @@ def events(services, outcome: Done | Live) -> Iterator[Event]:
     return body_events(live, idle_timeout(services.settings))
 
 
-def error_fields(errors, exc: BaseException) -> dict:
-    """A failure after the first byte, as an event's fields (the error map decides code, status, message)."""
+def error_fields(errors, exc: BaseException, lang: str = DEFAULT_LANGUAGE) -> dict:
+    """A failure after the first byte, as an event's fields (the error map decides code, status, message; the
+    message in `lang`)."""
     error = errors(exc)
-    return {"code": error.code, "message": error.message, "status": error.status, "retry_after": error.retry_after}
+    return {"code": error.code, "message": error.text(lang), "status": error.status, "retry_after": error.retry_after}
 
 
 def _sse(kind: str, data: dict) -> bytes:
@@ -81,8 +101,8 @@ def _sse(kind: str, data: dict) -> bytes:
     return f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode()
 
 
-def sse_body(events: Iterable[Event], errors) -> Iterator[bytes]:
-    """Each event as an SSE message; audio as base64 s16le in `{"audio": ...}`."""
+def sse_body(events: Iterable[Event], errors, lang: str = DEFAULT_LANGUAGE) -> Iterator[bytes]:
+    """Each event as an SSE message; audio as base64 s16le in `{"audio": ...}`; error messages in `lang`."""
     last = ""
     try:
         for event in events:
@@ -90,13 +110,13 @@ def sse_body(events: Iterable[Event], errors) -> Iterator[bytes]:
             if event.kind == AUDIO:
                 yield _sse(AUDIO, {"audio": base64.b64encode(event.audio).decode()})
             elif event.kind == ERROR:
-                yield _sse(ERROR, error_fields(errors, event.error or StreamBroken("stream failed")))
+                yield _sse(ERROR, error_fields(errors, event.error or StreamBroken("stream failed"), lang))
             else:
                 yield _sse(event.kind, event.data)
         if last not in (DONE, ERROR):
-            yield _sse(ERROR, error_fields(errors, StreamBroken("stream_ended")))
+            yield _sse(ERROR, error_fields(errors, StreamBroken("stream_ended"), lang))
     except StreamStalled as exc:
-        yield _sse(ERROR, error_fields(errors, exc))
+        yield _sse(ERROR, error_fields(errors, exc, lang))
 
 
 def _audio_of(events: Iterable[Event]) -> Iterator[bytes]:
@@ -120,11 +140,16 @@ def pcm_body(events: Iterable[Event]) -> Iterator[bytes]:
 
 
 def encoded_chunks(events: Iterable[Event], encoder: StreamEncoder) -> Iterator[bytes]:
-    """The audio of a stream as the bytes of one file (/v1/audio/speech), as they are made."""
-    for pcm in _audio_of(events):
-        data = encoder.feed(pcm)
-        if data:
-            yield data
-    tail = encoder.close()
+    """The audio of a stream as the bytes of one file (/v1/audio/speech), as they are made; a reader that goes
+    away (the body closed early) releases the encoder at once."""
+    try:
+        for pcm in _audio_of(events):
+            data = encoder.feed(pcm)
+            if data:
+                yield data
+        tail = encoder.close()
+    except BaseException:
+        encoder.abort()
+        raise
     if tail:
         yield tail

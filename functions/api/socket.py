@@ -24,9 +24,11 @@ import time
 from simple_websocket import ConnectionClosed, Server
 from werkzeug.wrappers import Request, Response
 
-from ..auth import Unauthorized, token_identity
+from .. import deadline
+from ..auth import Unauthorized, recheck
+from ..connections import TooManyConnections
 from ..errors import ApiError, BadRequest
-from ..middleware import audit_line
+from ..middleware import audit_line, request_language
 from ..request_body import json_fields
 from ..timings import Timings
 from ..tts.decide import Queued
@@ -38,6 +40,8 @@ from .router import Router
 router = Router()
 AUDIO_FRAME = 32 * 1024
 IDLE_S = 60.0  # a connection with no request for this long is closed
+AUTH_TRIES = 3  # messages an unauthenticated socket may send before it is closed
+PRE_AUTH_MESSAGE = 8 * 1024  # bytes a message may have before the socket has authenticated
 PING_S = 25.0  # keeps gateways and NATs from dropping a quiet connection
 
 
@@ -59,21 +63,29 @@ class _Done(Response):
 def tts_socket(app, request: Request) -> Response:
     services, environ = app.services, request.environ
 
-    def authenticate(token: str):  # a token sent in the first message
-        return token_identity(app.authenticators, environ, token)
+    def authenticate(token: str | None):  # a token sent in a message, or (None) the upgrade's own credentials
+        return recheck(app.authenticators, environ, token)
 
     handshake = (request.headers.get("Upgrade", "").lower() == "websocket" and
                  "upgrade" in request.headers.get("Connection", "").lower() and
                  request.headers.get("Sec-WebSocket-Key") and request.headers.get("Sec-WebSocket-Version") == "13")
     if not handshake:  # a plain request, or an incomplete handshake (RFC 6455 section 4.2.1)
-        raise ApiError("请使用 WebSocket 连接", code="websocket_required", status=426,
-                       headers={"Upgrade": "websocket", "Sec-WebSocket-Version": "13"})
-    ws = Server.accept(request.environ, max_message_size=services.settings.max_body_bytes, ping_interval=PING_S)
+        raise ApiError("websocket_required", headers={"Upgrade": "websocket", "Sec-WebSocket-Version": "13"})
+    identity = environ.get("app.identity")
+    release = services.connections.hold(request.remote_addr, frames.identity_key(identity))  # 503 when full
     try:
-        Session(services, ws, request, authenticate).serve()
+        ws = Server.accept(environ, ping_interval=PING_S,
+                           max_message_size=services.settings.max_body_bytes if identity else PRE_AUTH_MESSAGE)
+    except BaseException:
+        release()
+        raise
+    session = Session(services, ws, request, authenticate, release)
+    try:
+        session.serve()
     except ConnectionClosed:
         pass
     finally:
+        session.release()
         try:
             ws.close()
         except Exception:  # noqa: BLE001 - already closed by the client
@@ -82,43 +94,63 @@ def tts_socket(app, request: Request) -> Response:
 
 
 class Session:
-    def __init__(self, services, ws: Server, request: Request, authenticate) -> None:
-        self.services, self.ws, self.authenticate = services, ws, authenticate
+    """One socket's budgets: it must authenticate within SOCKET_AUTH_S and AUTH_TRIES messages (sending at most
+    PRE_AUTH_MESSAGE bytes per message until then), is closed after IDLE_S without a message, re-checks its
+    token at every message (an expired or revoked one closes it), and gives each message a deadline of its
+    own (REQUEST_DEADLINE_S): the upgrade request's does not govern the socket's life."""
+
+    def __init__(self, services, ws: Server, request: Request, authenticate, release) -> None:
+        self.services, self.ws, self.authenticate, self.release = services, ws, authenticate, release
         self.identity = request.environ.get("app.identity")
+        self.token: str | None = None  # when it authenticated with a token in a message
         self.request_id = request.environ.get("app.request_id", "")
         self.client_ip = request.remote_addr
-        self.count = 0
+        self.lang = request_language(request)  # of the error messages, from the handshake's Accept-Language
+        self.count = self.failures = 0
+        self.auth_by = time.monotonic() + services.settings.socket_auth_s
 
     def serve(self) -> None:
         while True:
-            message = self.ws.receive(timeout=IDLE_S)
+            wait = IDLE_S if self.identity is not None else max(0.0, self.auth_by - time.monotonic())
+            message = self.ws.receive(timeout=wait)
             if message is None:
+                if self.identity is None:
+                    self.refuse(Unauthorized(), 1008, "authentication timed out")
                 return  # idle
             self.count += 1
             started, audit, outcome = time.perf_counter(), {}, "ok"
             try:
-                self.one(message, audit)
+                with deadline.scope(self.services.settings.request_deadline_s):
+                    self.one(message, audit)
             except ConnectionClosed:
                 raise
+            except Unauthorized as exc:
+                self.failures += 1
+                if self.failures >= AUTH_TRIES or self.identity is not None:  # too many tries, or a credential gone
+                    outcome = self.refuse(exc, 1008, "unauthorized")
+                    return
+                outcome = self.send_error(exc)
+            except TooManyConnections as exc:
+                outcome = self.refuse(exc, 1013, "too many connections")
+                return
             except Exception as exc:  # noqa: BLE001 - one request's failure; the connection serves on
-                fields = frames.error_fields(self.services.errors, exc)
-                outcome = fields["code"]
-                self.send_json({"type": ERROR, **fields})
-            audit_line(request_id=f"{self.request_id}.{self.count}", identity=self.identity,
-                       client_ip=self.client_ip, endpoint="/v1/tts/ws", outcome=outcome, started=started, **audit)
+                outcome = self.send_error(exc)
+            finally:
+                audit_line(request_id=f"{self.request_id}.{self.count}", identity=self.identity,
+                           client_ip=self.client_ip, endpoint="/v1/tts/ws", outcome=outcome, started=started,
+                           **audit)
 
     def one(self, message, audit: dict) -> None:
         if isinstance(message, bytes):
-            raise BadRequest("请求必须是 JSON 文本消息", code="invalid_json")
+            raise Unauthorized() if self.identity is None else BadRequest("invalid_json", case="text_message")
         try:
             body = json.loads(message)
         except (ValueError, RecursionError):
-            raise BadRequest("请求不是有效的 JSON", code="invalid_json") from None
-        if isinstance(body, dict) and "token" in body:
-            token = body.pop("token")
-            if self.identity is None:
-                self.identity = self.authenticate(token) if isinstance(token, str) and token else None
+            raise Unauthorized() if self.identity is None else BadRequest("invalid_json", case="message") from None
+        token = body.pop("token", None) if isinstance(body, dict) else None
         if self.identity is None:
+            self.authenticate_with(token)
+        elif self.authenticate(self.token) is None:  # its credential expired or was revoked: the socket is closed
             raise Unauthorized()
         limits = self.services.request_limits
         fields, audio = json_fields(body, fields=FIELDS, max_audio_bytes=limits.max_prompt_bytes)
@@ -133,12 +165,33 @@ class Session:
         for event in frames.events(self.services, outcome):
             self.send(event)
 
+    def authenticate_with(self, token) -> None:
+        """The first message's token: the identity it stands for, counted against its own connection cap, and
+        the socket's full message size from now on."""
+        identity = self.authenticate(token) if isinstance(token, str) and token else None
+        if identity is None:
+            raise Unauthorized()
+        self.release = self.services.connections.rehold(self.release, self.client_ip, frames.identity_key(identity))
+        self.identity, self.token = identity, token
+        self.ws.max_message_size = self.services.settings.max_body_bytes
+
+    def send_error(self, exc: Exception) -> str:
+        fields = frames.error_fields(self.services.errors, exc, self.lang)
+        self.send_json({"type": ERROR, **fields})
+        return fields["code"]
+
+    def refuse(self, exc: Exception, code: int, reason: str) -> str:
+        """The last word: the error message, then the close frame with its code and reason."""
+        outcome = self.send_error(exc)
+        self.ws.close(reason=code, message=reason)
+        return outcome
+
     def send(self, event: Event) -> None:
         if event.kind == AUDIO:
             for start in range(0, len(event.audio), AUDIO_FRAME):
                 self.ws.send(event.audio[start:start + AUDIO_FRAME])
         elif event.kind == ERROR:
-            self.send_json({"type": ERROR, **frames.error_fields(self.services.errors, event.error)})
+            self.send_json({"type": ERROR, **frames.error_fields(self.services.errors, event.error, self.lang)})
         else:
             self.send_json({"type": event.kind, **event.data})
 

@@ -25,9 +25,11 @@ from inference.contract import OUTPUT_SAMPLE_RATE
 
 from .. import deadline
 from ..audio.encode import StreamEncoder
+from ..audio.formats import SPEECH_FORMATS as FORMATS
 from ..audio.label import label_for
 from ..auth import identity_of
 from ..errors import BadRequest, NotFound
+from ..middleware import request_language
 from ..request_body import read_body
 from ..tts.cache_key import object_key
 from ..tts.decide import Done, Live, Queued
@@ -42,7 +44,6 @@ from .router import Router
 
 router = Router()
 FIELDS = {"model", "input", "voice", "response_format", "speed", "instructions", "stream_format"}
-FORMATS = ("mp3", "wav", "pcm", "opus", "aac", "flac")
 OPENAI_VOICES = {"alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse"}
 CHUNK = 64 * 1024
 
@@ -52,17 +53,17 @@ def parse(request, limits: RequestLimits) -> tuple[TtsRequest, str]:
     body, _ = read_body(request, max_body_bytes=64 * 1024, max_audio_bytes=0, fields=FIELDS, forms=False)
     model = body.get("model")
     if not isinstance(model, str) or not model:
-        raise BadRequest("需要 model（例如 cosyvoice3）", code="model_required")
+        raise BadRequest("model_required")
     voice = body.get("voice", DEFAULT_VOICE_ID)
     if not isinstance(voice, str):
-        raise BadRequest("voice 必须是字符串", code="invalid_type")
+        raise BadRequest("invalid_type", field="voice")
     if not voice:
-        raise BadRequest("voice 不能为空：填 voice_id 或 default", code="voice_required")
+        raise BadRequest("voice_required")
     if voice in OPENAI_VOICES:
         voice = DEFAULT_VOICE_ID
     fmt = body.get("response_format", "mp3")
     if fmt not in FORMATS:
-        raise BadRequest(f"response_format 只能是 {', '.join(FORMATS)}", code="invalid_format")
+        raise BadRequest("invalid_format", field="response_format", allowed=", ".join(FORMATS))
     stream_format = frames.checked_stream_format(body.get("stream_format", "audio"))
     fields = {"text": body.get("input"), "voice_id": voice, "instruct": body.get("instructions"),
               "speed": body.get("speed"), "format": fmt}
@@ -73,6 +74,15 @@ def parse(request, limits: RequestLimits) -> tuple[TtsRequest, str]:
 def speech(app, request) -> Response:
     services, timings, audit = app.services, frames.timed(request), request.environ["app.audit"]
     identity = identity_of(request)
+    release = frames.hold_connection(services, request)  # before the body is read: a refusal costs nothing
+    try:
+        return _speech(services, request, identity, timings, audit, release)
+    except BaseException:
+        release()
+        raise
+
+
+def _speech(services, request, identity, timings, audit, release) -> Response:
     with timings.stage("validate"):
         req, stream_format = parse(request, services.request_limits)
     prepared = services.tts.prepare(req, timings, identity, audit)
@@ -84,18 +94,19 @@ def speech(app, request) -> Response:
         encoder = StreamEncoder(req.format, OUTPUT_SAMPLE_RATE, mp3_bitrate=services.settings.mp3_bitrate,
                                 label=label_for(services.settings, outcome.key))
         chunks = frames.encoded_chunks(frames.events(services, outcome), encoder)
-        return _answer(chunks, encoder.content_type, stream_format, req.units, headers, services.errors)
+        return _answer(chunks, encoder.content_type, stream_format, req.units, headers, services.errors,
+                       request_language(request), release)
     duration = outcome.record.duration_s if isinstance(outcome, Done) else \
         _wait(services, outcome)  # the endpoint sleeps: wait for the job it was woken for
     info = services.storage.head(object_key(outcome.key, req.format))
     if info is None:
-        raise NotFound("音频不存在", code="media_not_found")
+        raise NotFound("media_not_found")
     data = services.storage.get(info.key)
     headers["X-Audio-Duration"] = str(duration)
     if stream_format == "audio":
         headers["Content-Length"] = str(len(data))
     return _answer((data[i:i + CHUNK] for i in range(0, len(data), CHUNK)), info.content_type, stream_format,
-                   req.units, headers, services.errors)
+                   req.units, headers, services.errors, request_language(request), release)
 
 
 def _wait(services, queued: Queued) -> float:
@@ -115,14 +126,16 @@ def _wait(services, queued: Queued) -> float:
 
 
 def _answer(chunks: Iterable[bytes], content_type: str, stream_format: str, units: int, headers: dict,
-            errors) -> Response:
+            errors, lang: str, release) -> Response:
     if stream_format == "sse":
-        return Response(_speech_events(chunks, units, errors), content_type=frames.SSE_TYPE,
+        body = frames.released_on_close(_speech_events(chunks, units, errors, lang), release)
+        return Response(body, content_type=frames.SSE_TYPE,
                         headers={**headers, "Cache-Control": "no-store", "X-Accel-Buffering": "no"})
-    return Response(chunks, content_type=content_type, direct_passthrough=True, headers=headers)
+    return Response(frames.released_on_close(chunks, release), content_type=content_type, direct_passthrough=True,
+                    headers=headers)
 
 
-def _speech_events(chunks: Iterable[bytes], units: int, errors) -> Iterator[bytes]:
+def _speech_events(chunks: Iterable[bytes], units: int, errors, lang: str) -> Iterator[bytes]:
     """OpenAI's speech SSE: `speech.audio.delta` events with base64 audio, then `speech.audio.done` (usage in
     characters: the unit we charge), or an `error` event if synthesis fails midway."""
     def event(data: dict) -> bytes:
@@ -133,7 +146,7 @@ def _speech_events(chunks: Iterable[bytes], units: int, errors) -> Iterator[byte
             yield event({"type": "speech.audio.delta", "audio": base64.b64encode(chunk).decode()})
     except StreamBroken as exc:
         error = errors(exc.__cause__ or exc)
-        yield event({"type": "error", "error": {"code": error.code, "message": error.message}})
+        yield event({"type": "error", "error": {"code": error.code, "message": error.text(lang)}})
         return
     yield event({"type": "speech.audio.done",
                  "usage": {"input_tokens": units, "output_tokens": 0, "total_tokens": units}})

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Response
 
-from ..audio.encode import FORMATS
+from ..audio.formats import MEDIA_TYPES
 from ..auth import identity_of
-from ..middleware import json_response
+from ..middleware import json_response, request_language
 from ..tts.decide import Queued
 from ..tts.request import parse_tts_request
 from . import frames
@@ -49,22 +49,30 @@ def stream(app, request) -> Response:
     given = request.args.get("stream_format")
     fmt = frames.checked_stream_format(given) if given is not None else \
         "sse" if "text/event-stream" in request.headers.get("Accept", "") else "audio"
-    with timings.stage("validate"):
-        req = parse_tts_request(request, services.request_limits)
-    prepared = services.tts.prepare(req, timings, identity, audit)
-    outcome = services.decider.decide(prepared, timings, stream=True, request_id=frames.request_id(request),
-                                      audit=audit)
+    release = frames.hold_connection(services, request)  # before the body is read: a refusal costs nothing
+    try:
+        with timings.stage("validate"):
+            req = parse_tts_request(request, services.request_limits)
+        prepared = services.tts.prepare(req, timings, identity, audit)
+        outcome = services.decider.decide(prepared, timings, stream=True, request_id=frames.request_id(request),
+                                          audit=audit)
+    except BaseException:
+        release()
+        raise
     if isinstance(outcome, Queued):  # nothing to stream from yet: a job to poll
+        release()
         return frames.queued_response(services, outcome)
     headers = frames.stream_headers(services.settings, outcome.key)
     events = frames.events(services, outcome)
     if fmt == "sse":
-        return Response(frames.sse_body(events, services.errors), content_type=frames.SSE_TYPE, headers=headers)
-    headers["X-Audio-Sample-Rate"] = "24000"
-    return Response(frames.pcm_body(events), content_type=FORMATS["pcm"], headers=headers)
+        body, content_type = frames.sse_body(events, services.errors, request_language(request)), frames.SSE_TYPE
+    else:
+        headers["X-Audio-Sample-Rate"] = "24000"
+        body, content_type = frames.pcm_body(events), MEDIA_TYPES["pcm"]
+    return Response(frames.released_on_close(body, release), content_type=content_type, headers=headers)
 
 
 @router.get("/v1/tts/<task_id>")
 def read(app, request, task_id: str) -> Response:
     identity_of(request)
-    return json_response(app.services.replies.read(task_id))
+    return json_response(app.services.replies.read(task_id, request_language(request)))

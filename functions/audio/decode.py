@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
-from ..errors import BadRequest, PayloadTooLarge, UnsupportedMedia
+from ..errors import ApiError
 
 TARGET_RATE = 16000
 MAX_CHANNELS = 8
@@ -65,8 +65,8 @@ class PromptAudio:
         return self.samples.size / TARGET_RATE
 
 
-def _err(code: str, message: str, cls=BadRequest):
-    return cls(message, code=code)
+def _err(code: str, case: str | None = None, **params) -> ApiError:
+    return ApiError(code, case=case, **params)
 
 
 def sniff(data: bytes) -> str | None:
@@ -95,25 +95,23 @@ def normalize_format(declared: str | None) -> str | None:
     if value.startswith("x-"):
         value = value[2:]
     if value not in FORMAT_ALIASES:
-        raise _err("unsupported_format", f"不支持的音频格式：仅支持 {', '.join(sorted(set(FORMAT_ALIASES.values())))}",
-                   UnsupportedMedia)
+        raise _err("unsupported_format", formats=", ".join(sorted(set(FORMAT_ALIASES.values()))))
     return FORMAT_ALIASES[value]
 
 
 def decode_prompt(data: bytes, declared_format: str | None = None, *, pcm_rate: int | None = None,
                   pcm_channels: int = 1, limits: DecodeLimits = DecodeLimits()) -> PromptAudio:
     if len(data) > limits.max_bytes:  # before any parsing
-        raise _err("audio_too_large", f"音频文件过大（上限 {limits.max_bytes // (1024 * 1024)} MB）", PayloadTooLarge)
+        raise _err("audio_too_large", max_mb=limits.max_bytes // (1024 * 1024))
     if not data:
-        raise _err("audio_empty", "音频为空")
+        raise _err("audio_empty")
     declared = normalize_format(declared_format)
     if declared == "pcm":
         audio = _decode_pcm(data, pcm_rate, pcm_channels, limits)
     else:
         container = sniff(data)
         if container is None:
-            raise _err("unsupported_media", "无法识别的音频文件（支持 aac、m4a、mp3、wav，或声明为 pcm 的原始音频）",
-                       UnsupportedMedia)
+            raise _err("unsupported_media", "unrecognized")
         audio = _decode_container(data, container, limits)
     _check_content(audio, limits)
     return audio
@@ -121,14 +119,14 @@ def decode_prompt(data: bytes, declared_format: str | None = None, *, pcm_rate: 
 
 def _decode_pcm(data: bytes, rate: int | None, channels: int, limits: DecodeLimits) -> PromptAudio:
     if not rate:
-        raise _err("pcm_rate_required", "原始 PCM 音频需要声明采样率（prompt_sample_rate）")
+        raise _err("pcm_rate_required")
     if channels not in (1, 2):
-        raise _err("invalid_channels", "原始 PCM 音频只支持单声道或双声道")
+        raise _err("invalid_channels", "pcm")
     _check_rate(int(rate), limits)
     if len(data) % (2 * channels):
-        raise _err("audio_corrupt", "PCM 数据长度与 16 位采样格式不符")
+        raise _err("audio_corrupt", "pcm_length")
     if len(data) / (2 * channels * rate) > limits.max_seconds + 0.5:
-        raise _err("audio_too_long", f"音频过长（上限 {limits.max_seconds:.0f} 秒）")
+        raise _err("audio_too_long", max_seconds=limits.max_seconds)
     pcm = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
     mono = pcm.reshape(-1, channels).mean(axis=1)
     if rate != TARGET_RATE:
@@ -140,7 +138,7 @@ def _decode_pcm(data: bytes, rate: int | None, channels: int, limits: DecodeLimi
 
 def _check_rate(rate: int, limits: DecodeLimits) -> None:
     if rate < limits.min_rate:
-        raise _err("sample_rate_too_low", f"录音采样率过低（{rate} Hz），至少需要 {limits.min_rate} Hz")
+        raise _err("sample_rate_too_low", rate=rate, min_rate=limits.min_rate)
 
 
 _STREAMING_SIZES = (0, 0xFFFFFFFF)  # "unknown length" placeholders written by streaming recorders
@@ -156,7 +154,7 @@ def _check_wav_chunks(data: bytes) -> None:
         if chunk == b"data":
             available = len(data) - offset - 8
             if size not in _STREAMING_SIZES and size > available + 1:
-                raise _err("audio_corrupt", "WAV 头声明的数据长度与文件不符（文件被截断或头部不实）")
+                raise _err("audio_corrupt", "wav_length")
             return
         offset += 8 + size + (size & 1)
 
@@ -173,68 +171,68 @@ def _decode_container(data: bytes, container_name: str, limits: DecodeLimits) ->
         container = av.open(io.BytesIO(data), mode="r", format=demuxer,
                             options={"probesize": "1000000", "analyzeduration": "2000000"})
     except (av.FFmpegError, ValueError, OSError):
-        raise _err("audio_corrupt", "音频文件已损坏或格式与内容不符") from None
+        raise _err("audio_corrupt") from None
     try:
         streams = container.streams.audio
         if not streams:
-            raise _err("unsupported_media", "文件中没有音频", UnsupportedMedia)
+            raise _err("unsupported_media", "no_audio")
         stream = streams[0]
         ctx = stream.codec_context
         if ctx is None:  # found by fuzzing: a stream whose codec FFmpeg cannot identify
-            raise _err("unsupported_codec", f"无法识别的音频编码（{container_name}）", UnsupportedMedia)
+            raise _err("unsupported_codec", "unknown", container=container_name)
         if ctx.name not in codecs:
-            raise _err("unsupported_codec", f"不支持的音频编码（{container_name} 中的 {ctx.name}）", UnsupportedMedia)
+            raise _err("unsupported_codec", container=container_name, codec=ctx.name)
         rate = int(ctx.sample_rate or 0)
         channels = int(ctx.channels or 0)
         if rate <= 0 or channels <= 0 or channels > MAX_CHANNELS:
-            raise _err("audio_corrupt", "音频参数无效（采样率或声道数）")
+            raise _err("audio_corrupt", "parameters")
         _check_rate(rate, limits)
         if container.duration is not None and container.duration / 1e6 > limits.max_seconds * 1.5 + 1:
-            raise _err("audio_too_long", f"音频过长（上限 {limits.max_seconds:.0f} 秒）")
+            raise _err("audio_too_long", max_seconds=limits.max_seconds)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=TARGET_RATE)
         chunks: list[np.ndarray] = []
         total = 0
         errors = 0
         for packet in container.demux(stream):
             if time.thread_time() - started > limits.timeout_s:
-                raise _err("audio_decode_timeout", "音频解码超时，请换一段录音")
+                raise _err("audio_decode_timeout")
             try:
                 frames = packet.decode()
             except av.FFmpegError:
                 errors += 1
                 if errors > 3:
-                    raise _err("audio_corrupt", "音频文件已损坏或被截断") from None
+                    raise _err("audio_corrupt", "truncated") from None
                 continue
             for frame in frames:
                 if frame.sample_rate != rate:
-                    raise _err("audio_corrupt", "音频采样率在文件中途改变")
+                    raise _err("audio_corrupt", "rate_changed")
                 for out in resampler.resample(frame):
                     arr = out.to_ndarray().reshape(-1)
                     total += arr.size
                     if total > max_samples:
-                        raise _err("audio_too_long", f"音频过长（上限 {limits.max_seconds:.0f} 秒）")
+                        raise _err("audio_too_long", max_seconds=limits.max_seconds)
                     chunks.append(arr)
         for out in resampler.resample(None):
             chunks.append(out.to_ndarray().reshape(-1))
     except (av.FFmpegError, ValueError, MemoryError, AttributeError, TypeError, IndexError, OverflowError):
         # FFmpeg and PyAV on a hostile file fail in many ways: each is a corrupt file, never a crash
-        raise _err("audio_corrupt", "音频文件已损坏或格式与内容不符") from None
+        raise _err("audio_corrupt") from None
     finally:
         container.close()
     samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
     if samples.size > max_samples:
-        raise _err("audio_too_long", f"音频过长（上限 {limits.max_seconds:.0f} 秒）")
+        raise _err("audio_too_long", max_seconds=limits.max_seconds)
     return PromptAudio(np.clip(samples, -1, 1), container_name, rate, channels)
 
 
 def _check_content(audio: PromptAudio, limits: DecodeLimits) -> None:
     if audio.duration_s < limits.min_seconds:
-        raise _err("audio_too_short", f"录音太短（{audio.duration_s:.1f} 秒），至少需要 {limits.min_seconds:.0f} 秒")
+        raise _err("audio_too_short", seconds=audio.duration_s, min_seconds=limits.min_seconds)
     if audio.duration_s > limits.max_seconds + 0.5:
-        raise _err("audio_too_long", f"音频过长（上限 {limits.max_seconds:.0f} 秒）")
+        raise _err("audio_too_long", max_seconds=limits.max_seconds)
     samples = audio.samples
     if not np.isfinite(samples).all():
-        raise _err("audio_corrupt", "音频数据无效")
+        raise _err("audio_corrupt", "samples")
     rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
     if rms < 0.003 or float(np.abs(samples).max()) < 0.01:  # about -50 dBFS
-        raise _err("audio_silent", "录音几乎无声，请在安静环境中靠近麦克风重新录制")
+        raise _err("audio_silent")

@@ -21,4 +21,4 @@ class CloudHostingAuth:
             return None
         if self.appid and request.headers.get("X-WX-APPID", "") != self.appid:
             return None
-        return Identity(openid, "wechat")
+        return Identity(openid, "wechat", via="cloud_hosting")

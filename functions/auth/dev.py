@@ -69,7 +69,7 @@ class DevLoopbackAuth:
             return None  # credentials that the real authenticators refused stay refused, even locally
         try:
             if ipaddress.ip_address(request.remote_addr or "").is_loopback:
-                return Identity("dev", "dev", exempt=not self.limited)
+                return Identity("dev", "dev", exempt=not self.limited, via="dev")
         except ValueError:
             return None
         return None

@@ -19,7 +19,7 @@ _CODE = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 
 
 class WeChatLoginRefused(ApiError):
-    status, code, message = 401, "wechat_code_invalid", "微信登录凭证无效或已过期，请重新登录"
+    code, status = "wechat_code_invalid", 401
 
 
 def _default_get(url: str, timeout: float) -> dict:
@@ -35,13 +35,13 @@ class WeChatLogin:
 
     def openid(self, code) -> str:
         if not isinstance(code, str) or not _CODE.match(code):
-            raise BadRequest("code 格式无效", code="invalid_code")
+            raise BadRequest("invalid_code")
         query = urllib.parse.urlencode({"appid": self.appid, "secret": self.secret, "js_code": code,
                                         "grant_type": "authorization_code"})
         try:
             body = self.http_get(f"{self.api_base}/sns/jscode2session?{query}", self.timeout_s)
         except (OSError, ValueError) as exc:
-            raise DependencyDown("微信服务暂时不可用，请稍后重试", code="wechat_unavailable", detail=str(exc)) from exc
+            raise DependencyDown("wechat_unavailable", detail=str(exc)) from exc
         errcode = int(body.get("errcode") or 0)
         if errcode == 0 and body.get("openid"):
             return str(body["openid"])
@@ -49,9 +49,9 @@ class WeChatLogin:
         if errcode in (40029, 40163):  # invalid or already used code
             raise WeChatLoginRefused()
         if errcode == 45011:
-            raise ApiError("登录过于频繁，请稍后再试", code="wechat_rate_limited", status=429, retry_after=60)
+            raise ApiError("wechat_rate_limited")
         if errcode == 40226:
-            raise ApiError("该微信账号存在风险，暂不能使用", code="wechat_high_risk_user", status=403)
+            raise ApiError("wechat_high_risk_user")
         if errcode == -1:
-            raise DependencyDown("微信服务繁忙，请稍后重试", code="wechat_busy", retry_after=2)
-        raise DependencyDown("微信登录失败，请稍后重试", code="wechat_error", detail=f"errcode {errcode}")
+            raise DependencyDown("wechat_busy")
+        raise DependencyDown("wechat_error", detail=f"errcode {errcode}")

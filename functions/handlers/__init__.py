@@ -38,6 +38,7 @@ def buffered(app):
     """The app for platforms that send a response only once it is whole (API Gateway integrations behind
     event functions): the body is collected here, so a stream that breaks midway is answered as the error it
     is (nothing has been sent yet) instead of failing the invocation."""
+    from ..error_codes import language
     from ..error_map import default_error_map
 
     def wsgi(environ, start_response):
@@ -52,7 +53,8 @@ def buffered(app):
             body = b"".join(chunks)
         except Exception as exc:  # noqa: BLE001 - mapped like any request's failure
             error = default_error_map()(exc)
-            body = json.dumps(error.body(environ.get("app.request_id", "")), ensure_ascii=False).encode()
+            lang = language(environ.get("HTTP_ACCEPT_LANGUAGE"))
+            body = json.dumps(error.body(environ.get("app.request_id", ""), lang), ensure_ascii=False).encode()
             captured = {"status": f"{error.status} {HTTP_STATUS_CODES.get(error.status, 'Error')}",
                         "headers": [("Content-Type", "application/json; charset=utf-8"),
                                     ("X-Request-Id", environ.get("app.request_id", ""))]}

@@ -74,7 +74,7 @@ def handler(event, context, app=None):
     try:
         environ = to_environ(event)
     except (binascii.Error, ValueError, TypeError, AttributeError) as exc:  # before the app: answer in its format
-        error = default_error_map()(BadRequest("请求体编码无效", detail=str(exc)))
+        error = default_error_map()(BadRequest(case="body_encoding", detail=str(exc)))
         request_id = str((event.get("requestContext") or {}).get("requestId", ""))
         return {"isBase64Encoded": False, "statusCode": error.status,
                 "headers": {"Content-Type": "application/json; charset=utf-8"},

@@ -10,9 +10,9 @@ import json
 import logging
 
 from ..queues import Delivery
-from ..jobs.scheduled import drain as run_drain
-from ..jobs.scheduled import scale_down as run_scale_down
-from ..jobs.scheduled import warm_up as run_warm_up
+from ..jobs.upkeep import drain as run_drain
+from ..jobs.upkeep import scale_down as run_scale_down
+from ..jobs.upkeep import warm_up as run_warm_up
 from ..jobs.worker import Worker
 from . import shared_app
 

@@ -6,7 +6,7 @@ checked against this table: `python scripts/wiring.py --check` lists every diffe
 scripts/deploy_tencent.py refuses a serverless.yml that differs). Pure data and stdlib, so it imports on the
 function itself; the YAML side lives in scripts/wiring.py.
 
-A schedule is one 5-field UTC cron (the default of functions/schedule.py's `DEFAULTS` entry it names, which
+A schedule is one 5-field UTC cron (the default of functions/cron.py's `DEFAULTS` entry it names, which
 the tests hold equal); its EventBridge and SCF expressions are derived from it, never written here, so the two
 clouds cannot disagree.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..schedule import to_aws, to_scf
+from ..cron import to_aws, to_scf
 
 MEMORY_MB = 1024  # both files' default (template Globals, serverless provider)
 # entry executables (at the package root) that start gunicorn on a WSGI callable: SCF web functions run
@@ -75,7 +75,7 @@ class Queue:
 
 @dataclass(frozen=True)
 class Schedule:
-    """A timer. `setting` is its key in functions.schedule.DEFAULTS, `parameter` the template parameter an
+    """A timer. `setting` is its key in functions.cron.DEFAULTS, `parameter` the template parameter an
     operator overrides on AWS, `cron` the 5-field UTC default; SCF timers are the China-time rendering of it."""
 
     setting: str

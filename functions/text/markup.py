@@ -75,8 +75,8 @@ class Markup:
         return len(self.plain) + digits + self.syllables + self.sound_tags
 
 
-def _refuse(message: str) -> BadRequest:
-    return BadRequest(f"文本标记格式错误：{message}", code="invalid_markup")
+def _refuse(case: str, **params) -> BadRequest:
+    return BadRequest("invalid_markup", case=case, **params)
 
 
 def toneless(tag: str) -> str:
@@ -152,7 +152,7 @@ def _run(at: int, tokens: list[str], strict: bool) -> PinyinRun:
             phonemes.append(token.rstrip("012"))
         elif token in INITIALS:
             if pending and strict:
-                raise _refuse(f"声母 [{pending}] 后面必须紧跟韵母，如 [h][ào]")
+                raise _refuse("orphan_initial", initial=pending)
             if pending:
                 syllables.append(pending)
             pending = token
@@ -160,7 +160,7 @@ def _run(at: int, tokens: list[str], strict: bool) -> PinyinRun:
             syllables.append(written(toneless(pending + token)))
             pending = ""
     if pending and strict:
-        raise _refuse(f"声母 [{pending}] 后面必须紧跟韵母，如 [h][ào]")
+        raise _refuse("orphan_initial", initial=pending)
     if pending:
         syllables.append(pending)
     return PinyinRun(at, tuple(syllables), tuple(phonemes))
@@ -205,8 +205,7 @@ def parse_markup(text: str, *, strict: bool = True) -> Markup:
                 run_tokens.extend(tokens)
                 out.extend(f"[{t}]" for t in tokens)
             elif strict:
-                raise _refuse(f"无法识别的方括号标记 [{inner[:20]}]（支持 [h][ào] 或 [hao4] 这样的拼音、英文音素和"
-                              f" [breath] 等音效标签）")
+                raise _refuse("unknown_bracket", tag=inner[:20])
             else:
                 keep(m.group(0))
             continue
@@ -217,26 +216,26 @@ def parse_markup(text: str, *, strict: bool = True) -> Markup:
             if closing:
                 if open_span != name:
                     if strict:
-                        raise _refuse(f"</{name}> 没有对应的开始标签")
+                        raise _refuse("unopened", name=name)
                     continue
                 if strict and length == span_start:
-                    raise _refuse(f"<{name}> 标签内没有文字")
+                    raise _refuse("empty_span", name=name)
                 open_span = None
                 spans += 1
             else:
                 if open_span is not None and strict:
-                    raise _refuse("标签不能嵌套")
+                    raise _refuse("nested")
                 open_span, span_start = name, length
             continue
         if strict:
             if m.group(3) is not None:
-                raise _refuse(f"不支持的标签 <{m.group(2)}{m.group(3)[:20]}>")
-            raise _refuse(f"不成对的符号 {m.group(0)}")
+                raise _refuse("unsupported_tag", tag=m.group(2) + m.group(3)[:20])
+            raise _refuse("unpaired", symbol=m.group(0))
         keep(m.group(0))
     keep(text[last:])
     flush_run()
     if strict and open_span is not None:
-        raise _refuse(f"<{open_span}> 没有结束标签")
+        raise _refuse("unclosed", name=open_span)
     markup = Markup("".join(out), "".join(plain), sound, spans, tuple(runs))
     if strict:
         _check_density(markup)
@@ -249,8 +248,8 @@ def _check_density(markup: Markup) -> None:
         before = plain[run.at - 1] if run.at > 0 else ""
         after = plain[run.at] if run.at < len(plain) else ""
         if not (before.isalnum() or after.isalnum()):
-            raise _refuse("拼音或音素标记必须紧挨着一个汉字或字母（它代替的字），不能单独成句")
+            raise _refuse("detached")
     marks = markup.sound_tags + markup.syllables + markup.spans  # `[h][ào]` is one syllable, one mark
     allowed = max(1, int(len(plain.strip()) * MAX_TAGS_PER_CHAR))
     if marks > allowed:
-        raise _refuse(f"标记过多：{marks} 个标记，{len(plain.strip())} 个字（每个字最多 {MAX_TAGS_PER_CHAR:g} 个标记）")
+        raise _refuse("too_many", marks=marks, chars=len(plain.strip()), per_char=MAX_TAGS_PER_CHAR)

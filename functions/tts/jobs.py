@@ -135,7 +135,8 @@ class TtsJobs:
             requeued = int((job or {}).get("requeued", 0))  # kept in the job: progress records carry it
             if job is None or requeued >= self.settings.job_max_attempts:
                 log.warning("task %s lost (requeued %d times)", key[:12], requeued)
-                record = TaskRecord.failed("job_lost", "任务已丢失，请重新提交")
+                lost = ApiError("job_lost")
+                record = TaskRecord.failed(lost.code, lost.message, lost.status)
             else:
                 log.warning("task %s has no live job; enqueued again", key[:12])
                 job = {**job, "requeued": requeued + 1}

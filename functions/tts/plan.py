@@ -38,11 +38,10 @@ def make_plan(req: TtsRequest, voice: Voice) -> Plan:
     if mode == "zero_shot" and not prompt_text and req.voice_id is not None:
         # a well-formed request the saved voice cannot serve (it was enrolled without a transcript): the voice's
         # state, not the request, is in the way
-        raise ApiError("这个声音保存时没有录音文字：zero_shot 需要 prompt_text，或改用 cross_lingual",
-                       code="voice_transcript_missing", status=409)
+        raise ApiError("voice_transcript_missing")
     if mode == "zero_shot" and not prompt_text:
-        raise BadRequest("zero_shot 模式需要 prompt_text（录音对应的文字）", code="prompt_text_required")
+        raise BadRequest("prompt_text_required", case="mode")
     if mode == "instruct" and not req.instruct:
-        raise BadRequest("instruct 模式需要 instruct（风格或方言说明）", code="instruct_required")
+        raise BadRequest("instruct_required", case="mode")
     return Plan(req.text, mode, req.instruct if mode == "instruct" else "", prompt_text if mode == "zero_shot" else "",
                 req.speed, req.seed, req.format, voice.voice_hash, req.preset, req.long)

@@ -7,7 +7,8 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from ..audio.label import label_for
-from ..errors import NotFound
+from ..error_codes import DEFAULT_LANGUAGE
+from ..errors import NotFound, recorded_text
 from .cache_key import is_task_id, subtitles_key
 from .jobs import TtsJobs
 from .tasks import TaskBook, TaskError, TaskRecord, TaskStatus
@@ -50,13 +51,13 @@ class Replies:
         return {"task_id": key, "status": record.status.value, "poll_url": f"/v1/tts/{key}",
                 "retry_after_s": JOB_POLL_S, "progress": record.progress}
 
-    def read(self, task_id: str) -> dict:
-        """GET /v1/tts/{task_id}: done, failed, or still queued / running."""
+    def read(self, task_id: str, lang: str = DEFAULT_LANGUAGE) -> dict:
+        """GET /v1/tts/{task_id}: done, failed (its message in `lang`), or still queued / running."""
         if not is_task_id(task_id):
-            raise NotFound("任务不存在", code="task_not_found")
+            raise NotFound("task_not_found")
         record = self.tasks.find(task_id)
         if record is None:
-            raise NotFound("任务不存在或已过期", code="task_not_found")
+            raise NotFound("task_not_found")
         if record.active:
             record = self.jobs.heal(task_id, record)  # a lost job is found by the next poll at the latest
         if record.status is TaskStatus.DONE:
@@ -64,5 +65,6 @@ class Replies:
         if record.status is TaskStatus.FAILED:
             error = record.error
             return {"task_id": task_id, "status": TaskStatus.FAILED.value,
-                    "error": {"code": error.code, "message": error.message} if error else {}}
+                    "error": {"code": error.code, "message": recorded_text(error.code, error.message, lang)}
+                    if error else {}}
         return self.queued(task_id, record)

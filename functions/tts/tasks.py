@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields, replace
 from enum import Enum
 
 from ..audio import formats
+from ..error_codes import CODES, render, status_of
 from .cache_key import object_key
 
 
@@ -30,7 +31,11 @@ class TaskStatus(str, Enum):
 class TaskError:
     code: str
     message: str
-    status: int = 503  # the HTTP status the failure deserves (for callers that answer with one)
+    status: int = 0  # the HTTP status the failure deserves (for callers that answer with one): the catalog's
+
+    def __post_init__(self) -> None:
+        if not self.status:
+            object.__setattr__(self, "status", status_of(self.code) if self.code in CODES else 503)
 
 
 @dataclass(frozen=True)
@@ -74,8 +79,9 @@ class TaskRecord:
         values["status"] = TaskStatus(data["status"])
         if isinstance(values.get("error"), dict):
             e = values["error"]
-            values["error"] = TaskError(e.get("code") or "inference_failed", e.get("message") or "语音合成失败",
-                                        int(e.get("status") or 503))
+            code = e.get("code") or "inference_failed"
+            message = e.get("message") or render(code if code in CODES else "inference_failed")
+            values["error"] = TaskError(code, message, int(e.get("status") or 0))
         return cls(**values)
 
     @classmethod
@@ -83,7 +89,7 @@ class TaskRecord:
         return cls(TaskStatus.DONE, format=fmt, object_key=key, duration_s=duration_s, mode=mode, **more)
 
     @classmethod
-    def failed(cls, code: str, message: str, status: int = 503) -> "TaskRecord":
+    def failed(cls, code: str, message: str, status: int = 0) -> "TaskRecord":
         return cls(TaskStatus.FAILED, error=TaskError(code, message, status))
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from inference.contract import DEFAULT_VOICE_TRANSCRIPT, DEFAULT_VOICE_WAV
 
 from ..audio.decode import DecodeLimits, PromptAudio, decode_prompt
+from ..cpu import cpu
 from ..audio.identity import pcm_hash
 from ..audio.wav import wav_bytes, wav_samples
 from ..errors import ApiError, NotFound
@@ -72,14 +73,13 @@ class VoiceResolver:
             return default_voice()
         if req.voice_id is not None:
             if owner is None:
-                raise NotFound("声音不存在", code="voice_not_found")
+                raise NotFound("voice_not_found")
             meta = self.voice_store.get(owner, req.voice_id)
             if meta.get("consent") not in BASES:
                 # enrolled before consent was asked for: a well-formed request the saved voice cannot serve (the
                 # voice's state, like a missing transcript), so 409; enrolling the recording again with a
                 # statement mends it
-                raise ApiError("这个声音保存时没有声明是谁的声音：请重新保存录音，并声明是本人的声音或已取得本人同意",
-                               code="voice_consent_missing", status=409)
+                raise ApiError("voice_consent_missing")
             return Voice(meta["voice_hash"], meta.get("prompt_text") or "",
                          lambda: self.voice_store.samples(owner, req.voice_id), req.voice_id,
                          object_key=f"{self.voice_store.prefix(owner, req.voice_id)}/prompt.wav")
@@ -101,8 +101,8 @@ class VoiceResolver:
         return Voice(voice_hash, "", lambda: prompt.samples, None, prompt.samples)
 
     def decode(self, upload: PromptUpload) -> PromptAudio:
-        return decode_prompt(upload.data, upload.format, pcm_rate=upload.sample_rate, pcm_channels=upload.channels,
-                             limits=self.limits)
+        return cpu(decode_prompt, upload.data, upload.format, pcm_rate=upload.sample_rate,
+                   pcm_channels=upload.channels, limits=self.limits)
 
     def persist(self, voice: Voice) -> dict:
         """Where a worker finds the prompt: the enrolled voice, or the uploaded prompt saved once by hash."""

@@ -16,6 +16,5 @@ BASES = ("self", "authorized")
 
 def require_consent(value) -> str:
     if value not in BASES:
-        raise BadRequest("克隆声音需要你的声明：这是你本人的声音（consent=self），或你已取得声音本人的单独同意"
-                         "（consent=authorized）", code="consent_required")
+        raise BadRequest("consent_required")
     return value

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 from ..asr import AsrUnavailable
 from ..audio.decode import DecodeLimits, decode_prompt
+from ..cpu import cpu
 from ..audio.identity import pcm_hash
 from ..audio.wav import wav_bytes
 from ..errors import ApiError, BadRequest
@@ -28,7 +29,7 @@ def public(meta: dict) -> dict:
 
 
 class TooManyVoices(ApiError):
-    status, code, message = 409, "too_many_voices", "声音数量已达上限，请先删除不用的声音"
+    code = "too_many_voices"
 
 
 class Enrollment:
@@ -43,7 +44,7 @@ class Enrollment:
         s = self.settings
         owner = identity.owner
         if audio is None:
-            raise BadRequest("需要录音：上传 audio 文件或提供 audio_base64", code="audio_required")
+            raise BadRequest("audio_required")
         consent = require_consent(fields.get("consent"))
         if audit is not None:
             audit["consent"] = consent
@@ -52,14 +53,14 @@ class Enrollment:
                                      required=False)
         fmt = fields.get("format")
         if fmt is not None and not isinstance(fmt, str):
-            raise BadRequest("format 必须是字符串", code="invalid_type")
+            raise BadRequest("invalid_type", field="format")
         with timings.stage("decode"):
-            decoded = decode_prompt(audio, fmt, pcm_rate=number(fields.get("sample_rate"), "sample_rate", int,
+            decoded = cpu(decode_prompt, audio, fmt, pcm_rate=number(fields.get("sample_rate"), "sample_rate", int,
                                                                  8000, 192000),
                                     pcm_channels=number(fields.get("channels"), "channels", int, 1, 2) or 1,
                                     limits=self.limits)
         with timings.stage("vad"):
-            voice = prepare(decoded.samples, min_speech_s=s.min_speech_s)
+            voice = cpu(prepare, decoded.samples, min_speech_s=s.min_speech_s)
         with timings.stage("hash"):
             voice_hash = pcm_hash(voice.samples)
         existing = self.store.find(owner, voice_hash)

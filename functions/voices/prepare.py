@@ -27,10 +27,9 @@ class PreparedVoice:
 def prepare(samples: np.ndarray, *, min_speech_s: float = 1.0) -> PreparedVoice:
     span = find_speech(samples)
     if span is None:
-        raise BadRequest("录音中没有检测到人声（只有噪声或音乐），请在安静环境中朗读", code="no_speech")
+        raise BadRequest("no_speech")
     if span.speech_seconds < min_speech_s:
-        raise BadRequest(f"录音中的人声太短（{span.speech_seconds:.1f} 秒），至少需要 {min_speech_s:.0f} 秒",
-                         code="not_enough_speech")
+        raise BadRequest("not_enough_speech", seconds=span.speech_seconds, min_seconds=min_speech_s)
     speech = samples[span.start:span.end]
     warnings = []
     peak = float(np.abs(speech).max())

@@ -44,7 +44,7 @@ class VoiceStore:
         return f"voices/{owner}/{voice_id}"
 
     def _not_found(self):
-        return NotFound("声音不存在", code="voice_not_found")
+        return NotFound("voice_not_found")
 
     def create(self, owner: str, voice_id: str, samples: np.ndarray, meta: dict) -> None:
         base = self.prefix(owner, voice_id)

@@ -1,4 +1,7 @@
-"""Identity: WeChat login -> our JWT, every JWT attack refused, Cloud Hosting headers, API keys, dev mode."""
+"""Identity: WeChat login -> our JWT, every JWT attack refused, Cloud Hosting headers, API keys, dev mode.
+
+The attacks are made on a session token whose session is current (`claims()`, recorded by the `app` fixture),
+so each is refused for its own flaw; tests/unit/test_token_binding.py has the kinds and bindings of tokens."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from ..fakes.wechat import FakeWeChat
 
 SECRET = "k" * 40
 OLD_SECRET = "o" * 40
+JTI = "a" * 32  # the session the forged session tokens below claim, current for their subjects
 
 
 @pytest.fixture
@@ -29,8 +33,11 @@ def wechat():
 
 @pytest.fixture
 def app(make_app, wechat):
-    return make_app(wechat_appid="wxappid123", wechat_secret="wxsecret456", wechat_api_base=wechat.base,
-                    jwt_keys=f"k2:{SECRET},k1:{OLD_SECRET}", jwt_active_kid="k2", dev_mode=False)
+    app = make_app(wechat_appid="wxappid123", wechat_secret="wxsecret456", wechat_api_base=wechat.base,
+                   jwt_keys=f"k2:{SECRET},k1:{OLD_SECRET}", jwt_active_kid="k2", dev_mode=False)
+    for subject in ("oAttacker", "oOld", "oAdmin"):  # as if each had just logged in with session JTI
+        app.services.tokens.sessions.begin(subject, "wechat", JTI, 3600)
+    return app
 
 
 def login(client, code):
@@ -53,6 +60,7 @@ def test_wechat_login_issues_a_working_token(app):
     assert r.json["token_type"] == "Bearer" and r.json["expires_in"] == 7200
     claims = jwt.decode(r.json["token"], SECRET, algorithms=["HS256"], audience="cosyvoice-relay-api")
     assert claims["sub"] == "oUser123456" and claims["iss"] == "cosyvoice-relay" and claims["amr"] == "wechat"
+    assert claims["use"] == "session"  # a session token: the HTTP API, and socket tokens minted from it
     assert claims["exp"] - claims["iat"] == r.json["expires_in"]  # the token lives as long as it says
     assert jwt.get_unverified_header(r.json["token"])["kid"] == "k2"
     assert "session_key" not in r.get_data(as_text=True)
@@ -79,7 +87,7 @@ def test_wechat_down_is_503(make_app):
 def claims(**over):
     now = int(time.time())
     return {"iss": "cosyvoice-relay", "aud": "cosyvoice-relay-api", "sub": "oAttacker", "iat": now, "nbf": now,
-            "exp": now + 600, **over}
+            "exp": now + 600, "amr": "wechat", "use": "session", "jti": JTI, **over}
 
 
 def b64(obj) -> str:
@@ -108,6 +116,31 @@ def test_jwt_attacks_are_refused(app, name, token):
     r = remote(app, token())
     assert r.status_code == 401, name
     assert r.json["error"]["code"] == "unauthorized"
+
+
+def test_the_untampered_token_the_attacks_start_from_is_accepted(app):
+    assert remote(app, jwt.encode(claims(), SECRET, "HS256", headers={"kid": "k2"})).status_code == 200
+
+
+@pytest.mark.parametrize("name, over", [
+    ("no use: a token from before token kinds", {"use": None}),
+    ("a session that is not the subject's current one", {"jti": "b" * 32}),
+    ("a socket token on an HTTP route, bound to nothing", {"use": "socket"}),
+])
+def test_tokens_of_no_current_kind_are_refused(app, name, over):
+    token = jwt.encode({k: v for k, v in claims(**over).items() if v is not None}, SECRET, "HS256",
+                       headers={"kid": "k2"})
+    r = remote(app, token)
+    assert (r.status_code, r.json["error"]["code"]) == (401, "unauthorized"), name
+
+
+def test_a_socket_token_is_no_credential_for_http_routes(app):
+    """The attack that made token kinds: a 300 s token minted another, and worked on every route."""
+    minted = client_for(app, ALICE_KEY).post("/v1/auth/token").json["token"]
+    for r in (remote(app, minted), client_for(app).post("/v1/auth/token", headers={
+            "Authorization": f"Bearer {minted}", "X-Api-Key": ""}, environ_base={"REMOTE_ADDR": "203.0.113.9"})):
+        assert (r.status_code, r.json["error"]["code"]) == (403, "token_not_allowed")
+        assert "WebSocket" in r.json["error"]["message"]
 
 
 def test_rotated_key_still_verifies_until_removed(app):

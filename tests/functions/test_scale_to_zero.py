@@ -16,9 +16,9 @@ from functions.endpoint import TritonEndpoint
 from functions.endpoint.controller import ASLEEP, DRAINING, READY, CvmController, Ec2Controller, build_controller
 from functions.handlers import scheduled as handlers
 from functions.queues import MemoryQueue, RedisStreamQueue, SqsQueue
-from functions.jobs.scheduled import drain, scale_down, should_scale_down, warm_up
+from functions.jobs.upkeep import drain, scale_down, should_scale_down, warm_up
 from functions.jobs.worker import Worker
-from functions.schedule import matches, to_aws, to_scf
+from functions.cron import matches, to_aws, to_scf
 from functions.settings import Settings
 from inference.serve import free_port
 
@@ -328,7 +328,7 @@ def test_redis_queue_retries_after_the_backoff(redis_url, redis_prefix):
 def test_schedules_render_for_both_clouds():
     assert to_aws("40 11 * * *") == "cron(40 11 * * ? *)"
     assert to_scf("40 11 * * *") == ["0 40 19 * * * *"]  # SCF reads China time
-    assert to_aws("0 12 * * 1-5") == "cron(0 12 ? * MON-FRI *)"  # the same days (tests/unit/test_schedule.py)
+    assert to_aws("0 12 * * 1-5") == "cron(0 12 ? * MON-FRI *)"  # the same days (tests/unit/test_cron.py)
     from datetime import datetime
 
     assert matches("*/5 * * * *", datetime(2026, 11, 24, 10, 15)) and not matches("*/5 * * * *",

@@ -189,7 +189,7 @@ def test_failed_jobs_reach_openai_clients_with_their_own_status(make_app):
     held = app.services.limiter.acquire_slot(60)  # every GPU slot busy: the request becomes a job to wait for
 
     def refuse(item):
-        raise BadRequest("语音合成服务拒绝了该请求", code="inference_rejected")
+        raise BadRequest("inference_rejected")
 
     app.services.jobs.run = lambda job: refuse(None)
     worker = Worker(queue, app.services.jobs, build_controller(app.settings, app.services.endpoint), max_attempts=1)

@@ -159,9 +159,9 @@ def test_the_streaming_function_url_serves_a_stream_as_the_web_adapter_relays_it
 
 def test_every_schedule_in_both_files_is_the_configured_default():
     """Warm-up, scale-down and drain: serverless.yml's SCF crons and template.yaml's EventBridge schedules are
-    the renderings of functions/schedule.py's defaults (EventBridge's rate() where the cron is a plain
-    interval: the same instants, tests/unit/test_schedule.py checks the renderings day by day)."""
-    from functions.schedule import DEFAULTS, to_aws, to_scf
+    the renderings of functions/cron.py's defaults (EventBridge's rate() where the cron is a plain
+    interval: the same instants, tests/unit/test_cron.py checks the renderings day by day)."""
+    from functions.cron import DEFAULTS, to_aws, to_scf
 
     scf = {n: [e["timer"]["parameters"]["cronExpression"] for e in s.get("events", []) if "timer" in e]
            for n, s in yaml.safe_load((REPO / "serverless.yml").read_text())["functions"].items()}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from functions.handlers.wiring import BOOTSTRAPS, FUNCTIONS, Schedule, aws_expression
-from functions.schedule import DEFAULTS
+from functions.cron import DEFAULTS
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))

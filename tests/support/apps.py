@@ -71,6 +71,21 @@ class FakeEndpoint:
         return not self.down
 
 
+class Controller:
+    """A scale-to-zero endpoint controller whose state a test sets (`_state`), counting `start()` calls."""
+
+    scales_to_zero = True
+
+    def __init__(self, state):
+        self._state, self.started = state, 0
+
+    def state(self):
+        return self._state
+
+    def start(self):
+        self.started += 1
+
+
 class AppFactory:
     """`factory(**settings_and_outside_systems)` -> app; `close()` stops every worker it started."""
 

@@ -14,22 +14,9 @@ from functions.tts.decide import Done, Live, Queued
 from functions.tts.request import build_request
 from functions.tts.single_flight import StillRunning
 from functions.tts.tasks import TaskStatus
-from tests.support import FakeEndpoint
+from tests.support import Controller, FakeEndpoint
 
 LONG = "这是一段很长的文字，用来测试长文本的处理方式。" * 20
-
-
-class Controller:
-    scales_to_zero = True
-
-    def __init__(self, state):
-        self._state, self.started = state, 0
-
-    def state(self):
-        return self._state
-
-    def start(self):
-        self.started += 1
 
 
 class NoSlots:

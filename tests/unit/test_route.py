@@ -7,20 +7,7 @@ from __future__ import annotations
 import pytest
 
 from functions.endpoint.controller import ASLEEP, READY, STARTING
-from tests.support import FakeEndpoint, client_for
-
-
-class Controller:
-    scales_to_zero = True
-
-    def __init__(self, state):
-        self._state, self.started = state, 0
-
-    def state(self):
-        return self._state
-
-    def start(self):
-        self.started += 1
+from tests.support import Controller, FakeEndpoint, client_for
 
 
 @pytest.fixture

@@ -41,20 +41,20 @@ def _sign(claims: dict) -> str:
 
 def test_a_token_expired_29_seconds_ago_passes_and_30_seconds_ago_is_refused(frozen):
     tokens = _service()
-    assert tokens.verify(_sign(_claims(exp=NOW - 29))).subject == "openid-1"
-    assert tokens.verify(_sign(_claims(exp=NOW - 30))) is None
+    assert tokens.decode(_sign(_claims(exp=NOW - 29)))["sub"] == "openid-1"
+    assert tokens.decode(_sign(_claims(exp=NOW - 30))) is None
 
 
 def test_a_token_valid_30_seconds_from_now_passes_and_31_seconds_is_refused(frozen):
     tokens = _service()
-    assert tokens.verify(_sign(_claims(nbf=NOW + 30))).subject == "openid-1"
-    assert tokens.verify(_sign(_claims(nbf=NOW + 31))) is None
+    assert tokens.decode(_sign(_claims(nbf=NOW + 30)))["sub"] == "openid-1"
+    assert tokens.decode(_sign(_claims(nbf=NOW + 31))) is None
 
 
 def test_a_token_without_a_key_id_is_read_as_the_empty_key_id(frozen):
     unnamed = _service(kid="")
     no_kid = jwt.encode(_claims(), SECRET, algorithm="HS256")
     assert "kid" not in jwt.get_unverified_header(no_kid)
-    assert unnamed.verify(no_kid).subject == "openid-1"
+    assert unnamed.decode(no_kid)["sub"] == "openid-1"
     assert unnamed.verify(unnamed.issue("u")[0]).subject == "u"
-    assert _service().verify(no_kid) is None
+    assert _service().decode(no_kid) is None

@@ -1,8 +1,11 @@
 """Our own JWTs (functions/auth/tokens.py), on their own: what a token carries, how long it lives, which keys
 and algorithms the service accepts at start-up, which tokens it refuses, and how a bearer header is read.
 
-Issuing runs on an injected clock; PyJWT checks exp and nbf against the real clock, so the lifetimes below are
-set relative to it with whole seconds to spare."""
+Issuing runs on an injected clock; PyJWT checks exp and nbf against the real clock (and the service against its
+own clock too), so the lifetimes below are set relative to it with whole seconds to spare. `decode` is the
+signature and registered-claims check alone; `verify` adds the token's kind and binding (a forged token is a
+session token only once its `jti` is recorded as its subject's current session: tests/unit/test_token_binding.py
+has the rest of those rules)."""
 
 from __future__ import annotations
 
@@ -30,6 +33,13 @@ def claims_of(token: str) -> dict:
 
 def forge(claims: dict, key: str = SECRET, kid: str = "k1", algorithm: str = "HS256") -> str:
     return jwt.encode(claims, key, algorithm=algorithm, headers={"kid": kid})
+
+
+def session_token(tokens: TokenService, **override) -> str:
+    """A forged session token whose session is its subject's current one."""
+    claims = valid_claims(use="session", jti="j" * 32, **override)
+    tokens.sessions.begin(claims.get("sub"), claims.get("amr") or "wechat", claims["jti"], 600)
+    return forge(claims)
 
 
 def valid_claims(**override) -> dict:
@@ -109,8 +119,8 @@ def test_new_tokens_are_signed_with_the_active_key_and_old_keys_still_verify():
     token, _ = rotated.issue("openid-1")
     assert jwt.get_unverified_header(token)["kid"] == "k2"
     jwt.decode(token, SECRET, algorithms=["HS256"], audience="cosyvoice-relay-api")  # signed with k2's secret
-    assert rotated.verify(old.issue("openid-1")[0]).subject == "openid-1"
-    assert old.verify(token) is None  # k2 is unknown to a service that only has k1
+    assert rotated.decode(old.issue("openid-1")[0])["sub"] == "openid-1"
+    assert old.decode(token) is None  # k2 is unknown to a service that only has k1
 
 
 # verifying
@@ -119,23 +129,26 @@ def test_new_tokens_are_signed_with_the_active_key_and_old_keys_still_verify():
 def test_a_valid_token_gives_its_subject_and_method():
     tokens = service()
     identity = tokens.verify(tokens.issue("openid-1", "wechat")[0])
-    assert (identity.subject, identity.method) == ("openid-1", "wechat")
-    assert tokens.verify(forge(valid_claims(amr="password"))).method == "password"
+    assert (identity.subject, identity.method, identity.via) == ("openid-1", "wechat", "session")
+    assert tokens.verify(tokens.issue("openid-1", "password")[0]).method == "password"
+    assert tokens.verify(session_token(tokens, amr="password")).method == "password"
 
 
 @pytest.mark.parametrize("amr", [None, ""])
 def test_a_token_without_a_method_is_a_wechat_login(amr):
+    tokens = service()
     claims = valid_claims(amr=amr) if amr is not None else {k: v for k, v in valid_claims().items() if k != "amr"}
-    assert service().verify(forge(claims)).method == "wechat"
+    assert tokens.decode(forge(claims))["sub"] == "openid-1"
+    assert tokens.verify(session_token(tokens, amr=amr)).method == "wechat"
 
 
 def test_expiry_is_checked_with_30_seconds_of_leeway():
     now = math.floor(time.time())
     tokens = service()
-    assert tokens.verify(forge(valid_claims(iat=now - 100, nbf=now - 100, exp=now - 25))) is not None
-    assert tokens.verify(forge(valid_claims(iat=now - 100, nbf=now - 100, exp=now - 35))) is None
-    assert tokens.verify(forge(valid_claims(nbf=now + 25))) is not None
-    assert tokens.verify(forge(valid_claims(nbf=now + 35))) is None
+    assert tokens.decode(forge(valid_claims(iat=now - 100, nbf=now - 100, exp=now - 25))) is not None
+    assert tokens.decode(forge(valid_claims(iat=now - 100, nbf=now - 100, exp=now - 35))) is None
+    assert tokens.decode(forge(valid_claims(nbf=now + 25))) is not None
+    assert tokens.decode(forge(valid_claims(nbf=now + 35))) is None
 
 
 def test_an_issued_token_expires_after_its_lifetime():
@@ -148,36 +161,39 @@ def test_an_issued_token_expires_after_its_lifetime():
 
 @pytest.mark.parametrize("claim", ["exp", "iat", "nbf", "iss", "aud", "sub"])
 def test_every_required_claim_must_be_present(claim):
-    assert service().verify(forge({k: v for k, v in valid_claims().items() if k != claim})) is None
+    tokens = service()
+    assert tokens.decode(forge(valid_claims())) is not None
+    assert tokens.decode(forge({k: v for k, v in valid_claims().items() if k != claim})) is None
 
 
 @pytest.mark.parametrize("override", [{"aud": "someone-else"}, {"iss": "someone-else"}, {"sub": ""},
                                       {"sub": 42}, {"sub": None}])
 def test_a_token_for_another_audience_issuer_or_without_a_subject_is_refused(override):
-    assert service().verify(forge(valid_claims(**override))) is None
+    assert service().decode(forge(valid_claims(**override))) is None
 
 
 def test_a_configured_issuer_and_audience_are_the_ones_required():
     tokens = service(issuer="me", audience="my-api")
-    assert tokens.verify(forge(valid_claims(iss="me", aud="my-api"))).subject == "openid-1"
-    assert tokens.verify(forge(valid_claims())) is None
+    assert tokens.decode(forge(valid_claims(iss="me", aud="my-api")))["sub"] == "openid-1"
+    assert tokens.decode(forge(valid_claims())) is None
     assert claims_of(tokens.issue("u")[0])["iss"] == "me"
 
 
 @pytest.mark.filterwarnings("ignore:The HMAC key")  # HS512 with a 32-byte secret: forged on purpose
 def test_a_token_with_the_wrong_key_an_unknown_or_missing_kid_or_another_algorithm_is_refused():
     tokens = service()
-    assert tokens.verify(forge(valid_claims(), key="w" * 32)) is None
-    assert tokens.verify(forge(valid_claims(), kid="k9")) is None
-    assert tokens.verify(jwt.encode(valid_claims(), SECRET, algorithm="HS256")) is None  # no kid at all
-    assert tokens.verify(forge(valid_claims(), algorithm="HS512")) is None
+    assert tokens.decode(forge(valid_claims())) is not None
+    assert tokens.decode(forge(valid_claims(), key="w" * 32)) is None
+    assert tokens.decode(forge(valid_claims(), kid="k9")) is None
+    assert tokens.decode(jwt.encode(valid_claims(), SECRET, algorithm="HS256")) is None  # no kid at all
+    assert tokens.decode(forge(valid_claims(), algorithm="HS512")) is None
     unsigned = jwt.encode(valid_claims(), None, algorithm="none", headers={"kid": "k1"})
-    assert tokens.verify(unsigned) is None
+    assert tokens.decode(unsigned) is None
 
 
 @pytest.mark.parametrize("token", ["", "a.b.c", "not a token", "eyJhbGciOiJIUzI1NiJ9.e30", "...."])
 def test_garbage_is_refused_not_raised(token):
-    assert service().verify(token) is None
+    assert service().decode(token) is None and service().verify(token, socket=True) is None
 
 
 # settings
@@ -217,8 +233,9 @@ def test_the_configured_algorithm_is_used():
 
 
 class Request:
-    def __init__(self, authorization: str | None) -> None:
+    def __init__(self, authorization: str | None, path: str = "/v1/voices") -> None:
         self.headers = {} if authorization is None else {"Authorization": authorization}
+        self.path = path
 
 
 @pytest.mark.parametrize("scheme", ["Bearer ", "bearer ", "BEARER ", "Bearer   "])

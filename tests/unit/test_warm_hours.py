@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from functions.endpoint.controller import ASLEEP, READY
-from functions.jobs.scheduled import scale_down
+from functions.jobs.upkeep import scale_down
 from functions.warm_hours import MissHistory, expected_waiters, hour_of_week, learn_hours, rates_from, warm_now
 from functions.state.memory import MemoryState
 

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from functions.schedule import expand, in_windows, main, matches, to_aws, to_scf
+from functions.cron import expand, in_windows, main, matches, to_aws, to_scf
 
 
 def _refusal(call, cron: str) -> str:
@@ -149,7 +149,7 @@ def test_the_command_without_one_argument_prints_its_usage(capsys):
     assert main([]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err == 'usage: python -m functions.schedule "MIN HOUR DOM MON DOW"  (5 fields, UTC)\n'
+    assert err == 'usage: python -m functions.cron "MIN HOUR DOM MON DOW"  (5 fields, UTC)\n'
 
 
 def test_the_command_reads_its_argument_from_the_command_line(capsys, monkeypatch):
@@ -169,7 +169,7 @@ def test_a_malformed_window_is_refused_when_the_settings_load(spec):
 
 
 def test_windows_are_read_as_minutes_of_the_day():
-    from functions.schedule import windows
+    from functions.cron import windows
 
     assert windows(" 09:30-11:00 ,, 23:15-00:45") == [(570, 660), (1395, 45)]
     assert windows("") == []

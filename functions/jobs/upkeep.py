@@ -22,7 +22,7 @@ from inference.contract import PROMPT_SAMPLE_RATE
 
 from ..endpoint.controller import ASLEEP, READY, wait_until_ready
 from ..endpoint.triton import SynthesisInput
-from ..schedule import in_windows
+from ..cron import in_windows
 from ..timings import Timings
 from ..tts.render import LAST_INFERENCE
 from ..tts.request import build_request

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from croniter import croniter
 
-from functions.schedule import DAY_NAMES, DEFAULTS, expand, matches, to_aws, to_scf
+from functions.cron import DAY_NAMES, DEFAULTS, expand, matches, to_aws, to_scf
 
 CONFIGURED = ["0 12 * * 1-5", "30 8 * * MON-FRI", "0 */6 * * 0,6", "15 3 1 * *", "0 0 * * 7", "0 0 * * 5-7",
               "*/20 9-17 * * 1-5", "0 22 * * */2", "45 23 * * SUN", "0 16 * * *", "15 3 * 12 *", "0 8-20 * * *"]
@@ -104,8 +104,8 @@ def test_what_scf_would_read_otherwise_is_refused(cron):
 
 
 def test_the_operator_command_prints_both_renderings_or_refuses(capsys):
-    """`python -m functions.schedule CRON` (docs/operations.md), for editing the two deployment files."""
-    from functions.schedule import main
+    """`python -m functions.cron CRON` (docs/operations.md), for editing the two deployment files."""
+    from functions.cron import main
 
     assert main(["40 11 * * *"]) == 0
     out = capsys.readouterr().out
@@ -121,8 +121,8 @@ def test_the_documented_command_runs_as_printed():
     from pathlib import Path
 
     repo = Path(__file__).resolve().parents[2]
-    line = '.venv/bin/python -m functions.schedule "40 11 * * *"'
+    line = '.venv/bin/python -m functions.cron "40 11 * * *"'
     assert line in (repo / "docs" / "operations.md").read_text(encoding="utf-8")
-    run = subprocess.run([sys.executable, "-m", "functions.schedule", "40 11 * * *"], capture_output=True,
+    run = subprocess.run([sys.executable, "-m", "functions.cron", "40 11 * * *"], capture_output=True,
                          text=True, cwd=repo, timeout=60)
     assert run.returncode == 0 and "0 40 19 * * * *" in run.stdout

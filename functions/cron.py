@@ -180,14 +180,14 @@ def in_windows(spec: str, when: datetime) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m functions.schedule "40 11 * * *"`: a UTC cron as EventBridge and SCF timers want it (SCF's in
+    """`python -m functions.cron "40 11 * * *"`: a UTC cron as EventBridge and SCF timers want it (SCF's in
     China time), for editing template.yaml's parameters or serverless.yml's timers; a cron a cloud would read
     otherwise is refused with the reason."""
     import sys
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print('usage: python -m functions.schedule "MIN HOUR DOM MON DOW"  (5 fields, UTC)', file=sys.stderr)
+        print('usage: python -m functions.cron "MIN HOUR DOM MON DOW"  (5 fields, UTC)', file=sys.stderr)
         return 2
     try:
         aws, scf = to_aws(args[0]), to_scf(args[0])
