@@ -2,7 +2,8 @@
 whatever the number of words, so thousands of words cost microseconds.
 
 Texts are matched as they will be spoken (`spoken.py`): markup removed, traditional characters simplified,
-look-alike letters folded, spacing and punctuation ignored, and texts with pinyin also by their syllables.
+look-alike letters folded, digits inside words read as the letters they stand in for, spacing and punctuation
+ignored, texts with pinyin (markup, or Latin words that spell it) also by their syllables.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from pathlib import Path
 import ahocorasick
 
 from . import Subject, Verdict
-from .spoken import (MIN_HOMOPHONE_SYLLABLES, fold, spoken_sound_key, spoken_syllables, word_sound_key,
-                     word_syllables)
+from .spoken import (MIN_HOMOPHONE_SYLLABLES, digit_spellings, fold, latin_syllables, sound_key, spoken_sound_key,
+                     spoken_syllables, word_sound_key, word_syllables)
 
 DEFAULT_LIST = Path(__file__).with_name("keywords.txt")
 
@@ -52,16 +53,21 @@ class KeywordFilter:
 
     def check(self, item: Subject) -> Verdict:
         folded = fold(item.markup.plain)
-        if self.automaton is not None and _hits(self.automaton, folded):
+        spellings = digit_spellings(item.markup.plain)  # `f0rbidden`, `b4dword`: digits read as letters
+        if self.automaton is not None and any(_hits(self.automaton, form) for form in (folded, *spellings)):
             return Verdict("refuse", self.name, "keyword")
         if self.syllables is not None:
-            # without pinyin markup, only long words by sound: short homophones are everyday words
+            # without pinyin markup, only long words by sound: short homophones are everyday words, and so are
+            # two Latin syllables without tones (`wei jin` is also 围巾)
             shortest = 1 if item.markup.runs else MIN_HOMOPHONE_SYLLABLES
-            for form in spoken_syllables(item.markup):
+            latin = latin_syllables(item.markup)
+            for form in spoken_syllables(item.markup) + ([latin] if latin else []):
                 if _hits(self.syllables, form, shortest):
                     return Verdict("refuse", self.name, "keyword_sound")
-        if self.sounds is not None and _hits(self.sounds, spoken_sound_key(item.markup, folded)):
-            return Verdict("refuse", self.name, "keyword_sound")
+        if self.sounds is not None:
+            keys = [spoken_sound_key(item.markup, folded), *map(sound_key, spellings)]
+            if any(_hits(self.sounds, key) for key in keys):
+                return Verdict("refuse", self.name, "keyword_sound")
         return Verdict("pass", self.name)
 
 

@@ -9,14 +9,19 @@ A text is checked as it will be spoken, not as it was typed:
 - letters folded to their plain Latin letter: NFKC (full-width, mathematical), case folding, accents dropped,
   Unicode's confusables data (Cyrillic `о` is `o`) and letter names (small capitals, hooked letters), and
   repeated Latin letters squeezed (`teßt` casefolds to `tesst`);
+- digits for letters: inside a word that has letters, 0 1 3 4 5 7 8 @ $ are also read as the letters they
+  stand in for (1 as i or l, 4 as a or "for"), so `f0rbidden`, `b4dword` and `badw0rd` are the words they
+  spell; a number standing alone (`4 apples`, `$5`, `2026年`) stays a number;
 - English by sound: listed Latin words of six or more consonant sounds are also matched by a consonant
   skeleton, so digits (`4bidden`), respellings (`fraze`) and ARPAbet phoneme markup (`[F][ER0][B]...`)
   are heard as the word;
 - syllables (toneless pinyin): a text with pinyin markup is matched by its syllables, whether the pinyin
   stands in for a character or overrides the one before it (`啊[wei2]啊[jin4]` is heard as "wei jin"),
   with consonant-only tags also dropped (`[h][wei2]`); and any text is matched by the syllables of its
-  characters against listed words of three or more syllables (homophones: `围进策是词`). Shorter words are
-  matched by syllables only when pinyin is present, since two-syllable homophones are everyday words.
+  characters against listed words of three or more syllables (homophones: `围进策是词`), also with its Latin
+  words read as the pinyin they spell (`wei jin ce shi ci`, `weijin`, tone marks or digits ignored; a Latin
+  word that spells none breaks the run). Shorter words are matched by syllables only when pinyin markup is
+  present, since two-syllable homophones are everyday words (`wei jin` is also 围巾).
 """
 
 from __future__ import annotations
@@ -46,6 +51,12 @@ _PHONEME_KEY = {"B": "b", "CH": "k", "D": "d", "DH": "t", "F": "f", "G": "g", "J
                 "M": "m", "N": "n", "NG": "ng", "P": "p", "R": "r", "S": "s", "SH": "s", "T": "t", "TH": "t",
                 "V": "v", "Z": "s", "ZH": "s", "ER": "r"}
 MAX_READINGS = 16  # spellings of one listed word (polyphonic characters), for its syllable forms
+_LOOKALIKE = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s"}
+_LOOKALIKE_CHOICES = (("1", ("i", "l")), ("4", ("a", "for")))
+_IN_WORD_NOISE = re.compile(r"[^\w@$]|_")
+_ALNUM_RUN = re.compile(r"([a-z0-9@$]+)")
+_LATIN_OR_HAN = re.compile(r"[a-z]+|" + _HAN.pattern)
+_MAX_SYLLABLE = 6  # `zhuang`
 
 
 @functools.lru_cache(maxsize=1)
@@ -83,12 +94,46 @@ def _skeleton() -> dict[int, str]:
     return table
 
 
-def fold(text: str) -> str:
-    """The comparison form of a text."""
+def _letters(text: str) -> str:
+    """A text's characters folded one by one (markup gone, spacing and punctuation still there)."""
     text = unicodedata.normalize("NFKC", _IGNORABLE.sub("", text.encode("utf-8", "replace").decode("utf-8")))
     text = parse_markup(text, strict=False).plain if ("[" in text or "<" in text) else text
-    text = _strip_marks(_t2s().convert(text.casefold())).translate(_skeleton())
-    return _SQUEEZE.sub(r"\1", _NOISE.sub("", text))
+    return _strip_marks(_t2s().convert(text.casefold())).translate(_skeleton())
+
+
+def _squash(letters: str) -> str:
+    return _SQUEEZE.sub(r"\1", _NOISE.sub("", letters))
+
+
+def fold(text: str) -> str:
+    """The comparison form of a text."""
+    return _squash(_letters(text))
+
+
+def digit_spellings(text: str) -> list[str]:
+    """Other comparison forms of a text whose words mix letters with digits, `@` or `$`: those read as the
+    letters they stand in for (0 o, 1 i or l, 3 e, 4 a or "for", 5 s, 7 t, 8 b, @ a, $ s), so `f0rbidden`,
+    `b4dword` and `badw0rd` are the words they spell. Only a run of letters and such characters with at least
+    one letter is read so (punctuation inside a word ignored: `f-0-rbidden`): a number standing alone, as in
+    `4 apples`, `2026年` or `$5`, stays a number."""
+    letters = _letters(text)
+    if _LOOKALIKE.keys().isdisjoint(letters):
+        return []
+    runs = [_ALNUM_RUN.split(_IN_WORD_NOISE.sub("", word)) for word in letters.split()]
+    # (split with a group: even items are what lies between runs, odd items the runs of letters and digits)
+    mixed = {run for parts in runs for run in parts[1::2]
+             if not _LOOKALIKE.keys().isdisjoint(run) and any(c.isalpha() for c in run)}
+    if not mixed:
+        return []
+    choices = [(c, options) for c, options in _LOOKALIKE_CHOICES if any(c in run for run in mixed)]
+    forms: dict[str, None] = {}
+    for picked in itertools.product(*(options for _c, options in choices)):
+        table = {**_LOOKALIKE, **{c: o for (c, _options), o in zip(choices, picked, strict=True)}}
+        spelled = ("".join(table.get(c, c) for c in part) if part in mixed else part
+                   for parts in runs for part in parts)
+        forms[_squash("".join(spelled))] = None
+    forms.pop(_squash(letters), None)
+    return list(forms)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -173,3 +218,51 @@ def spoken_sound_key(markup: Markup, folded: str) -> str:
         last = run.at
     parts.append(sound_key(fold(markup.plain[last:])))
     return _SQUEEZE_ANY.sub(r"\1", "".join(parts))
+
+
+@functools.lru_cache(maxsize=1)
+def _pinyin_spellings() -> dict[str, str]:
+    """Toneless pinyin syllables as Latin text may write them -> their standard form (`nue` is `nve`);
+    consonant-only interjections (`m`, `ng`, `hm`) are no syllables here."""
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    syllables = {toneless(r) for value in pinyin_dict.values() for r in value.split(",") if r}
+    spellings = {s: s for s in syllables if not set(s).isdisjoint("aeiouv")}
+    for s in list(spellings):
+        spellings.setdefault(s.replace("v", "u"), s)
+    return spellings
+
+
+@functools.lru_cache(maxsize=4096)
+def _pinyin_word(word: str) -> tuple[str, ...] | None:
+    """A Latin word as pinyin syllables (`weijin` -> wei, jin; longest syllable first), or None."""
+    spellings = _pinyin_spellings()
+    best: list[tuple[str, ...] | None] = [None] * len(word) + [()]
+    for i in range(len(word) - 1, -1, -1):
+        for end in range(min(len(word), i + _MAX_SYLLABLE), i, -1):
+            tail = best[end]
+            if tail is not None and word[i:end] in spellings:
+                best[i] = (spellings[word[i:end]], *tail)
+                break
+    return best[0]
+
+
+def latin_syllables(markup: Markup) -> str | None:
+    """The syllable string of a text with its Latin words read as pinyin where they spell it (`wei jin ce
+    shi ci`, `weijin`, `wéi jìn`, tone digits ignored), among its characters' readings and its pinyin markup; a
+    Latin word that is no pinyin breaks the string. None when no Latin word spells pinyin."""
+    spoken: list[str] = []
+    found = False
+    last = 0
+    for at, syllables in [(run.at, run.syllables) for run in markup.runs] + [(len(markup.plain), ())]:
+        for m in _LATIN_OR_HAN.finditer(_letters(markup.plain[last:at])):
+            token = m.group(0)
+            if _HAN.match(token):
+                spoken.append(_readings(token)[0])
+                continue
+            word = _pinyin_word(token)
+            found = found or word is not None
+            spoken.extend(word if word is not None else ("#",))
+        spoken.extend(syllables)
+        last = at
+    return _form(spoken) if found else None

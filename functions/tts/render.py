@@ -40,8 +40,17 @@ from .voice import Voice
 log = logging.getLogger(__name__)
 LAST_INFERENCE = "last_inference"  # state alias: when the endpoint last answered (scale-down reads it)
 NOTICE_TEXT = "本音频由人工智能生成。"  # AIGC_CUE=notice: spoken in the request's own voice, cached per voice
+NOTICE_SEED = 0  # the notice is made once per voice: a fixed seed, whatever the request's
 VTT_TYPE = "text/vtt; charset=utf-8"
 SPEECH = "speech"  # internal speech segments: their cache key's format, and their (absent) labels
+
+
+def notice_plan(voice: Voice) -> Plan:
+    """What the spoken notice is made from: the voice alone (its recording, and its transcript where it has
+    one), at speed 1, a fixed seed, no style. The request's seed, speed, style and transcript play no part, so
+    every request in a voice shares one synthesis of it (a fresh seed is no second model call)."""
+    mode = "zero_shot" if voice.transcript else "cross_lingual"
+    return Plan(NOTICE_TEXT, mode, "", voice.transcript, 1.0, NOTICE_SEED, "pcm", voice.voice_hash)
 
 
 def synthesis_input(plan: Plan, text: str, voice: Voice, request_id: str = "") -> SynthesisInput:
@@ -128,7 +137,8 @@ class Renderer:
         kind = self.settings.aigc_cue
         if kind == "none":
             return None
-        sound = cue.rhythm(OUTPUT_SAMPLE_RATE) if kind == "rhythm" else self.segment_samples(plan, NOTICE_TEXT, voice)
+        sound = cue.rhythm(OUTPUT_SAMPLE_RATE) if kind == "rhythm" else \
+            self.segment_samples(notice_plan(voice), NOTICE_TEXT, voice)
         pause = cue.gap(OUTPUT_SAMPLE_RATE)
         parts = [sound, pause] if self.settings.aigc_cue_position == "start" else [pause, sound]
         return np.concatenate(parts).astype(np.float32)

@@ -1,7 +1,8 @@
 """The parse stage: a body's fields become one validated, typed `TtsRequest`; nothing downstream reads a raw
 field again.
 
-Texts are normalized and charged here (characters, pinyin syllables and sound tags: what the model speaks),
+Texts are normalized and charged here (characters, pinyin syllables and sound tags: what the model speaks;
+compatibility characters as the letters and digits they stand for, functions/text/normalize.py),
 a style resolves to its preset, and the voice is either an enrolled or built-in `voice_id` or an uploaded
 prompt (`PromptUpload`), never both.
 """
@@ -16,7 +17,7 @@ from ..audio.decode import normalize_format
 from ..audio.formats import DEFAULT_FORMAT, FILE_FORMATS
 from ..errors import BadRequest, NotFound
 from ..request_body import choice, number, read_body
-from ..text.normalize import normalize_spoken_text, normalize_text
+from ..text.normalize import charged_units, normalize_spoken_text, normalize_text
 from ..voices.consent import require_consent
 from ..voices.store import names_a_voice
 from .presets import resolve_instruct
@@ -53,7 +54,7 @@ class PromptUpload:
 @dataclass(frozen=True)
 class TtsRequest:
     text: str  # normalized; newlines kept only in long texts (they mark paragraphs)
-    units: int  # what it is charged: characters (digits twice), syllables, sound tags
+    units: int  # what it is charged: characters (digits twice), syllables, sound tags, of the spoken form
     long: bool  # beyond the synchronous limit: a job
     instruct: str = ""  # style text as the model takes it (a preset resolved)
     preset: str | None = None
@@ -75,12 +76,12 @@ def build_request(fields: dict, audio: bytes | None, limits: RequestLimits,
                   formats: tuple[str, ...] = FILE_FORMATS) -> TtsRequest:
     voice_id = fields.get("voice_id")
     if voice_id is not None and not isinstance(voice_id, str):
-        raise BadRequest("voice_id 必须是字符串", code="invalid_type")
+        raise BadRequest("invalid_type", field="voice_id")
     if voice_id is not None and not names_a_voice(voice_id):  # kept out of logs and lookups
-        raise NotFound("声音不存在", code="voice_not_found")
+        raise NotFound("voice_not_found")
     prompt_format = fields.get("prompt_format")
     if prompt_format is not None and not isinstance(prompt_format, str):
-        raise BadRequest("prompt_format 必须是字符串", code="invalid_type")
+        raise BadRequest("invalid_type", field="prompt_format")
     prompt_format = normalize_format(prompt_format)  # checked whether or not a recording is decoded
     sample_rate = number(fields.get("prompt_sample_rate"), "prompt_sample_rate", int, 8000, 192000)
     channels = number(fields.get("prompt_channels"), "prompt_channels", int, 1, 2) or 1
@@ -89,11 +90,12 @@ def build_request(fields: dict, audio: bytes | None, limits: RequestLimits,
     fmt = choice(fields.get("format"), "format", formats, DEFAULT_FORMAT)
     seed = number(fields.get("seed"), "seed", int, MIN_SEED, MAX_SEED)
     if prompt_format == "pcm" and sample_rate is None:
-        raise BadRequest("原始 PCM 音频需要声明采样率（prompt_sample_rate）", code="pcm_rate_required")
+        raise BadRequest("pcm_rate_required")
 
     text, markup = normalize_spoken_text(fields.get("text"), field="text", max_chars=limits.max_long_text_chars,
                                          keep_newlines=True)
-    long = markup.units > limits.max_text_chars  # a job (functions/tts/jobs.py)
+    units = charged_units(markup)  # of the text as the model reads it (`㉑` is 21)
+    long = units > limits.max_text_chars  # a job (functions/tts/jobs.py)
     if not long:
         text = text.replace("\n", " ")
     instruct = normalize_text(fields.get("instruct"), field="instruct", max_chars=limits.max_instruct_chars,
@@ -102,13 +104,12 @@ def build_request(fields: dict, audio: bytes | None, limits: RequestLimits,
     prompt_text = normalize_text(fields.get("prompt_text"), field="prompt_text", max_chars=limits.max_text_chars,
                                  required=False)
     if voice_id is None and audio is None:
-        raise BadRequest("需要声音：提供 voice_id，或上传 audio 文件 / prompt_audio_base64",
-                         code="prompt_audio_required")
+        raise BadRequest("prompt_audio_required")
     if voice_id is not None and audio is not None:
-        raise BadRequest("voice_id 与提示音频只能二选一", code="duplicate_audio")
+        raise BadRequest("duplicate_audio")
     upload = None if audio is None else PromptUpload(audio, prompt_format, sample_rate, channels,
                                                       require_consent(fields.get("consent")))
-    return TtsRequest(text=text, units=markup.units, long=long, instruct=instruct, preset=preset,
+    return TtsRequest(text=text, units=units, long=long, instruct=instruct, preset=preset,
                       prompt_text=prompt_text, voice_id=voice_id, upload=upload, mode=mode, speed=round(speed, 2),
                       seed=seed, format=fmt)
 

@@ -1,6 +1,9 @@
 """Long text to segments: split at sentence ends (Chinese and Western punctuation), never inside markup,
-never across paragraphs, packed up to the synchronous limit. The same paragraph always splits the same way,
-so articles sharing paragraphs share cached segments."""
+packed up to the synchronous limit. A paragraph longer than half the limit is split on its own, never joined
+to another, so articles sharing such paragraphs share cached segments; consecutive shorter paragraphs (titles,
+dialogue, lists) are packed into one segment up to the limit, each ended with a full stop where it has no
+sentence end of its own (the model pauses there: a newline it would skip), so many tiny paragraphs cost about
+as many model calls as one paragraph of their length. The same text always splits the same way."""
 
 from __future__ import annotations
 
@@ -76,27 +79,60 @@ def _join(a: str, b: str) -> str:
     return f"{a} {b}" if a and b and a[-1].isascii() and b[0].isascii() else a + b
 
 
+def _ended(paragraph: str) -> str:
+    """A paragraph with a sentence end, so the model pauses before the next one packed after it."""
+    units = [m.group(0) for m in _UNIT.finditer(paragraph) if not _MARKUP.fullmatch(m.group(0))]
+    if units and (_SENTENCE_END.match(units[-1]) or _CLAUSE_END.match(units[-1])):
+        return paragraph
+    plain = _MARKUP.sub("", paragraph)
+    return paragraph + ("." if plain and plain[-1].isascii() else "。")
+
+
+def _paragraph_chunks(paragraph: str, max_chars: int) -> list[str]:
+    packed: list[str] = []
+    current = ""
+    for sentence in _sentences(paragraph):
+        pieces = [sentence] if _plain_len(sentence) <= max_chars else _hard_split(sentence, max_chars)
+        for piece in pieces:
+            candidate = _join(current, piece) if current else piece
+            if current and _plain_len(candidate) > max_chars:
+                packed.append(current)
+                current = piece
+            else:
+                current = candidate
+    if current:
+        packed.append(current)
+    return packed
+
+
 def split_text(text: str, max_chars: int) -> list[Segment]:
+    """Segments of at most `max_chars` plain characters (a single unbreakable run aside), each with the pause
+    after it: a sentence pause inside a paragraph, a paragraph pause after a paragraph (or a pack of short
+    ones), none after the last."""
+    groups: list[list[str]] = []  # segments in paragraph order; a pause of a paragraph after each group
+    pack = ""
+    for paragraph in (p.strip() for p in text.split("\n")):
+        if not paragraph:
+            continue
+        if _plain_len(paragraph) > max_chars // 2:
+            if pack:
+                groups.append([pack])
+                pack = ""
+            groups.append(_paragraph_chunks(paragraph, max_chars))
+            continue
+        candidate = _join(_ended(pack), paragraph) if pack else paragraph
+        if pack and _plain_len(candidate) > max_chars:
+            groups.append([pack])
+            candidate = paragraph
+        pack = candidate
+    if pack:
+        groups.append([pack])
     segments: list[Segment] = []
-    paragraphs = [p.strip() for p in text.split("\n") if p.strip()]
-    for pi, paragraph in enumerate(paragraphs):
-        packed: list[str] = []
-        current = ""
-        for sentence in _sentences(paragraph):
-            pieces = [sentence] if _plain_len(sentence) <= max_chars else _hard_split(sentence, max_chars)
-            for piece in pieces:
-                candidate = _join(current, piece) if current else piece
-                if current and _plain_len(candidate) > max_chars:
-                    packed.append(current)
-                    current = piece
-                else:
-                    current = candidate
-        if current:
-            packed.append(current)
-        for i, chunk in enumerate(packed):
-            last_in_paragraph = i == len(packed) - 1
-            pause = 0.0 if (last_in_paragraph and pi == len(paragraphs) - 1) else \
-                (PARAGRAPH_PAUSE_S if last_in_paragraph else SENTENCE_PAUSE_S)
+    for gi, chunks in enumerate(groups):
+        for i, chunk in enumerate(chunks):
+            last_in_group = i == len(chunks) - 1
+            pause = 0.0 if (last_in_group and gi == len(groups) - 1) else \
+                (PARAGRAPH_PAUSE_S if last_in_group else SENTENCE_PAUSE_S)
             segments.append(Segment(chunk, pause))
     return segments
 

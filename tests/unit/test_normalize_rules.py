@@ -108,5 +108,7 @@ def test_spoken_text_is_its_markup_in_the_models_tokens():
 
 def test_spoken_text_of_markup_alone_is_refused():
     assert _refused(normalize_spoken_text, "[breath]") == ("text_required", "text 不能只有标记", 400)
-    assert _refused(normalize_spoken_text, "[breath]", field="line") == ("line_required", "line 不能只有标记", 400)
-    assert _refused(normalize_spoken_text, " ", field="line")[:2] == ("line_required", "line 不能为空")
+    assert _refused(normalize_spoken_text, "[breath]", field="prompt_text") == (
+        "prompt_text_required", "prompt_text 不能只有标记", 400)
+    assert _refused(normalize_spoken_text, " ", field="prompt_text")[:2] == (
+        "prompt_text_required", "prompt_text 不能为空")
