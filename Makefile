@@ -92,8 +92,8 @@ bench: $(STAMP)
 	$(PY) scripts/bench_voice_identity.py
 
 fuzz: $(STAMP)
-	FUZZ_EXAMPLES=5000 SCHEMATHESIS_EXAMPLES=50 $(PY) -m pytest tests/functions/test_decode_fuzz.py \
-	    tests/functions/test_api_schema_fuzz.py
+	FUZZ_EXAMPLES=5000 SCHEMATHESIS_EXAMPLES=50 $(PY) -m pytest tests/functions/pipeline/test_decode_fuzz.py \
+	    tests/functions/api/test_api_schema_fuzz.py
 
 clean:
 	rm -rf $(VENV) $(OFFICIAL_VENV) .cache .pytest_cache build *.egg-info

@@ -18,7 +18,7 @@ WRITTEN = Verdict("refuse", "keywords", "keyword")
 HEARD = Verdict("refuse", "keywords", "keyword_sound")
 PASS = Verdict("pass", "keywords")
 LISTED = KeywordFilter.from_file(DEFAULT_LIST)  # 违禁测试词, forbidden-test-phrase
-TEST_LIST = KeywordFilter(["坏词", "BadWord"])  # the list tests/functions/test_moderation.py uses
+TEST_LIST = KeywordFilter(["坏词", "BadWord"])  # the list tests/functions/pipeline/test_moderation.py uses
 
 
 def check(words: KeywordFilter, text: str) -> Verdict:

@@ -1,6 +1,6 @@
 """The OpenAPI description is the server's truth: its generated patterns are the validators' rules, and what a
 schema can say about a request is what the server does with it (null, types, empty values, voice ids, forms,
-optional routes). The fuzzing test (tests/functions/test_api_schema_fuzz.py) checks the same from outside."""
+optional routes). The fuzzing test (tests/functions/api/test_api_schema_fuzz.py) checks the same from outside."""
 
 from __future__ import annotations
 

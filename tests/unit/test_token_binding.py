@@ -4,7 +4,7 @@ entry, a WeChat session, Cloud Hosting, development mode), so removing or rotati
 revokes it; a session token from POST /v1/auth/wechat is valid only while it is its user's current session.
 
 The app is the unit tier's (fake endpoint, in-memory state); "a restart with other settings" is a second app on
-the same state and storage. Two tests open a real WebSocket on a loopback server, as tests/functions/test_ws.py
+the same state and storage. Two tests open a real WebSocket on a loopback server, as tests/functions/api/test_socket.py
 does."""
 
 from __future__ import annotations

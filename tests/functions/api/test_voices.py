@@ -13,9 +13,9 @@ from functions.asr import build_transcriber
 from functions.endpoint import TritonEndpoint
 from functions.settings import Settings
 
-from ..audio_samples import PROMPT_TEXT, encode, recorder_files, speech_at
+from ...audio_samples import PROMPT_TEXT, encode, recorder_files, speech_at
 from tests.support import ALICE_KEY, BOB_KEY, client_for, triton_inference_count
-from ..fakes.tencent_cloud import FakeTencentAsr
+from ...fakes.tencent_cloud import FakeTencentAsr
 
 
 def enroll(client, audio: bytes, filename="rec.aac", **fields):

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import yaml
 
-from ..audio_samples import recorder_files
+from ...audio_samples import recorder_files
 from tests.support import ALICE_KEY, client_for
 
-FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
+FUNCTIONS = Path(__file__).resolve().parents[3] / "functions"
 
 
 def audit_lines(caplog) -> list[dict]:

@@ -22,9 +22,9 @@ from functions.storage.s3 import S3Store
 from functions.tts.cache_key import is_task_id
 from inference.serve import TritonServer, free_port
 
-from ..audio_samples import recorder_files
+from ...audio_samples import recorder_files
 from tests.support import client_for
-from ..fakes.tcp_proxy import TcpProxy
+from ...fakes.tcp_proxy import TcpProxy
 
 AUDIO = base64.b64encode(recorder_files()["wav_16k_mono"][0]).decode()
 

@@ -11,7 +11,7 @@ import pytest
 from functions.audio.decode import DecodeLimits, decode_prompt, sniff
 from functions.errors import ApiError
 
-from ..audio_samples import encode, recorder_files, speech_at
+from ...audio_samples import encode, recorder_files, speech_at
 
 
 @pytest.mark.parametrize("name", list(recorder_files()))

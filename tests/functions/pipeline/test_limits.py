@@ -15,7 +15,7 @@ from functions.limits.memory import MemoryLimiter
 from functions.limits.redis_limits import RedisLimiter
 from functions.settings import Settings
 
-from ..audio_samples import recorder_files
+from ...audio_samples import recorder_files
 from tests.support import ALICE_KEY, BOB_KEY, client_for, triton_inference_count
 
 AUDIO = None

@@ -17,10 +17,10 @@ from functions.moderation.tencent_tms import TencentTextModeration
 from functions.moderation.wechat import WeChatMsgSecCheck
 from functions.settings import Settings
 
-from ..audio_samples import PROMPT_TEXT, recorder_files
+from ...audio_samples import PROMPT_TEXT, recorder_files
 from tests.support import client_for
-from ..fakes.tencent_cloud import FakeTencentAsr, FakeTencentTms
-from ..fakes.wechat import FakeWeChat
+from ...fakes.tencent_cloud import FakeTencentAsr, FakeTencentTms
+from ...fakes.wechat import FakeWeChat
 
 
 def post(client, text, **extra):

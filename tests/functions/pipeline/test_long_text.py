@@ -10,7 +10,7 @@ import pytest
 
 from functions.tts.segments import PARAGRAPH_PAUSE_S, split_text
 
-from ..audio_samples import recorder_files
+from ...audio_samples import recorder_files
 from tests.support import client_for, triton_inference_count
 
 SENTENCES = ["今天我们讨论城市的发展与变化。", "公园里的树木越来越多了！", "你觉得这样的生活好吗？",

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ..audio_samples import PROMPT_TEXT, decoded_duration, recorder_files
+from ...audio_samples import PROMPT_TEXT, decoded_duration, recorder_files
 from tests.support import LocalClient as Client, triton_inference_count
 
 TEXT = "你好，欢迎使用语音合成服务。"

@@ -17,7 +17,7 @@ from functions.storage.local import LocalStore
 from functions.storage.s3 import S3Store
 from inference.serve import free_port
 
-from ..audio_samples import recorder_files
+from ...audio_samples import recorder_files
 from tests.support import LocalClient as Client, triton_inference_count
 
 TEXT = "对象存储里的音频。"

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soxr
 
-from ..audio_samples import PROMPT_TEXT, encode, speech_at
+from ...audio_samples import PROMPT_TEXT, encode, speech_at
 from tests.support import ALICE_KEY, BOB_KEY, client_for, triton_inference_count
 
 TEXT = "今天的天气真不错，我们一起去公园散步吧。"

@@ -13,7 +13,7 @@ from functions.serve import limits_banner
 from functions.settings import Settings
 from inference.serve import free_port
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_a_taken_triton_port_is_refused_by_name(tmp_path):

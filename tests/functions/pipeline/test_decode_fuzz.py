@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from functions.audio.decode import DecodeLimits, PromptAudio, decode_prompt
 from functions.errors import ApiError
 
-from ..audio_samples import recorder_files
+from ...audio_samples import recorder_files
 
-CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "audio"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus" / "audio"
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 LIMITS = DecodeLimits()
 SEEDS = [data for data, extra in recorder_files().values() if not extra]
@@ -30,7 +30,7 @@ FOUND = (CORPUS / "found_stream_without_codec.m4a").read_bytes()
 
 def documented_statuses() -> dict[str, int]:
     """Error code -> status, from the table in docs/api.md (the rows of one status)."""
-    table = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
+    table = (Path(__file__).resolve().parents[3] / "docs" / "api.md").read_text(encoding="utf-8")
     statuses = {}
     for status, codes in re.findall(r"^\| (\d{3})(?: \+ `Retry-After`)? \| (.*) \|$", table, re.MULTILINE):
         statuses.update((code, int(status)) for code in re.findall(r"`([a-z_]+)`", codes))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
-from ..audio_samples import recorder_files
+from ...audio_samples import recorder_files
 from tests.support import client_for
 
 

@@ -10,7 +10,7 @@ import av
 import pytest
 from openai import OpenAI
 
-from ..audio_samples import PROMPT_TEXT, recorder_files
+from ...audio_samples import PROMPT_TEXT, recorder_files
 from tests.support import ALICE_KEY, Paced, client_for, read_label
 
 

@@ -22,9 +22,9 @@ from functions.cron import matches, to_aws, to_scf
 from functions.settings import Settings
 from inference.serve import free_port
 
-from ..audio_samples import PROMPT_TEXT, recorder_files
+from ...audio_samples import PROMPT_TEXT, recorder_files
 from tests.support import ALICE_KEY, client_for, triton_inference_count
-from ..fakes.tencent_cloud import FakeTencentCvm
+from ...fakes.tencent_cloud import FakeTencentCvm
 
 
 def post(client, text, **extra):
@@ -235,7 +235,7 @@ def test_the_tencent_fake_refuses_what_the_real_api_refuses():
     import time
     import urllib.request
 
-    from ..fakes.tencent_cloud import tc3_signature
+    from ...fakes.tencent_cloud import tc3_signature
 
     fake = FakeTencentCvm("AKIDtest", "secretkey", "ins-gpu0001", state="RUNNING")
 
@@ -337,7 +337,7 @@ def test_schedules_render_for_both_clouds():
 
 
 def test_kubernetes_controller_scales_the_deployment(triton):
-    from ..fakes.kubernetes_api import FakeKubernetes
+    from ...fakes.kubernetes_api import FakeKubernetes
 
     fake = FakeKubernetes("tts", "cosyvoice-triton", replicas=0, token="sa-token")
     try:
@@ -372,7 +372,7 @@ def test_kubernetes_controller_in_cluster_uses_the_service_account(triton, tmp_p
     HTTPS API server that requires the token."""
     import kubernetes.config.incluster_config as incluster
 
-    from ..fakes.kubernetes_api import FakeKubernetes
+    from ...fakes.kubernetes_api import FakeKubernetes
 
     fake = FakeKubernetes("tts", "cosyvoice-triton", replicas=0, token="mounted-token", tls=True,
                           workdir=str(tmp_path))

@@ -15,7 +15,7 @@ from functions.state.memory import MemoryState
 from functions.storage import build_storage
 from functions.tts.plan import Plan
 
-from ..fakes.dashscope import FakeDashScope
+from ...fakes.dashscope import FakeDashScope
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from functions.jobs.worker import Worker
 from functions.state.redis_state import RedisState
 from functions.tts.plan import Plan
 
-from ..audio_samples import recorder_files
+from ...audio_samples import recorder_files
 from tests.support import client_for
 
 AUDIO = base64.b64encode(recorder_files()["wav_16k_mono"][0]).decode()

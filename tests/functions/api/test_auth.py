@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from functions.auth.tokens import TokenService
 
 from tests.support import ALICE_KEY, client_for
-from ..fakes.wechat import FakeWeChat
+from ...fakes.wechat import FakeWeChat
 
 SECRET = "k" * 40
 OLD_SECRET = "o" * 40
