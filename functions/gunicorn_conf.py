@@ -28,7 +28,9 @@ worker_connections = int(os.environ.get("GUNICORN_CONNECTIONS") or 4000)
 threads = int(os.environ.get("GUNICORN_THREADS") or 8)  # gthread only
 timeout = 60
 graceful_timeout = 30
-keepalive = 5  # an idle keep-alive connection is closed after this many seconds
+# An idle keep-alive connection is closed after this many seconds; under the event-driven workers it is also the
+# time a request's headers must arrive within (a client trickling them is cut). Bodies: BODY_TIMEOUT_S.
+keepalive = 5
 
 
 def check_workers(count: int, environ) -> None:
