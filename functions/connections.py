@@ -15,7 +15,6 @@ import socket
 import threading
 import time
 from collections import Counter
-from typing import Callable
 
 
 class TooManyConnections(Exception):
@@ -26,49 +25,73 @@ class TooManyConnections(Exception):
         self.scope = scope
 
 
+class Held:
+    """One counted connection: `release()` gives it back (only the first call counts); `become(identity)`
+    moves it, atomically, from the anonymous pool to an identity (a WebSocket authenticating in a message)."""
+
+    def __init__(self, caps: "ConnectionCaps", address: str, identity: str | None) -> None:
+        self.caps, self.address, self.identity = caps, address, identity
+        self.released = False
+
+    def release(self) -> None:
+        with self.caps._lock:
+            if not self.released:
+                self.released = True
+                self.caps._count(self.address, self.identity, -1)
+
+    __call__ = release
+
+    def become(self, identity: str) -> None:
+        caps = self.caps
+        with caps._lock:
+            if self.released or self.identity is not None:
+                return
+            caps._check(self.address, identity, moving=True)
+            caps._count(self.address, None, -1)
+            self.identity = identity
+            caps._count(self.address, identity, +1)
+
+
 class ConnectionCaps:
-    def __init__(self, total: int = 0, per_address: int = 0, per_identity: int = 0) -> None:
-        self.total, self.per_address, self.per_identity = total, per_address, per_identity
+    """Counts per process. Connections not yet authenticated (a WebSocket before its first message) have a pool
+    of their own (MAX_ANONYMOUS_CONNECTIONS), so anonymous clients cannot take the slots of callers who have."""
+
+    def __init__(self, total: int = 0, per_address: int = 0, per_identity: int = 0, anonymous: int = 0) -> None:
+        self.total, self.per_address, self.per_identity, self.anonymous = total, per_address, per_identity, anonymous
         self._lock = threading.Lock()
-        self._open = 0
+        self._open = self._anonymous = 0
         self._by_address: Counter[str] = Counter()
         self._by_identity: Counter[str] = Counter()
 
     @classmethod
     def from_settings(cls, settings) -> "ConnectionCaps":
         return cls(settings.max_connections, settings.max_connections_per_address,
-                   settings.max_connections_per_identity)
+                   settings.max_connections_per_identity, settings.max_anonymous_connections)
 
-    def hold(self, address: str | None, identity: str | None) -> Callable[[], None]:
-        """Count one connection (raises TooManyConnections when a cap is reached); returns what gives it back,
-        which may be called more than once (only the first counts)."""
+    def hold(self, address: str | None, identity: str | None) -> Held:
+        """Count one connection (raises TooManyConnections when a cap is reached)."""
         address = address or "?"
         with self._lock:
-            if self.total and self._open >= self.total:
-                raise TooManyConnections("server")
-            if self.per_address and self._by_address[address] >= self.per_address:
-                raise TooManyConnections("address")
-            if identity and self.per_identity and self._by_identity[identity] >= self.per_identity:
-                raise TooManyConnections("identity")
+            self._check(address, identity)
             self._count(address, identity, +1)
-        released = False
+        return Held(self, address, identity)
 
-        def release() -> None:
-            nonlocal released
-            with self._lock:
-                if not released:
-                    released = True
-                    self._count(address, identity, -1)
-        return release
-
-    def rehold(self, release: Callable[[], None], address: str | None, identity: str) -> Callable[[], None]:
-        """The same connection, now counted for the identity it authenticated as (a WebSocket that
-        authenticates in its first message)."""
-        release()
-        return self.hold(address, identity)
+    def _check(self, address: str, identity: str | None, *, moving: bool = False) -> None:
+        if identity is None:
+            if self.anonymous and self._anonymous >= self.anonymous:
+                raise TooManyConnections("server")
+        elif self.total and self._open >= self.total:
+            raise TooManyConnections("server")
+        if not moving and self.per_address and self._by_address[address] >= self.per_address:
+            raise TooManyConnections("address")
+        if identity and self.per_identity and self._by_identity[identity] >= self.per_identity:
+            raise TooManyConnections("identity")
 
     def _count(self, address: str, identity: str | None, step: int) -> None:
-        self._open += step
+        if identity is None:
+            self._anonymous += step
+        else:
+            self._open += step
         self._by_address[address] += step
         if self._by_address[address] <= 0:
             del self._by_address[address]
@@ -79,7 +102,7 @@ class ConnectionCaps:
 
     def held(self) -> int:
         with self._lock:
-            return self._open
+            return self._open + self._anonymous
 
 
 class BodyTimeout(Exception):
@@ -92,9 +115,10 @@ class BudgetedInput:
     (where the server hands the socket over: gunicorn, Werkzeug), the blocked read returns, and BodyTimeout is
     raised instead of its short data. The answer can still be written: only reading is shut."""
 
-    def __init__(self, stream, seconds: float, sock) -> None:
-        self.stream, self.seconds, self.sock = stream, seconds, sock
+    def __init__(self, stream, seconds: float, sock, length: int | None = None) -> None:
+        self.stream, self.seconds, self.sock, self.length = stream, seconds, sock, length
         self.expired = False
+        self._read_bytes = 0
         self._timer: threading.Timer | None = None
         self._until = time.monotonic() + seconds
 
@@ -121,6 +145,9 @@ class BudgetedInput:
             raise
         if self.expired:
             raise BodyTimeout()
+        self._read_bytes += len(data)
+        if self.length is not None and self._read_bytes >= self.length:
+            self.close()  # all of it has arrived: the rest of the request has its own deadlines
         return data
 
     def read(self, *args):

@@ -58,15 +58,21 @@ def request_deadline(seconds: float) -> Middleware:
     return middleware
 
 
+MIN_UPLOAD_BYTES_PER_S = 50 * 1024
+
+
 def body_budget(seconds: float) -> Middleware:
-    """A request's body must arrive within `seconds` (BODY_TIMEOUT_S): a client that trickles it holds a
-    connection, and with it the caps of functions/connections.py, for no longer than that. 408 otherwise, and
-    the connection is closed (what is left of the body is never read)."""
+    """A request's body must arrive within `seconds` (BODY_TIMEOUT_S) plus its size at 50 KB/s: a client that
+    trickles it holds a connection, and with it the caps of functions/connections.py, for no longer than that.
+    408 otherwise, and the connection is closed (what is left of the body is never read)."""
     def middleware(request: Request, next: Handler) -> Response:
         environ = request.environ
         if seconds and "wsgi.input" in environ:
             sock = environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
-            budgeted = BudgetedInput(environ["wsgi.input"], seconds, sock)
+            length = request.content_length
+            # a base, and time for the body's size at a slow phone's upload rate (50 KB/s)
+            budget = seconds + (length or 0) / MIN_UPLOAD_BYTES_PER_S
+            budgeted = BudgetedInput(environ["wsgi.input"], budget, sock, length)
             environ["wsgi.input"] = budgeted
             try:
                 response = next(request)

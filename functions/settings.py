@@ -67,6 +67,7 @@ class Settings:
     max_connections: int = 2000
     max_connections_per_address: int = 200
     max_connections_per_identity: int = 20
+    max_anonymous_connections: int = 200  # sockets not yet authenticated: a pool of their own
     body_timeout_s: float = 20.0  # a request's body must arrive within this (a trickle holds a connection)
     socket_auth_s: float = 10.0  # a WebSocket must authenticate within this, and within 3 tries
     min_prompt_s: float = 1.0

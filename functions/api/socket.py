@@ -19,6 +19,8 @@ gunicorn's environ), so every other route keeps its plain WSGI path. Protocol:
 from __future__ import annotations
 
 import json
+import select
+import socket
 import time
 
 from simple_websocket import ConnectionClosed, Server
@@ -42,6 +44,8 @@ AUDIO_FRAME = 32 * 1024
 IDLE_S = 60.0  # a connection with no request for this long is closed
 AUTH_TRIES = 3  # messages an unauthenticated socket may send before it is closed
 PRE_AUTH_MESSAGE = 8 * 1024  # bytes a message may have before the socket has authenticated
+PENDING_MESSAGES = 2  # messages waiting while one is answered; more closes the socket
+SEND_S = 30.0  # a frame the client does not take within this closes the socket
 PING_S = 25.0  # keeps gateways and NATs from dropping a quiet connection
 
 
@@ -76,13 +80,15 @@ def tts_socket(app, request: Request) -> Response:
     try:
         ws = Server.accept(environ, ping_interval=PING_S,
                            max_message_size=services.settings.max_body_bytes if identity else PRE_AUTH_MESSAGE)
+        ws.sock = WholeSends(ws.sock, SEND_S)
+        ws.input_buffer = Pending(ws.sock, PENDING_MESSAGES)
     except BaseException:
         release()
         raise
     session = Session(services, ws, request, authenticate, release)
     try:
         session.serve()
-    except ConnectionClosed:
+    except (ConnectionClosed, OSError):  # the client went away, or stopped reading
         pass
     finally:
         session.release()
@@ -91,6 +97,51 @@ def tts_socket(app, request: Request) -> Response:
         except Exception:  # noqa: BLE001 - already closed by the client
             pass
     return _Done(ws.mode)
+
+
+class WholeSends:
+    """The socket as simple-websocket uses it, but every send whole and bounded in time: it calls `send`, which
+    on an event-driven host may write part of a frame (the rest would be lost), and a client that stops reading
+    would hold the connection, and its slot, for ever. A send that cannot finish within `timeout_s` closes the
+    socket (OSError)."""
+
+    def __init__(self, sock, timeout_s: float) -> None:
+        self._sock, self.timeout_s = sock, timeout_s
+
+    def send(self, data) -> int:
+        view, until = memoryview(data), time.monotonic() + self.timeout_s
+        while view:
+            left = until - time.monotonic()
+            if left <= 0 or not select.select([], [self._sock], [], left)[1]:
+                self._sock.shutdown(socket.SHUT_RDWR)
+                raise ConnectionError("the client stopped reading")
+            try:  # no more than the socket takes now: a blocking send would wait for all of it
+                view = view[self._sock.send(view, socket.MSG_DONTWAIT):]
+            except (BlockingIOError, InterruptedError):
+                continue
+        return len(data)
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+class Pending(list):
+    """simple-websocket's buffer of received messages, bounded: its reader keeps reading while a message is
+    being answered, and a client sending on would fill the process's memory. One more than `limit` waiting
+    closes the socket instead."""
+
+    def __init__(self, sock, limit: int) -> None:
+        super().__init__()
+        self.sock, self.limit = sock, limit
+
+    def append(self, message) -> None:
+        if len(self) >= self.limit:
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        super().append(message)
 
 
 class Session:
@@ -122,7 +173,8 @@ class Session:
             try:
                 with deadline.scope(self.services.settings.request_deadline_s):
                     self.one(message, audit)
-            except ConnectionClosed:
+            except (ConnectionClosed, OSError):
+                outcome = "closed"
                 raise
             except Unauthorized as exc:
                 self.failures += 1
@@ -171,7 +223,7 @@ class Session:
         identity = self.authenticate(token) if isinstance(token, str) and token else None
         if identity is None:
             raise Unauthorized()
-        self.release = self.services.connections.rehold(self.release, self.client_ip, frames.identity_key(identity))
+        self.release.become(frames.identity_key(identity))  # the anonymous slot is now the identity's
         self.identity, self.token = identity, token
         self.ws.max_message_size = self.services.settings.max_body_bytes
 
