@@ -49,3 +49,17 @@ def post_worker_init(worker) -> None:
         import grpc.experimental.gevent as grpc_gevent
 
         grpc_gevent.init_gevent()
+
+
+def worker_exit(server, worker) -> None:
+    """The worker has served its last connection: end the process now. Left to the interpreter's teardown, gRPC's
+    cooperative (gevent) mode and the native threads of CPU work kept it alive until the master killed it
+    graceful_timeout later (30 s for every stop and every deploy)."""
+    if "gevent" in type(worker).__module__:
+        import logging
+        import sys
+
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        os._exit(0)
