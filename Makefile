@@ -88,6 +88,7 @@ bench: $(STAMP)
 	$(PY) scripts/bench_inference.py
 	$(PY) scripts/bench_relay.py
 	$(PY) scripts/bench_stream.py
+	$(PY) scripts/bench_connections.py
 	$(PY) scripts/bench_enroll.py
 	$(PY) scripts/bench_voice_identity.py
 

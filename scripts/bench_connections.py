@@ -144,7 +144,7 @@ def main() -> int:
     ap.add_argument("--unread", type=int, default=100)
     ap.add_argument("--seconds", type=float, default=30.0, help="how long the load is held while measuring")
     ap.add_argument("--worker-class", default="", help="override GUNICORN_WORKER_CLASS (e.g. gthread, gevent)")
-    ap.add_argument("--png", type=Path, default=Path("artifacts/bench_connections.png"))
+    ap.add_argument("--out", type=Path, default=Path("artifacts/bench_connections.png"), help="the PNG")
     args = ap.parse_args()
 
     # production auth; rate limits and connection caps off (one caller, one address holds them all here)
@@ -229,7 +229,7 @@ def run(base: str, args) -> int:
         report[name] = {"n": len(lat), "p50_s": round(statistics.median(lat), 4), "p99_s": round(p99, 4),
                         "failed": sum(1 for v in lat if v == float("inf"))}
     print(json.dumps(report, indent=2))
-    plot(samples, args.png, report)
+    plot(samples, args.out, report)
     return 0
 
 

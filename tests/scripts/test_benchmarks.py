@@ -22,6 +22,8 @@ BENCHMARKS = [
     ("bench_relay.py", ["--duration", "1", "--concurrency", "1"], r"overhead"),
     ("bench_stream.py", ["--runs", "1"], r"first"),
     ("bench_client_paths.py", ["--runs", "1"], r"first audio"),
+    ("bench_connections.py", ["--idle-ws", "20", "--trickle-headers", "2", "--trickle-body", "2", "--unread", "2",
+                              "--seconds", "3"], r"cache hit"),
     ("load_test.py", ["--duration", "8", "--concurrency", "1"], r"server errors and failed connections: none"),
     ("cost_model.py", ["--days", "3", "--per-day", "100", "--learn-weeks", "1"], r"scale-to-zero \+ warm-up"),
     ("cost_model.py", ["--sweep", "--days", "2", "--learn-weeks", "1"], r"break-even|targets"),
