@@ -109,6 +109,9 @@ def main() -> int:
     if summary:
         draw(summary, args.png)
         print(f"\nplot: {args.png}")
+    if total["killed"] + total["survived"] == 0:  # nothing was tested: the run itself failed (see mutmut's output)
+        print("\nno mutant was tested: mutmut's run failed before checking any (its clean test run must pass first)")
+        return 1
     return 0
 
 

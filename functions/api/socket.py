@@ -78,10 +78,8 @@ def tts_socket(app, request: Request) -> Response:
     identity = environ.get("app.identity")
     release = services.connections.hold(request.remote_addr, frames.identity_key(identity))  # 503 when full
     try:
-        ws = Server.accept(environ, ping_interval=PING_S,
-                           max_message_size=services.settings.max_body_bytes if identity else PRE_AUTH_MESSAGE)
-        ws.sock = WholeSends(ws.sock, SEND_S)
-        ws.input_buffer = Pending(ws.sock, PENDING_MESSAGES)
+        ws = BoundedServer.accept(environ, ping_interval=PING_S,
+                                  max_message_size=services.settings.max_body_bytes if identity else PRE_AUTH_MESSAGE)
     except BaseException:
         release()
         raise
@@ -130,18 +128,41 @@ class Pending(list):
     being answered, and a client sending on would fill the process's memory. One more than `limit` waiting
     closes the socket instead."""
 
-    def __init__(self, sock, limit: int) -> None:
+    def __init__(self, owner, limit: int) -> None:
         super().__init__()
-        self.sock, self.limit = sock, limit
+        self.owner, self.limit = owner, limit  # the server (its socket)
 
     def append(self, message) -> None:
         if len(self) >= self.limit:
             try:
-                self.sock.shutdown(socket.SHUT_RDWR)
+                self.owner.sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
             return
         super().append(message)
+
+
+class BoundedServer(Server):
+    """simple-websocket's server with whole, timed sends and a bounded buffer from its first byte: set where its
+    constructor sets them, before its reader thread starts (swapping them afterwards could lose a message that
+    had already arrived)."""
+
+    @property
+    def sock(self):
+        return self._whole
+
+    @sock.setter
+    def sock(self, value) -> None:
+        self._whole = value if value is None or isinstance(value, WholeSends) else WholeSends(value, SEND_S)
+
+    @property
+    def input_buffer(self) -> list:
+        return self._pending
+
+    @input_buffer.setter
+    def input_buffer(self, value: list) -> None:
+        self._pending = Pending(self, PENDING_MESSAGES)
+        self._pending.extend(value)
 
 
 class Session:

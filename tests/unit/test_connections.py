@@ -69,7 +69,7 @@ def test_a_socket_holds_at_most_its_limit_of_waiting_messages():
             self.shut += 1
 
     sock = Sock()
-    pending = Pending(sock, 2)
+    pending = Pending(type("Owner", (), {"sock": sock})(), 2)
     for message in ("a", "b", "c", "d"):
         pending.append(message)
     assert pending == ["a", "b"] and sock.shut == 2

@@ -154,7 +154,8 @@ def test_a_session_token_mints_a_socket_token_that_works_on_the_websocket(login_
     refused_on_http(login_app, token)
 
     ws = simple_websocket.Client.connect(url)  # the first message carries the socket token
-    assert speak(ws, token=token)["type"] == "done"
+    first = speak(ws, token=token)
+    assert first["type"] == "done", first
     assert speak(ws)["type"] == "done"
     ws.close()
     for credential in (token, session):  # or the upgrade request's own Authorization header
