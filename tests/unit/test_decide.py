@@ -149,3 +149,27 @@ def test_a_stream_whose_first_audio_is_late_says_it_is_still_running(unit_app):
         decide(app, prepared, stream=True)
     held.gate.set()  # the synthesis went on: a retry joins it or finds the file
     assert isinstance(decide(app, prepared, stream=True), Live)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_what_the_decision_reports_reaches_the_model_the_audit_and_the_timings(unit_app, endpoint, stream):
+    app = unit_app(aigc_cue="none")
+    prepared, audit, timings = prepared_of(app, "记下来。"), {}, Timings()
+    outcome = app.services.decider.decide(prepared, timings, stream=stream, request_id="rid-7", audit=audit)
+    if stream:
+        list(outcome.stream.follow(5))
+        assert "first_audio" in timings.stages
+    assert [r.request_id for r in endpoint.requests] == ["rid-7"]  # traceable to the model's own log
+    assert audit == {"cache_hit": False}
+    again = decide(app, prepared_of(app, "记下来。"), stream=stream)
+    assert isinstance(again, Done) and again.mode == prepared.plan.mode == "zero_shot"
+
+
+def test_a_render_waits_for_a_slot_up_to_slot_wait_s_and_keeps_the_plans_mode(unit_app, endpoint):
+    app = unit_app(aigc_cue="none", slot_wait_s=5)
+    limiter = app.services.renderer.limiter
+    held = [limiter.acquire_slot(60) for _ in range(app.settings.max_inflight_misses)]  # every slot taken
+    threading.Timer(0.3, lambda: limiter.release_slot(held[0])).start()  # one comes free soon
+    outcome = app.services.decider.decide(prepared_of(app, "等一下。"), Timings())
+    assert isinstance(outcome, Done) and outcome.cached is False and outcome.mode == "zero_shot"
+    assert [r.request_id for r in endpoint.requests] == [""]  # no request id given: none invented
