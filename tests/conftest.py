@@ -117,6 +117,16 @@ def make_app(triton, tmp_path):
 
 
 @pytest.fixture
+def wechat():
+    """WeChat's code2session on loopback (tests/fakes/wechat.py), for apps with WECHAT_APPID wxappid123."""
+    from tests.fakes.wechat import FakeWeChat
+
+    fake = FakeWeChat("wxappid123", "wxsecret456")
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
 def served(make_app):
     """`served(**settings)` -> (app, WebSocket URL, HTTP base): the app, credentials required and no cue, on a
     real loopback HTTP server (Werkzeug, threaded), for clients that need a socket (WebSockets, raw bytes)."""

@@ -21,20 +21,12 @@ from werkzeug.test import Client, EnvironBuilder
 
 from functions.auth import Identity, recheck, token_identity
 from functions.auth.api_keys import digest, fingerprint
-from tests.fakes.wechat import FakeWeChat
 from tests.support import ALICE_KEY, BOB_KEY, client_for
 
 SECRET = "s" * 40
 JWT = {"jwt_keys": f"k:{SECRET}", "dev_mode": False, "aigc_cue": "none"}
 ALICE, BOB = f"alice:{digest(ALICE_KEY)}", f"bob:{digest(BOB_KEY)}"
 NEW_ALICE_KEY = "alice-rotated-key-0003"
-
-
-@pytest.fixture
-def wechat():
-    fake = FakeWeChat("wxappid123", "wxsecret456")
-    yield fake
-    fake.close()
 
 
 @pytest.fixture

@@ -17,18 +17,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from functions.auth.tokens import TokenService
 
 from tests.support import ALICE_KEY, client_for
-from ...fakes.wechat import FakeWeChat
 
 SECRET = "k" * 40
 OLD_SECRET = "o" * 40
 JTI = "a" * 32  # the session the forged session tokens below claim, current for their subjects
-
-
-@pytest.fixture
-def wechat():
-    fake = FakeWeChat("wxappid123", "wxsecret456")
-    yield fake
-    fake.close()
 
 
 @pytest.fixture

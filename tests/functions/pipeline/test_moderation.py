@@ -144,13 +144,6 @@ def test_keyword_automaton_scales():
     assert per_call_us < 1000  # generous bound: microseconds per 200-character text, not milliseconds
 
 
-@pytest.fixture
-def wechat():
-    fake = FakeWeChat("wxappid123", "wxsecret456")
-    yield fake
-    fake.close()
-
-
 def wechat_chain(fake, **kw):
     provider = WeChatMsgSecCheck("wxappid123", "wxsecret456", api_base=fake.base)
     return ModerationChain([provider], **kw), provider
